@@ -1,0 +1,108 @@
+"""The Digest value type and hashing readers/writers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dockyard.errors import InvalidDigest
+
+_HEX_LENGTH = {"sha256": 64, "sha512": 128}
+_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+
+
+@dataclass(frozen=True, order=True)
+class Digest:
+    """An OCI content digest such as ``sha256:<64 hex>``; sha256 and sha512 are accepted."""
+
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, text: str) -> Digest:
+        match = _DIGEST_RE.match(text or "")
+        if not match:
+            raise InvalidDigest(f"invalid digest: {text!r}")
+        algorithm, hexpart = match.groups()
+        expected = _HEX_LENGTH.get(algorithm)
+        if expected is None:
+            raise InvalidDigest(f"unsupported digest algorithm: {algorithm}")
+        if len(hexpart) != expected or not re.fullmatch(r"[0-9a-f]+", hexpart):
+            raise InvalidDigest(f"invalid checksum digest format: {text!r}")
+        return cls(algorithm, hexpart)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    @classmethod
+    def is_valid(cls, text: str) -> bool:
+        try:
+            cls.parse(text)
+        except InvalidDigest:
+            return False
+        return True
+
+    def hasher(self) -> hashlib._Hash:
+        return hashlib.new(self.algorithm)
+
+    @property
+    def short(self) -> str:
+        """The 12-character form Docker prints for IDs."""
+        return self.hex[:12]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+
+class HashingReader:
+    """Wraps a binary stream; hashes and counts every byte read through it."""
+
+    def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
+        self._stream = stream
+        self._hash = hashlib.new(algorithm)
+        self.algorithm = algorithm
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._hash.update(data)
+            self.count += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self, chunk: int = 1 << 20) -> None:
+        """Read (and hash) whatever is left in the stream."""
+        while self.read(chunk):
+            pass
+
+    def digest(self) -> Digest:
+        return Digest(self.algorithm, self._hash.hexdigest())
+
+
+class HashingWriter:
+    """Wraps a binary stream; hashes and counts every byte written through it."""
+
+    def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
+        self._stream = stream
+        self._hash = hashlib.new(algorithm)
+        self.algorithm = algorithm
+        self.count = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._hash.update(data)
+        self.count += len(data)
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def digest(self) -> Digest:
+        return Digest(self.algorithm, self._hash.hexdigest())

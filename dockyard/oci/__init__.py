@@ -1,0 +1,1 @@
+"""OCI and Docker image formats: media types, descriptors, manifests, indexes, configs."""
