@@ -35,9 +35,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="dockyard", description="A Docker-compatible image engine")
-    parser.add_argument("--root", help="store directory (default $DOCKYARD_ROOT or /var/lib/dockyard)")
+    parser.add_argument(
+        "--root", help="store directory (default $DOCKYARD_ROOT or /var/lib/dockyard)"
+    )
     parser.add_argument("--version", action="version", version="dockyard 0.1.0")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=ArgumentParser
+    )
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
