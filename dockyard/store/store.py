@@ -1,0 +1,505 @@
+"""The local store: blobs, layer directories and SQLite metadata under one root.
+
+Files are made durable before the metadata that names them is committed; metadata
+changes are single IMMEDIATE transactions, so several processes can share a root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dockyard.digest import Digest
+from dockyard.errors import Conflict, InvalidArchive, NotFound
+from dockyard.oci import mediatypes
+from dockyard.oci.types import ImageConfig, chain_ids, parse_image_config
+from dockyard.reference import Reference
+from dockyard.store import db
+from dockyard.store.blobs import BlobStore
+from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
+
+LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
+
+
+@dataclass(frozen=True)
+class ReleasedLayer:
+    chain_id: str
+    dir: str
+    blob: str
+
+
+def now_rfc3339() -> str:
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    fraction = f"{frac:09d}".rstrip("0")
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+class Store:
+    """One store root. Use ``Store.open(root)``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.layers_dir = root / "layers"
+        self.containers_dir = root / "containers"
+        self.blobs = BlobStore(root / "blobs", self.tmp)
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def open(cls, root: Path | str) -> Store:
+        store = cls(Path(root))
+        for directory in (store.root, store.tmp, store.layers_dir, store.containers_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        (store.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        return store
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = db.connect(self.root / "dockyard.db")
+        return self._db
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        return db.transaction(self.db)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # ---------------------------------------------------------------- layers
+
+    def layer(self, chain_id: Digest) -> LayerRecord | None:
+        row = self.db.execute(
+            "SELECT chain_id, diff_id, parent_chain, dir, size, tar_size, blob, blob_media_type"
+            " FROM layers WHERE chain_id = ?",
+            (str(chain_id),),
+        ).fetchone()
+        return self._layer_from_row(row) if row else None
+
+    def _layer_from_row(self, row: tuple) -> LayerRecord:
+        chain, diff, parent, directory, size, tar_size, blob, media_type = row
+        return LayerRecord(
+            Digest.parse(chain),
+            Digest.parse(diff),
+            Digest.parse(parent) if parent else None,
+            self.layers_dir / directory,
+            size,
+            tar_size,
+            Digest.parse(blob),
+            media_type,
+        )
+
+    def layer_chain(self, top_chain: Digest | None) -> list[LayerRecord]:
+        """Layers from bottom to top ending at ``top_chain``."""
+        result: list[LayerRecord] = []
+        current = top_chain
+        while current is not None:
+            record = self.layer(current)
+            if record is None:
+                raise NotFound(f"layer does not exist: {current}")
+            result.append(record)
+            current = record.parent_chain
+        result.reverse()
+        return result
+
+    def layer_dirs(self, image_id: Digest) -> list[Path]:
+        """Extracted layer directories of an image, bottom to top."""
+        image = self.image(image_id)
+        return [layer.dir for layer in self.layer_chain(image.top_chain)]
+
+    def add_layer_from_tar(
+        self,
+        stream: BinaryIO,
+        parent_chain: Digest | None,
+        *,
+        media_type: str = mediatypes.OCI_LAYER,
+        expected_diff_id: Digest | None = None,
+        expected_blob: Digest | None = None,
+        progress=None,  # type: ignore[no-untyped-def]
+    ) -> LayerRecord:
+        """Apply a (possibly compressed) layer tar on top of ``parent_chain``, keeping its blob.
+
+        One pass over the bytes: the raw stream is written to a blob and extracted
+        into a staging directory at once; both are renamed into place when complete.
+        """
+        from dockyard.layers.apply import apply_layer
+
+        if parent_chain is not None and self.layer(parent_chain) is None:
+            raise NotFound(f"parent layer does not exist: {parent_chain}")
+        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        try:
+            with self.blobs.writer() as blob_writer:
+                tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
+                applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
+                if expected_diff_id is not None and applied.diff_id != expected_diff_id:
+                    raise InvalidArchive(
+                        f"layer content does not match its diff ID: expected {expected_diff_id},"
+                        f" got {applied.diff_id}"
+                    )
+                blob = blob_writer.commit(expected_blob)
+            if blob == applied.diff_id:
+                media_type = _uncompressed_media_type(media_type)
+            chain_id = (
+                applied.diff_id
+                if parent_chain is None
+                else Digest.of_bytes(f"{parent_chain} {applied.diff_id}".encode())
+            )
+            existing = self.layer(chain_id)
+            if existing is not None and existing.dir.is_dir():
+                return existing
+            directory = self._free_layer_dir_name(chain_id)
+            _fsync_tree_root(staging)
+            os.rename(staging, self.layers_dir / directory)
+            with self.transaction() as connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain, dir, size,"
+                    " tar_size, blob, blob_media_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(chain_id),
+                        str(applied.diff_id),
+                        str(parent_chain) if parent_chain else None,
+                        directory,
+                        applied.size,
+                        applied.tar_size,
+                        str(blob),
+                        media_type,
+                    ),
+                )
+            record = self.layer(chain_id)
+            assert record is not None
+            return record
+        finally:
+            if staging.exists():
+                remove_tree(staging)
+
+    def _free_layer_dir_name(self, chain_id: Digest) -> str:
+        name = chain_id.hex[:LAYER_DIR_NAME_LENGTH]
+        suffix = 0
+        while (self.layers_dir / name).exists():
+            suffix += 1
+            name = f"{chain_id.hex[:LAYER_DIR_NAME_LENGTH]}-{suffix}"
+        return name
+
+    def layer_refcount(self, connection: sqlite3.Connection, chain_id: str) -> int:
+        (count,) = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM images WHERE top_chain = ?)"
+            " + (SELECT COUNT(*) FROM layers WHERE parent_chain = ?)"
+            " + (SELECT COUNT(*) FROM containers WHERE top_chain = ?)",
+            (chain_id, chain_id, chain_id),
+        ).fetchone()
+        return count
+
+    def release_layers(
+        self, connection: sqlite3.Connection, chain_id: str | None
+    ) -> list[ReleasedLayer]:
+        """Delete rows of layers nobody references any more, top-down."""
+        released: list[ReleasedLayer] = []
+        while chain_id is not None and self.layer_refcount(connection, chain_id) == 0:
+            row = connection.execute(
+                "SELECT parent_chain, dir, blob FROM layers WHERE chain_id = ?", (chain_id,)
+            ).fetchone()
+            if row is None:
+                break
+            connection.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))
+            released.append(ReleasedLayer(chain_id, row[1], row[2]))
+            chain_id = row[0]
+        return released
+
+    # ---------------------------------------------------------------- images
+
+    def add_image(
+        self,
+        config_bytes: bytes,
+        parent: Digest | None = None,
+        tag: Reference | None = None,
+    ) -> Digest:
+        """Register an image whose layers are already in the store; optionally tag it."""
+        config = parse_image_config(config_bytes)
+        chains = chain_ids(config.diff_ids)
+        top = chains[-1] if chains else None
+        image_id = config.id
+        self.blobs.put_bytes(config_bytes, image_id)
+        with self.transaction() as connection:
+            size = 0
+            for chain in chains:
+                row = connection.execute(
+                    "SELECT size FROM layers WHERE chain_id = ?", (str(chain),)
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"layer {chain} of image {image_id} is not in the store")
+                size += row[0]
+            if parent is not None and not self._image_exists(connection, parent):
+                parent = None
+            connection.execute(
+                "INSERT OR IGNORE INTO images (id, parent, top_chain, created, size, added)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    str(image_id),
+                    str(parent) if parent else None,
+                    str(top) if top else None,
+                    config.created or "0001-01-01T00:00:00Z",
+                    size,
+                    time.time(),
+                ),
+            )
+            if tag is not None:
+                self._set_ref(connection, tag, image_id)
+        return image_id
+
+    def _image_exists(self, connection: sqlite3.Connection, image_id: Digest) -> bool:
+        row = connection.execute("SELECT 1 FROM images WHERE id = ?", (str(image_id),)).fetchone()
+        return row is not None
+
+    def _set_ref(self, connection: sqlite3.Connection, ref: Reference, image_id: Digest) -> None:
+        kind = "digest" if ref.digest is not None and ref.tag is None else "tag"
+        connection.execute(
+            "INSERT OR REPLACE INTO refs (name, image_id, kind) VALUES (?, ?, ?)",
+            (str(ref), str(image_id), kind),
+        )
+        connection.execute(
+            "UPDATE images SET last_tag_time = ? WHERE id = ?", (now_rfc3339(), str(image_id))
+        )
+
+    def set_tag(self, ref: Reference, image_id: Digest) -> None:
+        with self.transaction() as connection:
+            if not self._image_exists(connection, image_id):
+                raise NotFound(f"No such image: {image_id}")
+            self._set_ref(connection, ref, image_id)
+
+    def image(self, image_id: Digest) -> ImageRecord:
+        row = self.db.execute(
+            "SELECT id, parent, top_chain, created, size, added, last_tag_time FROM images"
+            " WHERE id = ?",
+            (str(image_id),),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"No such image: {image_id}")
+        return self._image_from_row(row)
+
+    def _image_from_row(self, row: tuple, with_refs: bool = True) -> ImageRecord:
+        image_id, parent, top, created, size, added, last_tag_time = row
+        config = self.config(Digest.parse(image_id))
+        record = ImageRecord(
+            Digest.parse(image_id),
+            Digest.parse(parent) if parent else None,
+            Digest.parse(top) if top else None,
+            created,
+            size,
+            added,
+            last_tag_time,
+            config,
+        )
+        if with_refs:
+            for name, kind in self.db.execute(
+                "SELECT name, kind FROM refs WHERE image_id = ? ORDER BY name", (image_id,)
+            ):
+                (record.repo_tags if kind == "tag" else record.repo_digests).append(name)
+        return record
+
+    def config(self, image_id: Digest) -> ImageConfig:
+        try:
+            raw = self.blobs.read(image_id)
+        except FileNotFoundError:
+            raise NotFound(f"config blob of image {image_id} is missing") from None
+        return parse_image_config(raw)
+
+    def image_rows(self) -> list[tuple]:
+        """(id, parent, top_chain, created, size, added, last_tag_time) of every image."""
+        return self.db.execute(
+            "SELECT id, parent, top_chain, created, size, added, last_tag_time FROM images"
+        ).fetchall()
+
+    def all_refs(self) -> list[tuple[str, str, str]]:
+        """(name, image_id, kind) of every reference."""
+        return self.db.execute("SELECT name, image_id, kind FROM refs ORDER BY name").fetchall()
+
+    def images(self) -> list[ImageRecord]:
+        return [self._image_from_row(row) for row in self.image_rows()]
+
+    def children(self, image_id: Digest) -> list[str]:
+        return [
+            row[0]
+            for row in self.db.execute("SELECT id FROM images WHERE parent = ?", (str(image_id),))
+        ]
+
+    def lookup_ref(self, ref: Reference) -> Digest | None:
+        row = self.db.execute("SELECT image_id FROM refs WHERE name = ?", (str(ref),)).fetchone()
+        return Digest.parse(row[0]) if row else None
+
+    def search_id_prefix(self, prefix: str) -> Digest | None:
+        """A unique image whose hex ID starts with ``prefix``, else None."""
+        if prefix.startswith("sha256:"):
+            prefix = prefix[len("sha256:") :]
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return None
+        rows = self.db.execute(
+            "SELECT id FROM images WHERE id >= ? AND id < ? LIMIT 2",
+            (f"sha256:{prefix}", f"sha256:{prefix}\x7f"),
+        ).fetchall()
+        return Digest.parse(rows[0][0]) if len(rows) == 1 else None
+
+    # ---------------------------------------------------------------- containers
+
+    def add_container(self, cid: str, name: str, image_id: Digest, image_name: str) -> None:
+        with self.transaction() as connection:
+            row = connection.execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container'
+                    f' "{row[0]}". You have to remove (or rename) that container to be able to'
+                    " reuse that name."
+                )
+            top = connection.execute(
+                "SELECT top_chain FROM images WHERE id = ?", (str(image_id),)
+            ).fetchone()
+            if top is None:
+                raise NotFound(f"No such image: {image_id}")
+            connection.execute(
+                "INSERT INTO containers (id, name, image_id, image_name, top_chain, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (cid, name, str(image_id), image_name, top[0], time.time()),
+            )
+
+    def remove_container(self, cid: str) -> list[ReleasedLayer]:
+        """Forget a container; returns the chain IDs of layers it was the last user of."""
+        with self.transaction() as connection:
+            row = connection.execute(
+                "SELECT top_chain FROM containers WHERE id = ?", (cid,)
+            ).fetchone()
+            connection.execute("DELETE FROM containers WHERE id = ?", (cid,))
+            released = self.release_layers(connection, row[0]) if row else []
+        self.remove_layer_files(released)
+        return released
+
+    def rename_container(self, cid: str, new_name: str) -> None:
+        with self.transaction() as connection:
+            row = connection.execute(
+                "SELECT id FROM containers WHERE name = ?", (new_name,)
+            ).fetchone()
+            if row is not None and row[0] != cid:
+                raise Conflict(
+                    f'Error when allocating new name: Conflict. The container name "/{new_name}"'
+                    f' is already in use by container "{row[0]}". You have to remove (or rename)'
+                    " that container to be able to reuse that name."
+                )
+            connection.execute("UPDATE containers SET name = ? WHERE id = ?", (new_name, cid))
+
+    def list_containers(self) -> list[ContainerRow]:
+        return [
+            ContainerRow(cid, name, Digest.parse(image_id), image_name, created)
+            for cid, name, image_id, image_name, created in self.db.execute(
+                "SELECT id, name, image_id, image_name, created FROM containers"
+                " ORDER BY created DESC"
+            )
+        ]
+
+    def find_container(self, text: str) -> ContainerRow:
+        rows = self.list_containers()
+        for row in rows:
+            if row.id == text or row.name == text.lstrip("/"):
+                return row
+        matches = [row for row in rows if text and row.id.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"No such container: {text}")
+
+    def containers_using(self, image_id: Digest) -> list[ContainerRow]:
+        return [row for row in self.list_containers() if row.image_id == image_id]
+
+    # ---------------------------------------------------------------- removal of files
+
+    def remove_layer_files(self, released: list[ReleasedLayer]) -> None:
+        """Remove directories and blobs of layers whose rows are gone (after commit)."""
+        for layer in released:
+            if not self._layer_dir_in_use(layer.dir):
+                remove_tree(self.layers_dir / layer.dir)
+        self.remove_blobs_if_unreferenced([layer.blob for layer in released])
+
+    def _layer_dir_in_use(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM layers WHERE dir = ?", (name,)).fetchone() is not None
+
+    def blob_referenced(self, digest: str) -> bool:
+        row = self.db.execute(
+            "SELECT EXISTS(SELECT 1 FROM images WHERE id = ?)"
+            " OR EXISTS(SELECT 1 FROM layers WHERE blob = ?)"
+            " OR EXISTS(SELECT 1 FROM compressed_blobs WHERE blob = ?)",
+            (digest, digest, digest),
+        ).fetchone()
+        return bool(row[0])
+
+    def remove_blobs_if_unreferenced(self, digests: list[str]) -> None:
+        for digest in digests:
+            if not self.blob_referenced(digest):
+                self.blobs.remove(Digest.parse(digest))
+
+    def referenced_blobs(self) -> set[str]:
+        names = {row[0] for row in self.db.execute("SELECT id FROM images")}
+        names |= {row[0] for row in self.db.execute("SELECT blob FROM layers")}
+        names |= {row[0] for row in self.db.execute("SELECT blob FROM compressed_blobs")}
+        return names
+
+    @contextmanager
+    def staging_dir(self, prefix: str = "work-") -> Iterator[Path]:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp))
+        try:
+            yield path
+        finally:
+            remove_tree(path)
+
+
+class _ProgressTee:
+    """Passes writes to the blob writer and reports the byte count."""
+
+    def __init__(self, target, progress) -> None:  # type: ignore[no-untyped-def]
+        self._target = target
+        self._progress = progress
+        self._count = 0
+
+    def write(self, data: bytes) -> int:
+        written = self._target.write(data)
+        self._count += len(data)
+        self._progress(self._count)
+        return written
+
+
+def _uncompressed_media_type(media_type: str) -> str:
+    if media_type.startswith("application/vnd.docker."):
+        return mediatypes.DOCKER_LAYER
+    return mediatypes.OCI_LAYER
+
+
+def _fsync_tree_root(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a tree that may hold read-only directories and overlay whiteouts."""
+
+    def make_writable_and_retry(function, name, _excinfo):  # type: ignore[no-untyped-def]
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            function(name)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onexc=make_writable_and_retry) if _HAS_ONEXC else shutil.rmtree(
+        path, onerror=make_writable_and_retry
+    )
+
+
+_HAS_ONEXC = "onexc" in shutil.rmtree.__code__.co_varnames
