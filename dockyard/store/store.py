@@ -6,6 +6,7 @@ changes are single IMMEDIATE transactions, so several processes can share a root
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ from dockyard.reference import Reference
 from dockyard.store import db
 from dockyard.store.blobs import BlobStore
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
+from dockyard.timeutil import format_rfc3339_nano
 
 LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
 
@@ -37,11 +39,7 @@ class ReleasedLayer:
 
 
 def now_rfc3339() -> str:
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    fraction = f"{frac:09d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+    return format_rfc3339_nano()
 
 
 class Store:
@@ -54,6 +52,7 @@ class Store:
         self.containers_dir = root / "containers"
         self.blobs = BlobStore(root / "blobs", self.tmp)
         self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
 
     @classmethod
     def open(cls, root: Path | str) -> Store:
@@ -62,6 +61,26 @@ class Store:
             directory.mkdir(parents=True, exist_ok=True)
         (store.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         return store
+
+    def _lock(self) -> int:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+        return self._lock_fd
+
+    def hold_shared_lock(self) -> None:
+        """Held by every process that may leave temp files, so `check --repair` can tell
+        an interrupted operation's leftovers from one still running."""
+        self._lock()
+
+    def lock_exclusive(self) -> None:
+        fd = self._lock()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(
+                "the store is in use by another dockyard process; run check --repair when it is done"
+            ) from None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -93,7 +112,7 @@ class Store:
             Digest.parse(chain),
             Digest.parse(diff),
             Digest.parse(parent) if parent else None,
-            self.layers_dir / directory,
+            self.layers_dir / directory / "diff",
             size,
             tar_size,
             Digest.parse(blob),
@@ -135,12 +154,14 @@ class Store:
         """
         from dockyard.layers.apply import apply_layer
 
+        self.hold_shared_lock()
         if parent_chain is not None and self.layer(parent_chain) is None:
             raise NotFound(f"parent layer does not exist: {parent_chain}")
         staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
         try:
             with self.blobs.writer() as blob_writer:
                 tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
+                (staging / "diff").mkdir()
                 applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
                 if expected_diff_id is not None and applied.diff_id != expected_diff_id:
                     raise InvalidArchive(
@@ -182,6 +203,27 @@ class Store:
         finally:
             if staging.exists():
                 remove_tree(staging)
+
+    def add_empty_layer(self) -> LayerRecord:
+        """The layer of an empty input (Docker imports an empty file as one: diff ID e3b0c4...)."""
+        self.hold_shared_lock()
+        diff_id = self.blobs.put_bytes(b"")
+        existing = self.layer(diff_id)
+        if existing is not None and existing.dir.is_dir():
+            return existing
+        directory = self._free_layer_dir_name(diff_id)
+        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        (staging / "diff").mkdir()
+        os.rename(staging, self.layers_dir / directory)
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain, dir, size,"
+                " tar_size, blob, blob_media_type) VALUES (?, ?, NULL, ?, 0, 0, ?, ?)",
+                (str(diff_id), str(diff_id), directory, str(diff_id), mediatypes.OCI_LAYER),
+            )
+        record = self.layer(diff_id)
+        assert record is not None
+        return record
 
     def _free_layer_dir_name(self, chain_id: Digest) -> str:
         name = chain_id.hex[:LAYER_DIR_NAME_LENGTH]
@@ -229,6 +271,7 @@ class Store:
         chains = chain_ids(config.diff_ids)
         top = chains[-1] if chains else None
         image_id = config.id
+        self.hold_shared_lock()
         self.blobs.put_bytes(config_bytes, image_id)
         with self.transaction() as connection:
             size = 0
@@ -451,6 +494,7 @@ class Store:
 
     @contextmanager
     def staging_dir(self, prefix: str = "work-") -> Iterator[Path]:
+        self.hold_shared_lock()
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp))
         try:
             yield path

@@ -1,0 +1,123 @@
+"""The Python API: the operations the CLI and the daemon share.
+
+    from dockyard import Engine
+    engine = Engine("/var/lib/dockyard")
+    engine.import_image("rootfs.tar", "busybox:latest", changes=['CMD ["sh"]'])
+    [s.repo_tags for s in engine.images()]
+
+Methods return data (dicts, dataclasses, digests), never printed text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockyard import reference
+from dockyard.digest import Digest
+from dockyard.errors import InvalidReference, NotFound
+from dockyard.store import Store
+
+DEFAULT_ROOT = "/var/lib/dockyard"
+
+
+def default_root() -> str:
+    return os.environ.get("DOCKYARD_ROOT") or DEFAULT_ROOT
+
+
+class Engine:
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.store = Store.open(root or default_root())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------ listing and inspection
+
+    def images(
+        self, *, all_images: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> list:
+        """ImageSummary items, newest first (Docker's /images/json)."""
+        from dockyard.imageops.listing import list_images
+
+        return list_images(self.store, all_images=all_images, filters=filters)
+
+    def resolve_image(self, name: str) -> Digest:
+        from dockyard.imageops.resolve import resolve_image_id
+
+        return resolve_image_id(self.store, name)
+
+    def inspect_image(self, name: str) -> dict[str, Any]:
+        from dockyard.imageops.inspect import inspect_image
+
+        return inspect_image(self.store, name)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        from dockyard.imageops.inspect import image_history
+
+        return image_history(self.store, name)
+
+    # ------------------------------------------------------------ references
+
+    def tag(self, source: str, target: str) -> None:
+        try:
+            ref = reference.parse(target)
+        except InvalidReference as error:
+            raise InvalidReference(
+                f'Error parsing reference: "{target}" is not a valid repository/tag: {error}'
+            ) from None
+        if ref.digest is not None:
+            raise InvalidReference("refusing to create a tag with a digest reference")
+        image_id = self.resolve_image(source)
+        self.store.set_tag(ref.with_default_tag(), image_id)
+
+    def remove_image(self, name: str, force: bool = False, prune: bool = True) -> list[dict]:
+        """Docker's rmi of one name: [{"Untagged": ...}, {"Deleted": ...}, ...]."""
+        from dockyard.imageops.remove import remove_image
+
+        return remove_image(self.store, name, force, prune)
+
+    # ------------------------------------------------------------ import, save, load
+
+    def import_image(
+        self,
+        source: str | BinaryIO,
+        repo_tag: str | None = None,
+        message: str | None = None,
+        changes: list[str] | None = None,
+    ) -> Digest:
+        from dockyard.imageops.importer import import_image
+
+        return import_image(self.store, source, repo_tag, message, changes)
+
+    def save(self, names: list[str], out: BinaryIO) -> None:
+        from dockyard.imageops.archive import save_images
+
+        save_images(self.store, names, out)
+
+    def load(self, source: Path | BinaryIO, progress=None):  # type: ignore[no-untyped-def]
+        """Load an archive; returns a LoadReport (lines as Docker prints them, image IDs)."""
+        from dockyard.imageops.archive import load_images
+
+        return load_images(self.store, source, progress)
+
+    # ------------------------------------------------------------ housekeeping
+
+    def prune_images(self, all_images: bool = False):  # type: ignore[no-untyped-def]
+        from dockyard.imageops.prune import prune_images
+
+        return prune_images(self.store, all_images)
+
+    def check(self, repair: bool = False):  # type: ignore[no-untyped-def]
+        from dockyard.imageops.check import check_store
+
+        return check_store(self.store, repair)
+
+    def disk_usage(self) -> dict[str, Any]:
+        from dockyard.imageops.df import disk_usage
+
+        return disk_usage(self.store)
+
+
+__all__ = ["Engine", "NotFound", "default_root"]
