@@ -1,0 +1,1 @@
+"""Container verbs (create, start, stop, ps, logs, commit, ...) returning data, not text."""

@@ -1,0 +1,1 @@
+"""Running containers: OCI runtime driver, rootfs, monitor, attach, logs and state."""

@@ -1,0 +1,130 @@
+"""Find and drive an OCI runtime (crun or runc).
+
+crun refuses a hybrid cgroup layout (cgroup v1 controllers plus a cgroup2
+hierarchy under /sys/fs/cgroup). Each crun invocation therefore runs in a
+private mount namespace in which the cgroup2 mount is detached, so crun sees
+a plain cgroup v1 host. runc copes with the hybrid layout as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.runtime import linux
+
+STATE_ROOT = Path(os.environ.get("DOCKYARD_RUNTIME_ROOT", "/run/dockyard"))
+PREFERENCE = ("crun", "runc")  # fastest first
+
+
+class RuntimeError_(DockyardError):
+    """The OCI runtime failed; the message is the runtime's own."""
+
+    exit_code = 125
+
+
+def cgroup2_mounts_in_hybrid() -> tuple[str, ...]:
+    """cgroup2 mount points when cgroup v1 controllers are mounted too (hybrid layout)."""
+    v1 = False
+    v2: list[str] = []
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+            for line in mounts:
+                before, _, after = line.partition(" - ")
+                fstype = after.split(" ", 1)[0]
+                if fstype == "cgroup":
+                    v1 = True
+                elif fstype == "cgroup2":
+                    v2.append(before.split(" ")[4])
+    except OSError:
+        return ()
+    return tuple(v2) if v1 else ()
+
+
+def _hide_mounts(paths: tuple[str, ...]) -> Callable[[], None]:
+    def preexec() -> None:
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        for path in paths:
+            linux.umount(path, linux.MNT_DETACH)
+
+    return preexec
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    path: str
+    hide: tuple[str, ...] = ()
+    state_root: Path = field(default=STATE_ROOT)
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.path, "--root", str(self.state_root / self.name), *args]
+
+    @property
+    def preexec(self) -> Callable[[], None] | None:
+        return _hide_mounts(self.hide) if self.hide else None
+
+    def popen(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv(*args), preexec_fn=self.preexec, **kwargs)  # type: ignore[call-overload]
+
+    def call(self, args: Sequence[str], check: bool = True, **kwargs: object) -> int:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("stdout", subprocess.DEVNULL)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        proc = self.popen(args, **kwargs)
+        _, err = proc.communicate()
+        if check and proc.returncode != 0:
+            raise RuntimeError_(_runtime_message(self.name, args[0], err))
+        return proc.returncode
+
+    # The verbs the engine uses.
+    def start(self, cid: str) -> None:
+        self.call(["start", cid])
+
+    def kill(self, cid: str, signal: int | str, all_processes: bool = False) -> None:
+        self.call(["kill", *(["--all"] if all_processes else []), cid, str(signal)])
+
+    def delete(self, cid: str) -> None:
+        self.call(["delete", "--force", cid], check=False)
+
+    def pause(self, cid: str) -> None:
+        self.call(["pause", cid])
+
+    def resume(self, cid: str) -> None:
+        self.call(["resume", cid])
+
+
+def _runtime_message(name: str, verb: str, err: bytes | None) -> str:
+    text = (err or b"").decode("utf-8", "replace").strip().splitlines()
+    detail = text[-1] if text else "unknown error"
+    return f"OCI runtime {verb} failed: {name} {verb} failed: {detail}"
+
+
+def available() -> dict[str, str]:
+    """Installed runtimes by name -> path, in order of preference."""
+    found = {}
+    for name in PREFERENCE:
+        path = shutil.which(name)
+        if path:
+            found[name] = path
+    return found
+
+
+def get_runtime(name: str | None = None) -> Runtime:
+    """The runtime called name, or the preferred installed one ($DOCKYARD_RUNTIME)."""
+    name = name or os.environ.get("DOCKYARD_RUNTIME") or None
+    found = available()
+    if name is None:
+        if not found:
+            raise RuntimeError_("no OCI runtime found: install crun or runc")
+        name = next(iter(found))
+    if name not in found:
+        raise InvalidArgument(f"unknown or invalid runtime name: {name}")
+    hide = cgroup2_mounts_in_hybrid() if name == "crun" else ()
+    return Runtime(name, found[name], hide)

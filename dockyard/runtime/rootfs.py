@@ -1,0 +1,139 @@
+"""The container's root filesystem: an overlay of the image's layers.
+
+Layout inside the container directory:
+
+    init/    the engine's init layer (/.dockerenv, mount points for /etc/hosts...)
+    l/       short symlinks 0, 1, 2... to the image's layer directories
+    upper/   the container's changes (overlay upperdir)
+    work/    overlay workdir
+    merged/  the mount point
+
+The mount is made from inside l/ with relative names, so the option string
+stays short however many layers the image has (the kernel caps it at a page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from dockyard.runtime import linux
+
+INIT_FILES = ("etc/resolv.conf", "etc/hosts", "etc/hostname", ".dockerenv", "dev/console")
+INIT_DIRS = ("dev", "dev/pts", "dev/shm", "etc", "proc", "sys")
+VOLATILE = os.environ.get("DOCKYARD_OVERLAY_SYNC", "") in ("", "0")
+ENGINE_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
+
+
+def prepare(container_dir: Path, layer_dirs: Sequence[Path]) -> None:
+    """Create init/, l/, upper/ and work/ for a new container (layer_dirs bottom to top)."""
+    links = container_dir / "l"
+    for name in ("upper", "work", "merged"):
+        (container_dir / name).mkdir(mode=0o755, exist_ok=True)
+    links.mkdir(exist_ok=True)
+    _make_init_layer(container_dir / "init")
+    set_layers(container_dir, layer_dirs)
+
+
+def set_layers(container_dir: Path, layer_dirs: Sequence[Path]) -> None:
+    """(Re)point l/0..N-1 at the image's layers; l/N-1 is the top one."""
+    links = container_dir / "l"
+    for old in links.iterdir():
+        old.unlink()
+    for index, layer in enumerate(layer_dirs):
+        os.symlink(os.path.abspath(layer), links / str(index))
+
+
+def _make_init_layer(init: Path) -> None:
+    init.mkdir(mode=0o755, exist_ok=True)
+    for name in INIT_DIRS:
+        (init / name).mkdir(mode=0o755, exist_ok=True)
+    for name in INIT_FILES:
+        path = init / name
+        path.touch(mode=0o755, exist_ok=True)
+        os.chmod(path, 0o755)
+    mtab = init / "etc" / "mtab"
+    if not mtab.is_symlink():
+        os.symlink("/proc/mounts", mtab)
+
+
+def lower_names(container_dir: Path) -> list[str]:
+    """Relative lowerdir names, top first, as seen from container_dir/l."""
+    count = len(list((container_dir / "l").iterdir()))
+    names = ["../init"] + [str(index) for index in reversed(range(count))]
+    return names
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.chdir(path)
+        yield
+    finally:
+        os.fchdir(old)
+        os.close(old)
+
+
+def mount(container_dir: Path) -> Path:
+    """Mount the overlay on merged/ (idempotent) and return it."""
+    merged = container_dir / "merged"
+    merged.mkdir(exist_ok=True)
+    if linux.is_mountpoint(merged):
+        return merged
+    options = f"lowerdir={':'.join(lower_names(container_dir))},upperdir=../upper,workdir=../work"
+    if VOLATILE:
+        # No sync of the whole upper filesystem at unmount (that costs ~0.3 s on ext4).
+        # The kernel leaves work/work/incompat/volatile behind as a "maybe unsynced"
+        # marker and refuses the next mount while it exists; the engine unmounts
+        # cleanly and clears it (after a host crash, changes not yet written back are lost).
+        options += ",volatile"
+        _clear_volatile_marker(container_dir)
+    with _cwd(container_dir / "l"):
+        linux.mount("overlay", "../merged", "overlay", 0, options)
+    return merged
+
+
+def _clear_volatile_marker(container_dir: Path) -> None:
+    shutil.rmtree(container_dir / "work" / "work" / "incompat", ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mounted_readonly(container_dir: Path, target: Path) -> Iterator[Path]:
+    """A read-only view of the container's filesystem (the upper dir as top lower) at target.
+
+    Used to read a container (export, cp, commit checks) while its own mount may be in use.
+    """
+    target.mkdir(exist_ok=True)
+    names = ["../upper", *lower_names(container_dir)]
+    options = f"lowerdir={':'.join(names)}"
+    with _cwd(container_dir / "l"):
+        linux.mount("overlay", os.path.abspath(target), "overlay", linux.MS_RDONLY, options)
+    try:
+        yield target
+    finally:
+        unmount(target)
+        with contextlib.suppress(OSError):
+            target.rmdir()
+
+
+def unmount(path: Path) -> None:
+    """Unmount path if it is mounted; lazily when busy."""
+    if not linux.is_mountpoint(path):
+        return
+    try:
+        linux.umount(path)
+    except OSError:
+        linux.umount(path, linux.MNT_DETACH)
+    if path.name == "merged":
+        _clear_volatile_marker(path.parent)
+
+
+def remove(container_dir: Path) -> None:
+    """Unmount whatever is left and delete the container directory."""
+    for name in ("merged", "ro"):
+        unmount(container_dir / name)
+    shutil.rmtree(container_dir, ignore_errors=True)

@@ -1,0 +1,90 @@
+"""Start a container's monitor, detached from the calling process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+
+from dockyard.runtime.monitor import Launch, Monitor
+
+
+@dataclass
+class Started:
+    monitor_pid: int
+    client: socket.socket | None  # connected to the monitor when attach was asked
+
+
+class StartFailed(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def start_monitor(launch: Launch, attach: bool) -> Started:
+    """Fork the monitor (setsid + double fork); return once the container runs.
+
+    Raises StartFailed with the runtime's message when the container cannot start.
+    """
+    ready_r, ready_w = os.pipe()
+    client: socket.socket | None = None
+    monitor_end: socket.socket | None = None
+    if attach:
+        client, monitor_end = socket.socketpair()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # first child
+        code = 0
+        try:
+            os.close(ready_r)
+            if client is not None:
+                client.close()
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            keep = {ready_w}
+            if monitor_end is not None:
+                keep.add(monitor_end.fileno())
+            _close_other_fds(keep)
+            code = Monitor(launch, ready_w, monitor_end).run()
+        except BaseException:  # noqa: BLE001 - never return into the caller's code
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    if monitor_end is not None:
+        monitor_end.close()
+    os.waitpid(pid, 0)
+    with os.fdopen(ready_r, "rb") as ready:
+        line = ready.readline()
+    try:
+        message = json.loads(line) if line else {}
+    except ValueError:
+        message = {}
+    if not message.get("ok"):
+        if client is not None:
+            client.close()
+        raise StartFailed(
+            message.get("error") or "container monitor failed to start",
+            int(message.get("exit_code") or 125),
+        )
+    return Started(int(message.get("pid") or 0), client)
