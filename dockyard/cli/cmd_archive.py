@@ -1,0 +1,95 @@
+"""`save` and `load`: images to and from docker-archive tars."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from dockyard.cli.common import engine_for
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    if not args.output:
+        if sys.stdout.isatty():
+            raise DockyardError(
+                "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+            )
+        sys.stdout.flush()
+        with os.fdopen(os.dup(sys.stdout.fileno()), "wb") as out:
+            engine.save(args.images, out)
+        return 0
+    target = Path(args.output)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            engine.save(args.images, out)
+        os.chmod(temp_name, 0o600)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return 0
+
+
+class _LoadProgress:
+    """Docker's per-layer 'Loading layer' bars, drawn only on a terminal."""
+
+    def __init__(self) -> None:
+        from dockyard.cli.progress import ProgressBars
+
+        self.bars = ProgressBars(sys.stdout)
+
+    def __call__(self, short_id: str, done: int, total: int) -> None:
+        self.bars.update(short_id, "Loading layer", done, total)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    progress = None
+    if not args.quiet and sys.stdout.isatty():
+        try:
+            progress = _LoadProgress()
+        except ImportError:
+            progress = None
+    if args.input:
+        path = Path(args.input)
+        if not path.exists():
+            raise NotFound(f"open {args.input}: no such file or directory")
+        if path.is_dir():
+            raise InvalidArgument(f"read {args.input}: is a directory")
+        report = engine.load(path, progress)
+    else:
+        if sys.stdin.isatty():
+            raise DockyardError("requested load from stdin, but stdin is empty")
+        report = engine.load(sys.stdin.buffer, progress)
+    for line in report.lines:
+        sys.stdout.write(line + "\n")
+    return 0
+
+
+def _add_save(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("-o", "--output", help="write to a file, instead of STDOUT")
+    parser.set_defaults(handler=cmd_save)
+
+
+def _add_load(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--input", help="read from tar archive file, instead of STDIN")
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    parser.set_defaults(handler=cmd_load)
+
+
+def register_image_subcommands(image_sub: argparse._SubParsersAction) -> None:
+    _add_save(image_sub.add_parser("save", help="save images to a tar archive"))
+    _add_load(image_sub.add_parser("load", help="load images from a tar archive"))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _add_save(subparsers.add_parser("save", help="save images to a tar archive"))
+    _add_load(subparsers.add_parser("load", help="load images from a tar archive or STDIN"))

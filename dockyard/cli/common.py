@@ -1,0 +1,50 @@
+"""Helpers every command module shares: the engine for the chosen root, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def engine_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dockyard.cli.main import store_root
+    from dockyard.engine import Engine
+
+    return Engine(store_root(args))
+
+
+def go_json(value: Any, indent: int | None = None) -> str:
+    """JSON the way Go's encoding/json writes it (HTML characters escaped)."""
+    if indent is None:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def print_inspect(items: list[Any], template: str | None) -> None:
+    if template:
+        from dockyard.cli.gotemplate import parse
+
+        compiled = parse(template)
+        for item in items:
+            sys.stdout.write(compiled.execute(item) + "\n")
+    else:
+        sys.stdout.write(go_json(items, indent=4) + "\n")
+
+
+def add_format_flag(parser: argparse.ArgumentParser, help_text: str | None = None) -> None:
+    parser.add_argument(
+        "--format",
+        help=help_text
+        or "format output using a custom template ('table', 'json' or a Go template)",
+    )
+
+
+def confirm(prompt: str) -> bool:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
