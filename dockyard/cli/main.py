@@ -74,6 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        sys.stderr.write(f"Error: {error.strerror or error}{where}\n")
+        return 1
+    except Exception as error:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("DOCKYARD_DEBUG"):
+            raise
+        sys.stderr.write(f"Error: internal error: {type(error).__name__}: {error}\n")
+        return 1
 
 
 if __name__ == "__main__":
