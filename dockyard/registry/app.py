@@ -1,0 +1,38 @@
+"""The aiohttp application: routes, common headers, lifecycle."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dockyard.registry import api
+from dockyard.registry.config import RegistryConfig
+from dockyard.registry.manifests import MAX_MANIFEST
+from dockyard.registry.state import STATE, RegistryState
+
+COMMON_HEADERS = {
+    "Docker-Distribution-Api-Version": "registry/2.0",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(COMMON_HEADERS)
+
+
+async def _close(app: web.Application) -> None:
+    app[STATE].close()
+
+
+def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.Application:
+    state = state or RegistryState(config)
+    app = web.Application(
+        handler_args={"read_bufsize": config.read_bufsize},
+        client_max_size=MAX_MANIFEST + 4096,
+    )
+    app[STATE] = state
+    app.router.add_get("/v2/", api.ping)
+    app.router.add_get("/v2/_catalog", api.catalog)
+    app.router.add_route("*", "/v2/{tail:.+}", api.dispatch)
+    app.on_response_prepare.append(_add_headers)
+    app.on_cleanup.append(_close)
+    return app

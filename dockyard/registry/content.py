@@ -1,0 +1,132 @@
+"""Content-addressed blobs in the storage driver, linked to repositories in metadata.
+
+Invariants:
+
+- a blob file is named by the digest of its bytes: uploads are verified before
+  they are moved into ``blobs/``;
+- a repository serves a blob only when it is linked to it (``repo_blobs``);
+- moving a blob into place, linking it and (in gc) deleting it all happen while
+  holding the metadata write lock, so a push and a sweep never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+
+from dockyard.digest import Digest
+from dockyard.registry.metadata import Metadata
+from dockyard.registry.storage import StorageDriver
+
+
+def blob_path(digest: Digest) -> str:
+    return f"blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
+
+
+def upload_path(upload_id: str) -> str:
+    return f"uploads/{upload_id}/data"
+
+
+def upload_dir(upload_id: str) -> str:
+    return f"uploads/{upload_id}"
+
+
+class Content:
+    """Blob bytes (driver) plus their links (metadata)."""
+
+    def __init__(self, driver: StorageDriver, meta: Metadata) -> None:
+        self.driver = driver
+        self.meta = meta
+
+    # -- reads (cheap: safe on the event loop) ---------------------------------
+
+    def linked_size(self, repo: str, digest: Digest) -> int | None:
+        """Size of a blob the repository may serve, None when unknown there."""
+        row = self.meta.one(
+            "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+            "WHERE r.repo = ? AND r.digest = ?",
+            repo,
+            str(digest),
+        )
+        return row[0] if row else None
+
+    def global_size(self, digest: Digest) -> int | None:
+        row = self.meta.one("SELECT size FROM blobs WHERE digest = ?", str(digest))
+        return row[0] if row else None
+
+    def local_path(self, digest: Digest) -> str | None:
+        return self.driver.local_path(blob_path(digest))
+
+    # -- writes (blocking: call from a worker thread) --------------------------
+
+    def _place(self, db: sqlite3.Connection, source: str, digest: Digest, size: int, now: float):
+        """Move a verified object into ``blobs/`` unless the blob is already there."""
+        destination = blob_path(digest)
+        if self.driver.stat(destination) is None:
+            self.driver.move(source, destination)
+        else:
+            self.driver.delete(source)
+        db.execute(
+            "INSERT INTO blobs (digest, size, created) VALUES (?, ?, ?) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (str(digest), size, now),
+        )
+
+    def _link(self, db: sqlite3.Connection, repo: str, digest: Digest, now: float) -> None:
+        db.execute(
+            "INSERT INTO repo_blobs (repo, digest, linked) VALUES (?, ?, ?) "
+            "ON CONFLICT (repo, digest) DO UPDATE SET linked = excluded.linked",
+            (repo, str(digest), now),
+        )
+
+    def commit_upload(
+        self, repo: str, upload_id: str, digest: Digest, size: int, now: float
+    ) -> None:
+        """Move a verified upload into place, link it to ``repo``, end the session."""
+        with self.meta.write() as db:
+            self._place(db, upload_path(upload_id), digest, size, now)
+            self._link(db, repo, digest, now)
+            db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        self.driver.delete(upload_dir(upload_id))
+
+    def put_verified_bytes(
+        self, db: sqlite3.Connection, repo: str, digest: Digest, data: bytes, now: float
+    ) -> None:
+        """Store small bytes (a manifest) inside the caller's write transaction."""
+        destination = blob_path(digest)
+        info = self.driver.stat(destination)
+        if info is None or info.size != len(data):
+            staging = upload_path(f"m-{uuid.uuid4()}")
+            self.driver.put(staging, data)
+            self.driver.move(staging, destination)
+            self.driver.delete(os.path.dirname(staging))
+        db.execute(
+            "INSERT INTO blobs (digest, size, created) VALUES (?, ?, ?) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (str(digest), len(data), now),
+        )
+
+    def mount(self, repo: str, source: str, digest: Digest, now: float) -> int | None:
+        """Link a blob of ``source`` to ``repo``; its size, or None when ``source`` lacks it."""
+        with self.meta.write() as db:
+            row = db.execute(
+                "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+                "WHERE r.repo = ? AND r.digest = ?",
+                (source, str(digest)),
+            ).fetchone()
+            if row is None or self.driver.stat(blob_path(digest)) is None:
+                return None
+            self._link(db, repo, digest, now)
+            return row[0]
+
+    def unlink(self, repo: str, digest: Digest) -> bool:
+        """Remove a blob from a repository (the bytes stay until gc)."""
+        with self.meta.write() as db:
+            cursor = db.execute(
+                "DELETE FROM repo_blobs WHERE repo = ? AND digest = ?", (repo, str(digest))
+            )
+            return cursor.rowcount > 0
+
+    def read(self, digest: Digest) -> bytes:
+        return self.driver.get(blob_path(digest))

@@ -1,0 +1,97 @@
+"""The storage-driver interface.
+
+A driver stores opaque byte objects under slash-separated paths. It knows nothing
+about digests or repositories. Every method is blocking: the registry calls the
+slow ones from worker threads. The interface is small enough for an S3-compatible
+driver (objects, ranged GETs, multipart uploads, copy+delete for ``move``);
+``local_path`` lets the server use sendfile when the bytes are a local file.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    mtime: float
+
+
+class StorageWriter(abc.ABC):
+    """An object being written. Bytes are appended; ``commit`` makes them durable."""
+
+    size: int
+
+    @abc.abstractmethod
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Flush and make the written bytes durable (fsync); the writer is then closed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close without the durability guarantee; the bytes written so far stay."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Close and delete the object."""
+
+    def __enter__(self) -> StorageWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StorageDriver(abc.ABC):
+    """Blocking object storage keyed by slash-separated relative paths."""
+
+    @abc.abstractmethod
+    def stat(self, path: str) -> FileInfo | None:
+        """Size and modification time of an object, None when absent."""
+
+    @abc.abstractmethod
+    def get(self, path: str) -> bytes:
+        """The whole object; raises FileNotFoundError."""
+
+    @abc.abstractmethod
+    def put(self, path: str, data: bytes) -> None:
+        """Write an object atomically (readers see the old or the new bytes, never a mix)."""
+
+    @abc.abstractmethod
+    def open_read(self, path: str, offset: int = 0) -> BinaryIO:
+        """A reader positioned at ``offset``; raises FileNotFoundError."""
+
+    @abc.abstractmethod
+    def writer(self, path: str, append: bool = False) -> StorageWriter:
+        """A writer for ``path``; ``append`` continues an existing object."""
+
+    @abc.abstractmethod
+    def move(self, source: str, destination: str) -> None:
+        """Atomically replace ``destination`` by ``source``."""
+
+    @abc.abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete an object or everything under a prefix; absent is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """The direct children (names, not paths) under ``prefix``; [] when absent."""
+
+    @abc.abstractmethod
+    def walk(self, prefix: str) -> Iterator[FileInfo]:
+        """Every object under ``prefix``, recursively."""
+
+    def local_path(self, path: str) -> str | None:
+        """A local filesystem path for sendfile, or None when the driver has none."""
+        return None
+
+    def read_range(self, path: str, offset: int, length: int) -> bytes:
+        with self.open_read(path, offset) as stream:
+            return stream.read(length)
