@@ -1,0 +1,136 @@
+"""The main job: the Docker tutorial walked through with dockyard, each command printed
+with its output. Offline: base images are built locally (see docs/base-images.md).
+
+    python -m dockyard.demo [--root DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+class Walkthrough:
+    def __init__(self, root: Path, workdir: Path) -> None:
+        self.root = root
+        self.workdir = workdir
+        self.failures = 0
+
+    def section(self, title: str) -> None:
+        print(f"\n######## {title} ########", flush=True)
+
+    def run(self, command: str, expect: int = 0, stdin: bytes | None = None) -> str:
+        """Run `dockyard ...` (or a shell line using it) and print command and output."""
+        print(f"\n$ {command}", flush=True)
+        env = dict(os.environ, DOCKYARD_ROOT=str(self.root))
+        bindir = Path(sys.executable).parent
+        env["PATH"] = f"{bindir}:{env.get('PATH', '')}"
+        result = subprocess.run(
+            command,
+            shell=True,
+            cwd=self.workdir,
+            env=env,
+            input=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = result.stdout.decode(errors="replace")
+        sys.stdout.write(output)
+        if result.returncode != 0:
+            print(f"[exit code {result.returncode}]")
+        if result.returncode != expect:
+            self.failures += 1
+            print(f"!! expected exit code {expect}")
+        sys.stdout.flush()
+        return output
+
+
+def image_steps(walk: Walkthrough, busybox_tar: Path, debian_tar: Path | None) -> None:
+    run = walk.run
+    walk.section("1. base images, imported from rootfs tarballs built offline")
+    from dockyard.baseimages import BASE_IMAGES
+
+    for name, tarball in (("busybox", busybox_tar), ("debian", debian_tar)):
+        if tarball is None:
+            continue
+        spec = BASE_IMAGES[name]
+        changes = " ".join(f"--change {shlex.quote(c)}" for c in spec["changes"])
+        run(f"dockyard import {changes} {shlex.quote(str(tarball))} {spec['tag']}")
+    run("dockyard images")
+    walk.section("2. inspect and history")
+    run("dockyard inspect busybox:latest")
+    run(
+        "dockyard inspect --format 'Id={{.Id}} Comment={{.Comment}} Cmd={{json .Config.Cmd}}"
+        " RootFS={{json .RootFS}}' busybox"
+    )
+    run("dockyard history busybox:latest")
+    run("dockyard history --no-trunc -H=false busybox:latest")
+    walk.section("3. tag")
+    run("dockyard tag busybox:latest mybusybox:v1")
+    run("dockyard tag busybox someuser/busybox")
+    run("dockyard images")
+    run("dockyard tag busybox:latest UPPER:case", expect=1)
+    walk.section("4. save and load")
+    run("dockyard save -o busybox.tar busybox:latest mybusybox:v1")
+    run("tar tvf busybox.tar")
+    run("tar xOf busybox.tar manifest.json; echo")
+    run("dockyard rmi mybusybox:v1 someuser/busybox")
+    run("dockyard rmi busybox:latest")
+    run("dockyard images -a")
+    run("dockyard load -i busybox.tar")
+    run("dockyard load < busybox.tar")
+    run("dockyard images")
+    walk.section("5. import with a message and changes, dangling images, prune")
+    run(
+        f"dockyard import -m 'imported by hand' --change 'ENV FOO=bar' --change 'WORKDIR /tmp'"
+        f" {shlex.quote(str(busybox_tar))} imported:latest"
+    )
+    run("dockyard inspect -f '{{json .Config}} {{.Comment}}' imported:latest")
+    run(f"dockyard import {shlex.quote(str(busybox_tar))}")
+    run("dockyard images --filter dangling=true")
+    run("dockyard image prune -f")
+    run("dockyard rmi -f imported mybusybox:v1")
+    walk.section("6. errors")
+    run("dockyard rmi nosuchimage", expect=1)
+    run("dockyard inspect nosuchimage", expect=1)
+    run("dockyard load -i /nonexistent.tar", expect=1)
+    run("echo 'not a tar' > notatar.txt; dockyard import notatar.txt text:1", expect=1)
+    walk.section("7. the store is consistent")
+    run("dockyard system df")
+    run("dockyard check")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="store to use (default: a fresh temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary store")
+    parser.add_argument("--no-debian", action="store_true", help="skip debian:bookworm")
+    args = parser.parse_args(argv)
+
+    from dockyard.baseimages import ensure_base_image
+
+    print("building base images (cached after the first run) ...", flush=True)
+    busybox_tar = ensure_base_image("busybox")
+    debian_tar = None if args.no_debian else ensure_base_image("debian")
+    workdir = Path(tempfile.mkdtemp(prefix="dockyard-demo-"))
+    root = Path(args.root) if args.root else workdir / "store"
+    walk = Walkthrough(root, workdir)
+    try:
+        image_steps(walk, busybox_tar, debian_tar)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"\n{'all steps behaved as expected' if not walk.failures else f'{walk.failures} step(s) failed'}"
+    )
+    return 1 if walk.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what dockyard needs on a fresh Debian 12 machine (as root): system packages,
+# a virtual environment in .venv and the package itself. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(libarchive13 busybox-static debootstrap skopeo runc crun tar zstd xz-utils bzip2
+          gzip curl ca-certificates python3-venv iproute2 util-linux)
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import libarchive, isal, zstandard, aiohttp' \
+  || { echo "error: python dependencies did not install" >&2; exit 1; }

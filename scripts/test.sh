@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite (installs what it needs first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install.sh
+.venv/bin/python -m dockyard.baseimages busybox debian >/dev/null
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
