@@ -86,7 +86,11 @@ class Layout:
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": self.blob(config), "size": len(config)},
+                "config": {
+                    "mediaType": OCI_CONFIG,
+                    "digest": self.blob(config),
+                    "size": len(config),
+                },
                 "layers": layers,
             }
         ).encode()

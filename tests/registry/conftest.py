@@ -1,0 +1,183 @@
+"""Fixtures: a real registry process on a free loopback port, and an aiohttp client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from multidict import CIMultiDictProxy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CIMultiDictProxy
+    body: bytes
+
+    def json(self):
+        import json
+
+        return json.loads(self.body)
+
+    @property
+    def codes(self) -> list[str]:
+        return [e["code"] for e in self.json()["errors"]]
+
+
+class Client:
+    """A blocking face on aiohttp.ClientSession for sequential tests."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.loop = asyncio.new_event_loop()
+        self.session = self.loop.run_until_complete(self._session())
+
+    async def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(auto_decompress=False)
+
+    def request(self, method: str, path: str, data=None, headers=None, auth=None) -> Reply:
+        async def go() -> Reply:
+            url = path if path.startswith("http") else self.base + path
+            async with self.session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                auth=auth,
+                allow_redirects=False,
+                skip_auto_headers=["Content-Type"],
+            ) as response:
+                return Reply(response.status, response.headers, await response.read())
+
+        return self.loop.run_until_complete(go())
+
+    def get(self, path: str, **kw) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def head(self, path: str, **kw) -> Reply:
+        return self.request("HEAD", path, **kw)
+
+    def put(self, path: str, **kw) -> Reply:
+        return self.request("PUT", path, **kw)
+
+    def post(self, path: str, **kw) -> Reply:
+        return self.request("POST", path, **kw)
+
+    def patch(self, path: str, **kw) -> Reply:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.session.close())
+        self.loop.close()
+
+
+@dataclass
+class Registry:
+    port: int
+    storage: str
+    process: subprocess.Popen
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dockyard.cli.main",
+                "registry",
+                *args,
+                "--storage",
+                self.storage,
+            ],
+            cwd=ROOT,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+def start_registry(storage: str, *extra: str) -> Registry:
+    port = free_port()
+    log = open(os.path.join(os.path.dirname(storage), f"registry-{port}.log"), "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli.main",
+            "registry",
+            "serve",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--storage",
+            storage,
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"registry exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        stop_registry(process)
+        raise RuntimeError("registry did not start")
+    return Registry(port, storage, process, list(extra))
+
+
+def stop_registry(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    server = start_registry(str(tmp_path / "storage"))
+    yield server
+    stop_registry(server.process)
+
+
+@pytest.fixture
+def client(registry):
+    session = Client(registry.url)
+    yield session
+    session.close()
