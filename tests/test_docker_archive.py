@@ -26,6 +26,7 @@ from dockyard.oci import mediatypes as mt
 from dockyard.places.docker_archive import (
     ArchiveImage,
     ArchiveLayer,
+    archive_size,
     go_json,
     open_archive,
     write_docker_archive,
@@ -236,6 +237,17 @@ def test_output_is_byte_identical(tmp_path: Path, busybox: ArchiveImage, layers:
     write_docker_archive(buffer, [busybox, other])
     assert buffer.getvalue() == first
     assert len(first) % 512 == 0
+    assert archive_size([busybox, other]) == len(first)
+
+
+def test_repositories_order(tmp_path: Path, layers: Layers) -> None:
+    one = image([layers.add(make_layer({"1": b"1"}))], ["zeta:1"])
+    two = image([layers.add(make_layer({"2": b"2"}))], ["alpha:2"])
+    with open(tmp_path / "o.tar", "wb") as out:
+        write_docker_archive(out, [one, two], repositories_order=["zeta"])
+    assert list(json.loads(read_members(tmp_path / "o.tar")["repositories"])) == ["zeta", "alpha"]
+    members = read_members(save(tmp_path / "d.tar", [one, two]))
+    assert list(json.loads(members["repositories"])) == ["alpha", "zeta"]  # Go sorts map keys
 
 
 def test_two_images_share_a_layer(tmp_path: Path, layers: Layers) -> None:
@@ -937,3 +949,22 @@ def test_oci_index_nested_too_deep_and_foreign_media_types(tmp_path: Path) -> No
     archive = write_tar(tmp_path / "art.tar", [("index.json", artifact)])
     _expect(archive, tmp_path, r'unsupported media type "application/x-thing"$')
     del config
+
+
+@needs_skopeo
+def test_extracted_and_retarred_with_gnu_tar(tmp_path: Path, busybox: ArchiveImage) -> None:
+    """A user extracts skopeo's archive (symlinked legacy layers) and re-tars it: ./ names."""
+    archive = save(tmp_path / "out.tar", [busybox])
+    other = tmp_path / "skopeo.tar"
+    skopeo("copy", "-q", f"docker-archive:{archive}", f"docker-archive:{other}:re/tar:1")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    subprocess.run(["tar", "-C", str(tree), "-xf", str(other)], check=True)
+    retarred = tmp_path / "retarred.tgz"
+    subprocess.run(["tar", "-C", str(tree), "-czf", str(retarred), "."], check=True)
+    with open_archive(retarred, tmp_path) as reader:
+        [loaded] = reader.images
+        assert loaded.config == busybox.config and loaded.repo_tags == ["re/tar:1"]
+        assert [Digest.of_bytes(layer_bytes(e)) for e in loaded.layers] == [
+            layer.diff_id for layer in busybox.layers
+        ]

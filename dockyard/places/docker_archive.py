@@ -92,7 +92,9 @@ class ArchiveImage:
 
 
 @dataclass
-class _Blob:
+class PlannedMember:
+    """A regular file of the archive: bytes in ``data``, or a layer opened when written."""
+
     path: str
     size: int
     data: bytes | None = None
@@ -181,7 +183,7 @@ def _manifest_bytes(image: _PlannedImage) -> bytes:
     )
 
 
-def _add_blob(blobs: dict[str, _Blob], blob: _Blob) -> None:
+def _add_blob(blobs: dict[str, PlannedMember], blob: PlannedMember) -> None:
     existing = blobs.get(blob.path)
     if existing is None:
         blobs[blob.path] = blob
@@ -191,22 +193,22 @@ def _add_blob(blobs: dict[str, _Blob], blob: _Blob) -> None:
 
 def plan_archive(
     images: Sequence[ArchiveImage], repositories_order: Sequence[str] | None = None
-) -> list[_Blob | str]:
-    """The archive's members in order: directory names (str) and blobs/files (_Blob)."""
-    blobs: dict[str, _Blob] = {}
+) -> list[PlannedMember | str]:
+    """The archive's members in order: directory names (str) and blobs/files (PlannedMember)."""
+    blobs: dict[str, PlannedMember] = {}
     index_entries: list[dict[str, Any]] = []
     manifest_items: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
     for image in _plan_images(images):
         image_id = Digest.of_bytes(image.config)
-        _add_blob(blobs, _Blob(blob_path(image_id), len(image.config), data=image.config))
+        _add_blob(blobs, PlannedMember(blob_path(image_id), len(image.config), data=image.config))
         for layer in image.layers:
             if layer.tar_size < 0:
                 raise ValueError(f"layer {layer.diff_id}: negative size")
-            _add_blob(blobs, _Blob(blob_path(layer.diff_id), layer.tar_size, layer=layer))
+            _add_blob(blobs, PlannedMember(blob_path(layer.diff_id), layer.tar_size, layer=layer))
         manifest = _manifest_bytes(image)
         manifest_digest = Digest.of_bytes(manifest)
-        _add_blob(blobs, _Blob(blob_path(manifest_digest), len(manifest), data=manifest))
+        _add_blob(blobs, PlannedMember(blob_path(manifest_digest), len(manifest), data=manifest))
         descriptor: dict[str, Any] = {
             "mediaType": mt.OCI_MANIFEST,
             "digest": str(manifest_digest),
@@ -251,7 +253,7 @@ def plan_archive(
         }
         files[REPOSITORIES] = go_json(ordered) + b"\n"
 
-    entries: dict[str, _Blob | str] = {}
+    entries: dict[str, PlannedMember | str] = {}
     for path, blob in blobs.items():
         parts = path.split("/")
         for depth in range(1, len(parts)):
@@ -259,8 +261,21 @@ def plan_archive(
             entries[directory] = directory
         entries[path] = blob
     for name, data in files.items():
-        entries[name] = _Blob(name, len(data), data=data)
+        entries[name] = PlannedMember(name, len(data), data=data)
     return [entries[name] for name in sorted(entries)]
+
+
+def archive_size(
+    images: Sequence[ArchiveImage], repositories_order: Sequence[str] | None = None
+) -> int:
+    """The exact byte count ``write_docker_archive`` will write (a Content-Length)."""
+    total = len(END_OF_ARCHIVE)
+    for entry in plan_archive(images, repositories_order):
+        if isinstance(entry, str):
+            total += len(header(entry, directory=True))
+        else:
+            total += len(header(entry.path, entry.size)) + entry.size + len(padding(entry.size))
+    return total
 
 
 def write_docker_archive(
