@@ -1,0 +1,145 @@
+"""A thin ctypes binding to libarchive's tar reader, on the library that
+libarchive-c loads.
+
+libarchive-c's own entry objects decode names as text and its block reader
+ignores sparse offsets; here names stay bytes and file data goes straight to a
+file descriptor (``archive_read_data_into_fd``: no copy through Python).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Iterator
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_size_t, c_ssize_t, c_uint, c_void_p
+
+from libarchive import ffi as _ffi
+
+_lib = _ffi.libarchive
+
+ARCHIVE_EOF = 1
+ARCHIVE_OK = 0
+ARCHIVE_WARN = -20
+
+READ_CALLBACK = ctypes.CFUNCTYPE(c_ssize_t, c_void_p, c_void_p, POINTER(c_void_p))
+_NO_OPEN = ctypes.cast(None, ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p))
+_NO_CLOSE = ctypes.cast(None, ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p))
+
+
+def _bind(name: str, argtypes: list, restype):
+    function = getattr(_lib, name)
+    function.argtypes = argtypes
+    function.restype = restype
+    return function
+
+
+_read_new = _bind("archive_read_new", [], c_void_p)
+_read_free = _bind("archive_read_free", [c_void_p], c_int)
+_support_tar = _bind("archive_read_support_format_tar", [c_void_p], c_int)
+_support_empty = _bind("archive_read_support_format_empty", [c_void_p], c_int)
+_read_open = _bind(
+    "archive_read_open", [c_void_p, c_void_p, c_void_p, READ_CALLBACK, c_void_p], c_int
+)
+_next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
+_data_into_fd = _bind("archive_read_data_into_fd", [c_void_p, c_int], c_int)
+_data_skip = _bind("archive_read_data_skip", [c_void_p], c_int)
+_error_string = _bind("archive_error_string", [c_void_p], c_char_p)
+
+entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
+entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
+entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
+entry_symlink = _bind("archive_entry_symlink", [c_void_p], c_char_p)
+entry_mode = _bind("archive_entry_mode", [c_void_p], c_uint)
+entry_uid = _bind("archive_entry_uid", [c_void_p], c_int64)
+entry_gid = _bind("archive_entry_gid", [c_void_p], c_int64)
+entry_size = _bind("archive_entry_size", [c_void_p], c_int64)
+entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_int64)
+entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_long)
+entry_rdevmajor = _bind("archive_entry_rdevmajor", [c_void_p], ctypes.c_uint64)
+entry_rdevminor = _bind("archive_entry_rdevminor", [c_void_p], ctypes.c_uint64)
+_xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int)
+_xattr_next = _bind(
+    "archive_entry_xattr_next",
+    [c_void_p, POINTER(c_char_p), POINTER(c_void_p), POINTER(c_size_t)],
+    c_int,
+)
+
+
+class ArchiveFailure(Exception):
+    """libarchive refused the input; the message is libarchive's."""
+
+
+def entry_xattrs(entry: int) -> list[tuple[bytes, bytes]]:
+    if not _xattr_reset(entry):
+        return []
+    name = c_char_p()
+    value = c_void_p()
+    size = c_size_t()
+    found = []
+    while _xattr_next(entry, ctypes.byref(name), ctypes.byref(value), ctypes.byref(size)) == 0:
+        if name.value is None:
+            break
+        data = ctypes.string_at(value.value, size.value) if value.value else b""
+        found.append((name.value, data))
+    return found
+
+
+class TarReader:
+    """Reads tar entries (pax, GNU, ustar, v7) from a ``fill`` function.
+
+    ``fill()`` returns ``(address, length)`` of the next input block (length 0
+    at the end); the block must stay valid until the next call. An exception
+    raised by ``fill`` is kept and re-raised instead of libarchive's error.
+    """
+
+    def __init__(self, fill: Callable[[], tuple[int, int]]) -> None:
+        self._fill = fill
+        self.pending: BaseException | None = None
+        self._callback = READ_CALLBACK(self._read)  # referenced for the archive's lifetime
+        self._archive = _read_new()
+        if not self._archive:
+            raise MemoryError("archive_read_new failed")
+        _support_tar(self._archive)
+        _support_empty(self._archive)
+        if _read_open(self._archive, None, None, self._callback, None) != ARCHIVE_OK:
+            self._raise()
+
+    def _read(self, _archive, _context, pointer) -> int:
+        try:
+            address, length = self._fill()
+        except BaseException as error:  # noqa: BLE001 - must not unwind through C
+            self.pending = error
+            return -1
+        pointer[0] = address
+        return length
+
+    def _raise(self) -> None:
+        if self.pending is not None:
+            error, self.pending = self.pending, None
+            raise error
+        message = _error_string(self._archive)
+        text = message.decode("utf-8", "replace") if message else "unknown libarchive error"
+        raise ArchiveFailure(text)
+
+    def entries(self) -> Iterator[int]:
+        """Yields entry handles, valid until the next iteration."""
+        entry = c_void_p()
+        while True:
+            status = _next_header(self._archive, ctypes.byref(entry))
+            if status == ARCHIVE_EOF:
+                return
+            if status not in (ARCHIVE_OK, ARCHIVE_WARN):
+                self._raise()
+            yield entry.value  # type: ignore[misc]
+
+    def data_into_fd(self, fd: int) -> None:
+        if _data_into_fd(self._archive, fd) not in (ARCHIVE_OK, ARCHIVE_WARN):
+            self._raise()
+
+    def skip_data(self) -> None:
+        if _data_skip(self._archive) not in (ARCHIVE_OK, ARCHIVE_WARN):
+            self._raise()
+
+    def close(self) -> None:
+        if self._archive:
+            _read_free(self._archive)
+            self._archive = None

@@ -1,0 +1,490 @@
+"""Apply a (possibly compressed) tar layer onto an empty directory that becomes an
+overlay lowerdir: OCI whiteouts turn into overlayfs whiteouts, and every entry
+is written relative to directory fds without following symlinks, so a hostile
+archive cannot write outside the target."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import os
+import queue
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dockyard.digest import Digest
+from dockyard.errors import InvalidArchive
+from dockyard.layers import _archive
+from dockyard.layers._tree import Refused, Tree, display, split_name
+from dockyard.layers.compression import CHUNK, open_decompressed
+from dockyard.layers.limits import DEFAULT_LIMITS, Limits
+
+WHITEOUT_PREFIX = b".wh."
+WHITEOUT_META_PREFIX = b".wh..wh."
+WHITEOUT_OPAQUE = b".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# xattrs an archive may not set: they would steer the overlay mount itself.
+_FORBIDDEN_XATTRS = (b"trusted.overlay.", b"user.overlay.")
+_IGNORED_XATTR_ERRORS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
+# Failures caused by what an entry asks for (as opposed to the disk failing).
+_ENTRY_ERRORS = (
+    errno.EEXIST,
+    errno.EINVAL,
+    errno.EISDIR,
+    errno.ELOOP,
+    errno.EMLINK,
+    errno.ENAMETOOLONG,
+    errno.ENOTDIR,
+    errno.ENOTEMPTY,
+    errno.EXDEV,
+    errno.ENOENT,
+)
+
+
+@dataclass
+class AppliedLayer:
+    diff_id: Digest
+    size: int  # sum of the sizes of regular files, as Docker reports a layer's Size
+    tar_size: int  # bytes of the uncompressed tar, end padding included
+
+
+class _Tee:
+    """Copies every byte read from a stream to a sink."""
+
+    def __init__(self, stream: BinaryIO, sink: BinaryIO) -> None:
+        self._stream = stream
+        self._sink = sink
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._sink.write(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        n = readinto(buffer) or 0
+        if n:
+            self._sink.write(memoryview(buffer)[:n])
+        return n
+
+
+class _Input:
+    """Feeds libarchive from the decompressed stream, hashing every byte.
+
+    A worker thread reads, decompresses and hashes ahead into a few buffers
+    (hashlib, ISA-L, zstd and file reads release the GIL) while the caller's
+    thread extracts: the two halves of the work overlap on two cores.
+    """
+
+    _BUFFERS = 4
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffers = [bytearray(CHUNK) for _ in range(self._BUFFERS)]
+        self._views = [memoryview(buffer) for buffer in self._buffers]
+        self._addresses = [
+            ctypes.addressof((ctypes.c_char * CHUNK).from_buffer(buffer))
+            for buffer in self._buffers
+        ]
+        self.hash = hashlib.sha256()
+        self.count = 0
+        self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._full: queue.SimpleQueue[tuple[int, int] | BaseException] = queue.SimpleQueue()
+        for index in range(self._BUFFERS):
+            self._free.put(index)
+        self._held: int | None = None
+        self._ended = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="layer-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                index = self._free.get()
+                if index is None or self._stopping:
+                    return
+                view = self._views[index]
+                n = self._stream.readinto(view) or 0
+                if n:
+                    self.hash.update(view[:n])
+                    self.count += n
+                self._full.put((index, n))
+                if not n:
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            self._full.put(error)
+
+    def fill(self) -> tuple[int, int]:
+        """The next block as (address, length); length 0 at the end."""
+        if self._held is not None:
+            self._free.put(self._held)  # libarchive is done with the previous block
+            self._held = None
+        if self._ended:
+            return self._addresses[0], 0
+        item = self._full.get()
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        index, n = item
+        if not n:
+            self._ended = True
+        else:
+            self._held = index
+        return self._addresses[index], n
+
+    def drain(self) -> None:
+        """Read (and hash) to the end of the stream."""
+        while self.fill()[1]:
+            pass
+        self._thread.join()
+
+    def close(self) -> None:
+        """Stop the worker; it finishes at most the one read it is in."""
+        self._stopping = True
+        self._free.put(None)
+        self._thread.join()
+
+
+@dataclass
+class _Entry:
+    name: str  # for messages
+    parts: list[bytes]
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    xattrs: list[tuple[bytes, bytes]]
+
+
+def _refuse(name: str, reason: str) -> InvalidArchive:
+    return InvalidArchive(f"invalid layer entry {name!r}: {reason}")
+
+
+def _entry_name(raw: bytes | None) -> str:
+    if raw is None:
+        return "<unreadable name>"
+    text = raw.decode("utf-8", "backslashreplace")
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class _Applier:
+    def __init__(self, tree: Tree, reader: _archive.TarReader, limits: Limits) -> None:
+        self.tree = tree
+        self.reader = reader
+        self.limits = limits
+        self.is_root = os.geteuid() == 0
+        self.entries = 0
+        self.size = 0
+        self.total_size = 0
+        self.dirs: dict[tuple[bytes, ...], _Entry] = {}
+        self.current = "<start of archive>"
+
+    # -- one entry ------------------------------------------------------------------
+
+    def handle(self, handle: int) -> None:
+        raw = _archive.entry_pathname(handle) or _archive.entry_pathname_utf8(handle)
+        name = self.current = _entry_name(raw)
+        self.entries += 1
+        if self.entries > self.limits.max_entries:
+            raise _refuse(name, f"the layer has more than {self.limits.max_entries} entries")
+        if raw is None:
+            raise _refuse(name, "the name cannot be read")
+        if len(raw) > self.limits.max_name:
+            raise _refuse(name, f"name longer than {self.limits.max_name} bytes")
+        parts = split_name(raw)
+        if any(part.startswith(WHITEOUT_META_PREFIX) for part in parts[:-1]):
+            return  # inside aufs metadata (.wh..wh.plnk): Docker skips it too
+        mode = _archive.entry_mode(handle)
+        hardlink = _archive.entry_hardlink(handle)
+        kind = stat.S_IFMT(mode)
+        size = _archive.entry_size(handle)
+        if size < 0 or size > self.limits.max_bytes:
+            raise _refuse(name, f"size {size} exceeds the limit of {self.limits.max_bytes} bytes")
+        self.total_size += size
+        if self.total_size > self.limits.max_bytes:
+            raise _refuse(name, f"entry sizes exceed the limit of {self.limits.max_bytes} bytes")
+
+        base = parts[-1] if parts else b""
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(name, parts, handle)
+            return
+        entry = _Entry(
+            name,
+            parts,
+            mode & 0o7777,
+            _archive.entry_uid(handle),
+            _archive.entry_gid(handle),
+            _archive.entry_mtime(handle) * 1_000_000_000 + _archive.entry_mtime_nsec(handle),
+            _archive.entry_xattrs(handle),
+        )
+        if hardlink is not None:
+            self.hardlink(entry, hardlink)
+        elif kind == stat.S_IFDIR or not parts:
+            self.directory(entry)
+        elif kind == stat.S_IFREG or kind == 0:
+            self.size += size
+            self.regular(entry, size)
+        elif kind == stat.S_IFLNK:
+            self.symlink(entry, _archive.entry_symlink(handle) or b"")
+        elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
+            device = os.makedev(_archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle))
+            self.node(entry, kind, device)
+        # sockets cannot be archived meaningfully: skipped, as tar does
+
+    def _replace(self, parent: int, base: bytes, make) -> None:
+        """Run ``make`` (which creates ``base``); if something is in the way, a
+        later entry replaces it as tar does."""
+        try:
+            make()
+        except FileExistsError:
+            self.tree.clear(parent, base, keep_dir=False)
+            make()
+
+    def whiteout(self, name: str, parts: list[bytes], handle: int) -> None:
+        base = parts[-1]
+        parent = self.tree.parent_fd(parts)
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(f"/proc/self/fd/{parent}", OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):
+            return  # other aufs metadata
+        hidden = base[len(WHITEOUT_PREFIX) :]
+        if hidden in (b"", b".", b".."):
+            raise _refuse(name, "whiteout of an invalid name")
+        self._replace(
+            parent,
+            hidden,
+            lambda: os.mknod(hidden, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent),
+        )
+        if self.is_root:
+            uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
+            os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
+
+    def directory(self, entry: _Entry) -> None:
+        if entry.parts:
+            parent = self.tree.parent_fd(entry.parts)
+            base = entry.parts[-1]
+            try:
+                os.mkdir(base, 0o700, dir_fd=parent)
+            except FileExistsError:
+                if not self.tree.clear(parent, base, keep_dir=True):
+                    os.mkdir(base, 0o700, dir_fd=parent)
+            # lchown-style calls: the name is a directory we just made or kept.
+            if self.is_root:
+                os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
+            if entry.xattrs:
+                self.set_xattrs(entry, b"/proc/self/fd/%d/%s" % (parent, base))
+        else:
+            fd = os.open(".", _DIR_OPEN, dir_fd=self.tree.root_fd)
+            try:
+                self.owner_and_xattrs(entry, fd)
+            finally:
+                os.close(fd)
+        # Mode and times are set once all children exist (see finish).
+        self.dirs[tuple(entry.parts)] = entry
+
+    def regular(self, entry: _Entry, size: int) -> None:
+        parent = self.tree.parent_fd(entry.parts)
+        base = entry.parts[-1]
+        try:
+            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+        except FileExistsError:
+            self.tree.clear(parent, base, keep_dir=False)
+            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+        try:
+            if size:
+                self.reader.data_into_fd(fd)
+            # chown drops setuid bits and writes drop capabilities: data, owner,
+            # mode, xattrs, times in that order.
+            self.owner_and_xattrs(entry, fd, chmod=True)
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def symlink(self, entry: _Entry, target: bytes) -> None:
+        if len(target) > self.limits.max_name:
+            raise _refuse(entry.name, f"link target longer than {self.limits.max_name} bytes")
+        if not target:
+            raise _refuse(entry.name, "symlink with an empty target")
+        parent = self.tree.parent_fd(entry.parts)
+        base = entry.parts[-1]
+        self._replace(parent, base, lambda: os.symlink(target, base, dir_fd=parent))
+        self.path_metadata(entry, parent, base, chmod=False)
+
+    def node(self, entry: _Entry, kind: int, device: int) -> None:
+        parent = self.tree.parent_fd(entry.parts)
+        base = entry.parts[-1]
+        try:
+            self._replace(parent, base, lambda: os.mknod(base, kind | 0o600, device, dir_fd=parent))
+        except PermissionError:
+            if kind != stat.S_IFIFO and not self.is_root:
+                return  # devices need privileges; an unprivileged apply skips them
+            raise
+        self.path_metadata(entry, parent, base, chmod=True)
+
+    def hardlink(self, entry: _Entry, raw_target: bytes) -> None:
+        if len(raw_target) > self.limits.max_name:
+            raise _refuse(entry.name, f"link target longer than {self.limits.max_name} bytes")
+        try:
+            target = split_name(raw_target)
+        except Refused as refused:
+            raise _refuse(
+                entry.name, f"hardlink target {_entry_name(raw_target)!r}: {refused}"
+            ) from None
+        if not target or not entry.parts:
+            raise _refuse(entry.name, "hardlink to or of the root directory")
+        if target == entry.parts:
+            return  # a link to itself: nothing to do
+        try:
+            source_dir = self.tree.lookup(target[:-1], create=False)
+        except Refused as refused:
+            raise _refuse(entry.name, f"hardlink target {display(target)!r}: {refused}") from None
+        try:
+            try:
+                info = os.lstat(target[-1], dir_fd=source_dir)
+            except FileNotFoundError:
+                raise _refuse(
+                    entry.name, f"hardlink target {display(target)!r} does not exist"
+                ) from None
+            if stat.S_ISDIR(info.st_mode):
+                raise _refuse(entry.name, f"hardlink target {display(target)!r} is a directory")
+            parent = self.tree.parent_fd(entry.parts)
+            base = entry.parts[-1]
+            self._replace(
+                parent,
+                base,
+                lambda: os.link(
+                    target[-1],
+                    base,
+                    src_dir_fd=source_dir,
+                    dst_dir_fd=parent,
+                    follow_symlinks=False,
+                ),
+            )
+        finally:
+            os.close(source_dir)
+
+    # -- metadata -------------------------------------------------------------------
+
+    def set_xattrs(self, entry: _Entry, where) -> None:
+        for key, value in entry.xattrs:
+            if key.startswith(_FORBIDDEN_XATTRS):
+                continue
+            try:
+                if isinstance(where, int):
+                    os.setxattr(where, key, value)
+                else:
+                    os.setxattr(where, key, value, follow_symlinks=False)
+            except OSError as error:
+                if error.errno in _IGNORED_XATTR_ERRORS:
+                    continue
+                raise _refuse(
+                    entry.name, f"cannot set xattr {_entry_name(key)!r}: {error}"
+                ) from None
+
+    def owner_and_xattrs(self, entry: _Entry, fd: int, chmod: bool = False) -> None:
+        if self.is_root:
+            os.fchown(fd, entry.uid, entry.gid)
+        if chmod:
+            os.fchmod(fd, entry.mode)
+        if entry.xattrs:
+            self.set_xattrs(entry, fd)
+
+    def path_metadata(self, entry: _Entry, parent: int, base: bytes, chmod: bool) -> None:
+        if self.is_root:
+            os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
+        if chmod:
+            # Just created by us as a non-symlink, so following is harmless here.
+            os.chmod(base, entry.mode, dir_fd=parent)
+        if entry.xattrs:
+            self.set_xattrs(entry, b"/proc/self/fd/%d/%s" % (parent, base))
+        times = (entry.mtime_ns, entry.mtime_ns)
+        os.utime(base, ns=times, dir_fd=parent, follow_symlinks=False)
+
+    def finish(self) -> None:
+        """Directory modes and times, once nothing more is created inside them."""
+        for parts, entry in self.dirs.items():
+            try:
+                fd = self.tree.open_dir(parts, os.O_RDONLY | os.O_CLOEXEC)
+            except Refused:
+                continue  # replaced by a later entry
+            except OSError as error:
+                if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV):
+                    continue  # replaced by a later entry
+                raise
+            try:
+                os.fchmod(fd, entry.mode)
+                os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            finally:
+                os.close(fd)
+
+
+def apply_layer(
+    stream: BinaryIO,
+    target: Path,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    tee: BinaryIO | None = None,
+) -> AppliedLayer:
+    """Extract a layer (tar, optionally gzip/zstd/bzip2/xz) into the empty
+    directory ``target``. On error the target may be partly filled (the caller
+    removes it); nothing outside it is touched."""
+    raw: BinaryIO = _Tee(stream, tee) if tee is not None else stream  # type: ignore[assignment]
+    data = open_decompressed(raw, max_output=limits.max_bytes)
+    source = _Input(data)
+    tree = Tree(target)
+    reader = _archive.TarReader(source.fill)
+    applier = _Applier(tree, reader, limits)
+    try:
+        for handle in reader.entries():
+            try:
+                applier.handle(handle)
+            except Refused as refused:
+                raise _refuse(applier.current, str(refused)) from None
+            except OSError as error:
+                if error.errno not in _ENTRY_ERRORS:
+                    raise
+                raise _refuse(applier.current, error.strerror or str(error)) from None
+        applier.finish()
+        source.drain()
+        while raw.read(CHUNK):  # the rest of the raw stream reaches the tee too
+            pass
+    except _archive.ArchiveFailure as failure:
+        raise _describe_failure(str(failure), applier) from None
+    except InvalidArchive as error:
+        if applier.entries and "entry" not in str(error):
+            raise InvalidArchive(f"{error} (at entry {applier.current!r})") from None
+        raise
+    finally:
+        reader.close()
+        source.close()
+        tree.close()
+    return AppliedLayer(
+        diff_id=Digest("sha256", source.hash.hexdigest()), size=applier.size, tar_size=source.count
+    )
+
+
+def _describe_failure(message: str, applier: _Applier) -> InvalidArchive:
+    lowered = message.lower()
+    if "truncated" in lowered or "premature end" in lowered:
+        reason = "truncated archive"
+    elif "unrecognized archive format" in lowered or "damaged" in lowered:
+        reason = "invalid tar header"
+    else:
+        reason = "invalid tar data"
+    if applier.entries:
+        return InvalidArchive(f"invalid layer: {reason} at entry {applier.current!r} ({message})")
+    return InvalidArchive(f"invalid layer: {reason} ({message})")

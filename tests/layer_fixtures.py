@@ -1,0 +1,133 @@
+"""Helpers for the layer codec tests: tree snapshots, raw tar members, sandboxes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+
+def snapshot(root: Path, *, mtimes: bool = True, skip_root: bool = False) -> dict[bytes, tuple]:
+    """Everything a layer carries about each path under ``root`` (bytes names).
+
+    Hardlinks appear as ("link", first path of the inode); directory mtimes are
+    included too, so compare after all writes are done.
+    """
+    result: dict[bytes, tuple] = {}
+    inodes: dict[tuple[int, int], bytes] = {}
+    base = os.fsencode(root)
+
+    def visit(relative: bytes) -> None:
+        path = os.path.join(base, relative) if relative else base
+        info = os.lstat(path)
+        kind = stat.S_IFMT(info.st_mode)
+        xattrs = tuple(
+            sorted(
+                (name, os.getxattr(path, name, follow_symlinks=False))
+                for name in os.listxattr(path, follow_symlinks=False)
+            )
+        )
+        common = (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, xattrs)
+        when = (info.st_mtime_ns // 1_000_000_000,) if mtimes else ()
+        key = relative or b"."
+        if kind != stat.S_IFDIR and info.st_nlink > 1:
+            first = inodes.setdefault((info.st_dev, info.st_ino), key)
+            if first != key:
+                result[key] = ("link", first)
+                return
+        if kind == stat.S_IFDIR:
+            if not (skip_root and not relative):
+                result[key] = ("dir", *common, *when)
+            for name in sorted(os.listdir(path)):
+                visit(os.path.join(relative, name) if relative else name)
+        elif kind == stat.S_IFREG:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            result[key] = ("file", *common, *when, info.st_size, digest)
+        elif kind == stat.S_IFLNK:
+            result[key] = ("symlink", os.readlink(path), info.st_uid, info.st_gid, *when)
+        elif kind in (stat.S_IFCHR, stat.S_IFBLK):
+            result[key] = ("dev", kind, os.major(info.st_rdev), os.minor(info.st_rdev), *common)
+        elif kind == stat.S_IFIFO:
+            result[key] = ("fifo", *common, *when)
+        else:
+            result[key] = ("other", kind)
+
+    visit(b"")
+    return result
+
+
+def tar_bytes(*members: tuple[tarfile.TarInfo, bytes | None], fmt=tarfile.PAX_FORMAT) -> bytes:
+    """A tar made with Python's tarfile: (TarInfo, data) pairs in order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt, encoding="utf-8") as archive:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+            else:
+                archive.addfile(info)
+    return buffer.getvalue()
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, *, link: str = "", mode: int = 0o644):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    return info
+
+
+def raw_header(name: bytes, *, size: int = 0, kind: bytes = b"0", link: bytes = b"") -> bytes:
+    """A ustar header block written byte by byte (for names tarfile would not write)."""
+    block = bytearray(512)
+
+    def put(offset: int, length: int, value: bytes) -> None:
+        block[offset : offset + len(value[:length])] = value[:length]
+
+    put(0, 100, name)
+    put(100, 8, b"0000644\0")
+    put(108, 8, b"0000000\0")
+    put(116, 8, b"0000000\0")
+    put(124, 12, b"%011o\0" % size)
+    put(136, 12, b"%011o\0" % 1_700_000_000)
+    put(156, 1, kind)
+    put(157, 100, link)
+    put(257, 8, b"ustar\x0000")
+    block[148:156] = b" " * 8
+    put(148, 8, b"%06o\0 " % sum(block))
+    return bytes(block)
+
+
+def raw_tar(*blocks: bytes) -> bytes:
+    """Concatenate header/data blocks (data padded to 512) and the end marker."""
+    out = bytearray()
+    for block in blocks:
+        out += block
+        if len(block) % 512:
+            out += b"\0" * (512 - len(block) % 512)
+    return bytes(out) + b"\0" * 1024
+
+
+def sandbox_state(sandbox: Path) -> dict[bytes, tuple]:
+    """What exists in a sandbox outside its ``target`` directory."""
+    state = snapshot(sandbox)
+    return {
+        path: value
+        for path, value in state.items()
+        if not (path == b"target" or path.startswith(b"target/"))
+    }
+
+
+def mount_overlay(lowers: list[Path], merged: Path) -> None:
+    option = "lowerdir=" + ":".join(str(lower) for lower in lowers)
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", option, str(merged)], check=True)
+
+
+def unmount(path: Path) -> None:
+    subprocess.run(["umount", str(path)], check=False)
