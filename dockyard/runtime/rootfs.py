@@ -134,6 +134,6 @@ def unmount(path: Path) -> None:
 
 def remove(container_dir: Path) -> None:
     """Unmount whatever is left and delete the container directory."""
-    for name in ("merged", "ro"):
-        unmount(container_dir / name)
+    for path in [container_dir / "merged", *container_dir.glob("ro-*")]:
+        unmount(path)
     shutil.rmtree(container_dir, ignore_errors=True)

@@ -69,9 +69,10 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
                 )
             result.gid = int(match[2])
     name = entry[0] if entry is not None else None
+    result.additional_gids.append(result.gid)  # containerd lists the primary group too
     if name and not group_part:
         for row in groups:
             members = row[3].split(",") if len(row) > 3 else []
-            if name in members and row[2].isdigit() and int(row[2]) != result.gid:
+            if name in members and row[2].isdigit() and int(row[2]) not in result.additional_gids:
                 result.additional_gids.append(int(row[2]))
     return result

@@ -1,0 +1,137 @@
+"""`commit`: the container's upper directory becomes a new layer on top of its image.
+
+The layer tar is produced by the layer codec (overlay whiteouts become .wh.
+entries) in a thread and streamed through a pipe into the store, which hashes,
+keeps and extracts it in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard import reference
+from dockyard.containers import record as records
+from dockyard.containers.lifecycle import find
+from dockyard.digest import Digest
+from dockyard.errors import InvalidArgument, InvalidReference
+from dockyard.runtime.rootfs import ENGINE_FILES
+from dockyard.runtime.state import read_state
+from dockyard.store import Store
+
+
+@dataclass
+class CommitOptions:
+    repo_tag: str | None = None
+    author: str = ""
+    message: str = ""
+    changes: list[str] = field(default_factory=list)
+    pause: bool = True
+
+
+def _reference(text: str | None) -> reference.Reference | None:
+    if not text:
+        return None
+    ref = reference.parse(text)
+    if ref.digest is not None:
+        raise InvalidReference("invalid reference format")
+    return ref.with_default_tag()
+
+
+def _layer_from_upper(store: Store, upper: os.PathLike[str], parent_chain: Digest | None) -> Any:
+    from dockyard.layers.create import create_layer
+
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
+                create_layer(upper, out, overlay_upper=True, exclude=list(ENGINE_FILES))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
+            failure.append(error)
+
+    producer = threading.Thread(target=produce, name="commit-layer", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_fd, "rb", buffering=1 << 20) as source:
+            layer = store.add_layer_from_tar(source, parent_chain)
+    finally:
+        producer.join()
+    if failure:
+        raise failure[0]
+    return layer
+
+
+def image_config(
+    parent: dict[str, Any],
+    record: records.ContainerRecord,
+    options: CommitOptions,
+    diff_id: str,
+    created: str,
+) -> dict[str, Any]:
+    from dockyard.containers.hostconfig import container_config
+    from dockyard.imageops.changes import apply_changes
+    from dockyard.imageops.configs import DOCKER_VERSION, host_architecture
+
+    history = list(parent.get("history") or [])
+    entry: dict[str, Any] = {"created": created}
+    if options.author:
+        entry["author"] = options.author
+    entry["created_by"] = " ".join(record.command)
+    if options.message:
+        entry["comment"] = options.message
+    history.append(entry)
+    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or []) + [diff_id]
+    config = {
+        "architecture": parent.get("architecture") or host_architecture(),
+        "config": container_config(apply_changes(record.config, options.changes)),
+        "container": record.id,
+        "container_config": container_config(record.config),
+        "created": created,
+        "docker_version": DOCKER_VERSION,
+        "history": history,
+        "os": parent.get("os") or "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if options.author:
+        config["author"] = options.author
+    if options.message:
+        config["comment"] = options.message
+    if parent.get("variant"):
+        config["variant"] = parent["variant"]
+    return config
+
+
+def commit_container(store: Store, name: str, options: CommitOptions) -> Digest:
+    from dockyard.imageops.changes import apply_changes
+    from dockyard.imageops.configs import encode_config
+    from dockyard.runtime.ocirt import get_runtime
+    from dockyard.store.store import now_rfc3339
+
+    record, directory = find(store, name)
+    tag = _reference(options.repo_tag)
+    apply_changes(record.config, options.changes)  # refuse bad --change before any work
+    image_id = Digest.parse(record.image)
+    parent = store.image(image_id)
+    paused = False
+    runtime = None
+    if options.pause and read_state(directory).running:
+        try:
+            runtime = get_runtime(record.host_config.get("Runtime") or None)
+            runtime.pause(record.id)
+            paused = True
+        except Exception:  # noqa: BLE001 - commit still works unpaused
+            paused = False
+    try:
+        layer = _layer_from_upper(store, directory / "upper", parent.top_chain)
+    finally:
+        if paused and runtime is not None:
+            runtime.resume(record.id)
+    created = now_rfc3339()
+    config = image_config(parent.config.data, record, options, str(layer.diff_id), created)
+    if not isinstance(config["rootfs"]["diff_ids"], list):
+        raise InvalidArgument("parent image has no layer list")
+    return store.add_image(encode_config(config), image_id, tag)

@@ -1,0 +1,79 @@
+"""`exec`: run another process in a running container via `<runtime> exec --process`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+
+from dockyard.containers.create import merge_env
+from dockyard.containers.lifecycle import find
+from dockyard.errors import Conflict, InvalidArgument
+from dockyard.runtime.procenv import container_env
+from dockyard.runtime.spec import DEFAULT_CAPS
+from dockyard.runtime.state import read_state
+from dockyard.runtime.users import resolve_user
+from dockyard.store import Store
+
+
+@dataclass
+class ExecOptions:
+    command: list[str]
+    interactive: bool = False
+    tty: bool = False
+    detach: bool = False
+    user: str | None = None
+    workdir: str | None = None
+    env: list[str] = field(default_factory=list)
+
+
+def exec_in_container(store: Store, name: str, options: ExecOptions) -> int:
+    from dockyard.runtime.attach import terminal_size
+    from dockyard.runtime.ocirt import get_runtime
+
+    record, directory = find(store, name)
+    if not read_state(directory).running:
+        raise Conflict(f"Container {record.id} is not running")
+    if not options.command:
+        raise InvalidArgument("No exec command specified")
+    merged = directory / "merged"
+    user = resolve_user(str(merged), options.user or record.config.get("User") or "")
+    hostname = record.config.get("Hostname") or record.id[:12]
+    env = container_env(
+        merge_env(record.config.get("Env") or [], options.env), hostname, options.tty, user
+    )
+    process = {
+        "terminal": options.tty,
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+        "args": options.command,
+        "env": env,
+        "cwd": options.workdir or record.config.get("WorkingDir") or "/",
+        "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": True,
+    }
+    if options.tty:
+        size = terminal_size(0) or terminal_size(1)
+        if size:
+            process["consoleSize"] = {"height": size[0], "width": size[1]}
+    runtime = get_runtime(record.host_config.get("Runtime") or None)
+    with tempfile.NamedTemporaryFile("w", dir=directory, prefix="exec-", suffix=".json") as spec:
+        json.dump(process, spec)
+        spec.flush()
+        args = ["exec", "--process", spec.name]
+        if options.detach:
+            args.append("--detach")
+        if options.tty:
+            args.append("--tty")
+        args.append(record.id)
+        stdin = None if options.interactive else subprocess.DEVNULL
+        proc = runtime.popen(args, stdin=stdin)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(2)
+            return proc.wait()
+
+
+__all__ = ["ExecOptions", "exec_in_container", "os"]
