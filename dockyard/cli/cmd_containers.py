@@ -396,6 +396,26 @@ def ps_rows(store: Any, summaries: list[Any], no_trunc: bool) -> list[dict[str, 
     return rows
 
 
+def _render_table(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> str:
+    """Docker's table output (Go tabwriter, padding 3) or one template line per row."""
+    from dockyard.cli.gotemplate import render
+
+    if not fmt.startswith("table"):
+        return "".join(render(fmt, row) + "\n" for row in rows)
+    body = fmt[len("table") :].strip()
+    lines = [render(body, headers)] + [render(body, row) for row in rows]
+    cells = [line.split("\t") for line in lines]
+    widths: dict[int, int] = {}
+    for row in cells:
+        for index, cell in enumerate(row[:-1]):
+            widths[index] = max(widths.get(index, 0), len(cell))
+    out = []
+    for row in cells:
+        parts = [cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:-1])] + row[-1:]
+        out.append("".join(parts).rstrip() + "\n")
+    return "".join(out)
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
     from dockyard.containers.listing import list_containers, parse_filters
 
@@ -416,8 +436,10 @@ def cmd_ps(args: argparse.Namespace) -> int:
         for row in rows:
             print(go_json(row))
         return 0
-    from dockyard.cli.table import render_table
-
+    try:
+        from dockyard.cli.table import render_table
+    except ImportError:  # the shared table module is not in this build yet
+        render_table = _render_table
     if fmt == "table":
         fmt = PS_TABLE
     sys.stdout.write(render_table(fmt, rows, PS_HEADERS))

@@ -27,7 +27,7 @@ def split_target(text: str) -> tuple[str | None, str]:
 @contextlib.contextmanager
 def writable_view(directory: Path) -> Iterator[Path]:
     """The container's merged tree, writable (mounted for the call when stopped)."""
-    with open(directory / "state.json", "rb") as lock:
+    with open(directory / "lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         merged = directory / "merged"
         if linux.is_mountpoint(merged):

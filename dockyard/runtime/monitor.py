@@ -155,7 +155,9 @@ class Monitor:
 
     def _start(self) -> None:
         rec = self.record
-        merged = rootfs.mount(self.dir)
+        with open(self.dir / "lock", "a+b") as lock:  # `cp` into a stopped container holds it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged = rootfs.mount(self.dir)
         etcfiles.write_all(self.dir, rec.config.get("Hostname") or rec.id[:12], rec.network)
         try:
             spec = self._spec(merged)
