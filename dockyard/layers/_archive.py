@@ -14,7 +14,9 @@ from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_size_t, c_ssize_
 
 from libarchive import ffi as _ffi
 
-_lib = _ffi.libarchive
+# A handle of our own: function objects on libarchive-c's handle carry its
+# errcheck hooks and argument types, which must stay as it set them.
+_lib = ctypes.CDLL(_ffi.libarchive_path)
 
 ARCHIVE_EOF = 1
 ARCHIVE_OK = 0

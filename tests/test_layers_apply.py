@@ -1,0 +1,329 @@
+"""apply_layer: round trips, compression by magic, diff IDs, tee, whiteouts under a
+real overlay mount."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import stat
+import struct
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+from layer_fixtures import member, mount_overlay, snapshot, tar_bytes, unmount
+
+from dockyard.layers.apply import apply_layer
+from dockyard.layers.compression import detect_compression
+from dockyard.layers.create import create_layer
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners, devices and overlay need root")
+
+# VFS_CAP_REVISION_2 with the effective bit, permitting cap_net_bind_service.
+CAPABILITY = struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0)
+OLD = 1_500_000_000
+
+
+def build_tree(root: Path) -> None:
+    """A tree with every kind of entry and metadata a layer carries."""
+    root.mkdir(exist_ok=True)
+    (root / "etc").mkdir()
+    (root / "etc/config").write_text("key=value\n")
+    (root / "bin").mkdir()
+    tool = root / "bin/tool"
+    tool.write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
+    os.chown(tool, 0, 0)
+    os.chmod(tool, 0o4755)
+    os.setxattr(tool, "security.capability", CAPABILITY)
+    (root / "bin/group-tool").write_bytes(b"#!/bin/sh\n")
+    os.chmod(root / "bin/group-tool", 0o2711)
+    os.link(tool, root / "bin/tool-hardlink")
+    (root / "home/user").mkdir(parents=True)
+    owned = root / "home/user/notes"
+    owned.write_text("mine\n")
+    os.chown(owned, 1000, 1001)
+    os.chown(root / "home/user", 1000, 1001)
+    os.chmod(root / "home/user", 0o700)
+    os.setxattr(owned, "user.comment", b"\x00binary\xff")
+    os.setxattr(owned, "trusted.note", b"t")
+    (root / "tmp").mkdir()
+    os.chmod(root / "tmp", 0o1777)
+    (root / "big").write_bytes(os.urandom(3 << 20))
+    (root / "empty").write_bytes(b"")
+    os.symlink("etc/config", root / "relative-link")
+    os.symlink("/etc/passwd", root / "absolute-link")
+    os.symlink("does/not/exist", root / "dangling-link")
+    os.symlink("t" * 300, root / "long-target-link")
+    os.lchown(root / "relative-link", 7, 8)
+    (root / "dev").mkdir()
+    os.mknod(root / "dev/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.mknod(root / "dev/loop9", stat.S_IFBLK | 0o660, os.makedev(7, 9))
+    os.mkfifo(root / "dev/fifo", 0o640)
+    deep = root / "/".join(["directory-with-a-long-name"] * 8)
+    deep.mkdir(parents=True)
+    (deep / ("file-" + "x" * 200)).write_text("deep\n")
+    (root / os.fsdecode(b"caf\xe9-latin1")).write_text("bytes name\n")
+    (root / "\u65e5\u672c").write_text("utf-8 name\n")
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        os.utime(path, (OLD, OLD + 17), follow_symlinks=False)
+    os.utime(root / "etc", (OLD, OLD - 1000))
+
+
+def without_xattrs(tree: dict[bytes, tuple]) -> dict[bytes, tuple]:
+    position = {"file": 4, "dir": 4, "fifo": 4, "dev": 7}
+    result = {}
+    for path, entry in tree.items():
+        index = position.get(entry[0])
+        result[path] = entry if index is None else entry[:index] + ((),) + entry[index + 1 :]
+    return result
+
+
+def layer_of(root: Path) -> bytes:
+    out = io.BytesIO()
+    create_layer(root, out)
+    return out.getvalue()
+
+
+def test_round_trip_keeps_every_kind_of_entry_and_metadata(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    build_tree(source)
+    data = layer_of(source)
+    target = tmp_path / "target"
+    target.mkdir()
+
+    applied = apply_layer(io.BytesIO(data), target)
+
+    assert snapshot(target, skip_root=True) == snapshot(source, skip_root=True)
+    assert os.getxattr(target / "bin/tool", "security.capability") == CAPABILITY
+    assert stat.S_IMODE(os.stat(target / "bin/tool").st_mode) == 0o4755
+    assert os.stat(target / "bin/tool").st_ino == os.stat(target / "bin/tool-hardlink").st_ino
+    assert os.readlink(target / "long-target-link") == "t" * 300
+    assert os.stat(target / "etc").st_mtime == OLD - 1000
+    assert applied.diff_id.hex == hashlib.sha256(data).hexdigest()
+    assert applied.tar_size == len(data)
+
+
+def test_gnu_tar_reads_what_create_writes(tmp_path: Path) -> None:
+    # An independent reader: GNU tar must extract the same tree from our tar.
+    source = tmp_path / "source"
+    build_tree(source)
+    (tmp_path / "layer.tar").write_bytes(layer_of(source))
+    extracted = tmp_path / "gnu"
+    extracted.mkdir()
+    subprocess.run(
+        ["tar", "--xattrs", "--xattrs-include=*", "-xpf", str(tmp_path / "layer.tar")],
+        cwd=extracted,
+        check=True,
+    )
+    assert snapshot(extracted, skip_root=True) == snapshot(source, skip_root=True)
+
+
+@pytest.mark.parametrize("tar_format", ["gnu", "pax", "ustar"])
+def test_applies_what_gnu_tar_writes(tmp_path: Path, tar_format: str) -> None:
+    source = tmp_path / "source"
+    build_tree(source)
+    if tar_format == "ustar":  # ustar cannot hold the 300-byte link target or long names
+        os.unlink(source / "long-target-link")
+        subprocess.run(["rm", "-rf", str(source / "directory-with-a-long-name")], check=True)
+    archive = tmp_path / "gnu.tar"
+    xattrs = [] if tar_format == "ustar" else ["--xattrs", "--xattrs-include=*"]
+    subprocess.run(
+        ["tar", f"--format={tar_format}", *xattrs, "-cf", str(archive), "-C", str(source), "."],
+        check=True,
+    )
+    target = tmp_path / "target"
+    target.mkdir()
+    with archive.open("rb") as stream:
+        applied = apply_layer(stream, target)
+    expected = snapshot(source, skip_root=True)
+    if tar_format == "ustar":
+        expected = without_xattrs(expected)
+    assert snapshot(target, skip_root=True) == expected
+    # GNU tar pads to 10 KiB records: the diff ID covers every byte up to EOF.
+    assert applied.diff_id.hex == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert applied.tar_size == archive.stat().st_size
+
+
+COMPRESSORS = {
+    "gzip": lambda data: gzip.compress(data, 6),
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+    "none": lambda data: data,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_compression_is_detected_by_magic(tmp_path: Path, kind: str) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "hello").write_text("hello world\n" * 1000)
+    (source / "sub").mkdir()
+    (source / "sub/zeros").write_bytes(bytes(100_000))
+    tar = layer_of(source)
+    blob = COMPRESSORS[kind](tar)
+    assert detect_compression(blob[:6]) == kind
+    target = tmp_path / "target"
+    target.mkdir()
+    tee = io.BytesIO()
+
+    applied = apply_layer(io.BytesIO(blob), target, tee=tee)
+
+    assert (target / "hello").read_text() == "hello world\n" * 1000
+    assert (target / "sub/zeros").read_bytes() == bytes(100_000)
+    assert applied.diff_id.hex == hashlib.sha256(tar).hexdigest()
+    assert applied.tar_size == len(tar)
+    assert applied.size == 12_000 + 100_000
+    assert tee.getvalue() == blob
+
+
+def test_tee_gets_every_raw_byte_of_a_multi_member_gzip(tmp_path: Path) -> None:
+    tar = tar_bytes((member("a"), b"first"), (member("b"), b"second"))
+    blob = gzip.compress(tar[:1024]) + gzip.compress(tar[1024:])
+    tee = io.BytesIO()
+    target = tmp_path / "target"
+    target.mkdir()
+    applied = apply_layer(io.BytesIO(blob), target, tee=tee)
+    assert tee.getvalue() == blob
+    assert applied.diff_id.hex == hashlib.sha256(tar).hexdigest()
+    assert (target / "b").read_bytes() == b"second"
+
+
+def test_diff_id_includes_padding_after_the_end_marker(tmp_path: Path) -> None:
+    tar = tar_bytes((member("file"), b"content")) + bytes(8192)
+    target = tmp_path / "target"
+    target.mkdir()
+    applied = apply_layer(io.BytesIO(tar), target)
+    assert applied.diff_id.hex == hashlib.sha256(tar).hexdigest()
+    assert applied.tar_size == len(tar)
+
+
+def test_empty_stream_is_an_empty_layer(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    applied = apply_layer(io.BytesIO(b""), target)
+    assert applied.size == 0 and applied.tar_size == 0
+    assert applied.diff_id.hex == hashlib.sha256(b"").hexdigest()
+    assert os.listdir(target) == []
+
+
+def test_size_is_the_sum_of_regular_file_sizes(tmp_path: Path) -> None:
+    tar = tar_bytes(
+        (member("d/", tarfile.DIRTYPE, mode=0o755), None),
+        (member("d/a"), b"12345"),
+        (member("d/b"), b"1234567890"),
+        (member("d/link", tarfile.SYMTYPE, link="a"), None),
+        (member("d/hard", tarfile.LNKTYPE, link="d/a"), None),
+    )
+    target = tmp_path / "target"
+    target.mkdir()
+    assert apply_layer(io.BytesIO(tar), target).size == 15
+
+
+def test_later_entries_replace_earlier_ones(tmp_path: Path) -> None:
+    tar = tar_bytes(
+        (member("f"), b"old"),
+        (member("f"), b"new"),
+        (member("d/", tarfile.DIRTYPE, mode=0o755), None),
+        (member("d/inner"), b"x"),
+        (member("d"), b"now a file"),
+        (member("e"), b"a file"),
+        (member("e/", tarfile.DIRTYPE, mode=0o711), None),
+        (member("e/inner"), b"y"),
+        (member("s", tarfile.SYMTYPE, link="f"), None),
+        (member("s"), b"not a link"),
+    )
+    target = tmp_path / "target"
+    target.mkdir()
+    apply_layer(io.BytesIO(tar), target)
+    assert (target / "f").read_bytes() == b"new"
+    assert (target / "d").read_bytes() == b"now a file"
+    assert (target / "e/inner").read_bytes() == b"y"
+    assert stat.S_IMODE(os.stat(target / "e").st_mode) == 0o711
+    assert not (target / "s").is_symlink() and (target / "s").read_bytes() == b"not a link"
+
+
+def test_directory_times_are_set_after_their_contents(tmp_path: Path) -> None:
+    directory = member("d/", tarfile.DIRTYPE, mode=0o555)
+    directory.mtime = 1_000_000
+    tar = tar_bytes((directory, None), (member("d/a"), b"1"), (member("d/b/c"), b"2"))
+    target = tmp_path / "target"
+    target.mkdir()
+    apply_layer(io.BytesIO(tar), target)
+    info = os.stat(target / "d")
+    assert info.st_mtime == 1_000_000
+    assert stat.S_IMODE(info.st_mode) == 0o555
+    # implicit parents are made like Docker's: 0755
+    assert stat.S_IMODE(os.stat(target / "d/b").st_mode) == 0o755
+
+
+def test_root_entry_and_dot_slash_prefixes(tmp_path: Path) -> None:
+    root = member("./", tarfile.DIRTYPE, mode=0o751)
+    tar = tar_bytes((root, None), (member("./a/./b"), b"x"), (member(".//c"), b"y"))
+    target = tmp_path / "target"
+    target.mkdir()
+    apply_layer(io.BytesIO(tar), target)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o751
+    assert (target / "a/b").read_bytes() == b"x"
+    assert (target / "c").read_bytes() == b"y"
+
+
+def test_overlay_xattrs_in_an_archive_are_not_applied(tmp_path: Path) -> None:
+    directory = member("d/", tarfile.DIRTYPE, mode=0o755)
+    directory.pax_headers = {
+        "SCHILY.xattr.trusted.overlay.opaque": "y",
+        "SCHILY.xattr.trusted.overlay.redirect": "/elsewhere",
+        "SCHILY.xattr.user.kept": "yes",
+    }
+    target = tmp_path / "target"
+    target.mkdir()
+    apply_layer(io.BytesIO(tar_bytes((directory, None))), target)
+    assert os.listxattr(target / "d") == ["user.kept"]
+
+
+def test_whiteouts_and_opaque_dirs_under_a_real_overlay_mount(tmp_path: Path) -> None:
+    bottom = tar_bytes(
+        (member("a/keep"), b"keep"),
+        (member("a/gone"), b"gone"),
+        (member("b/old1"), b"1"),
+        (member("b/sub/old2"), b"2"),
+        (member("c/file"), b"c"),
+        (member("d"), b"d"),
+    )
+    top = tar_bytes(
+        (member("a/.wh.gone"), b""),
+        (member("b/", tarfile.DIRTYPE, mode=0o755), None),
+        (member("b/.wh..wh..opq"), b""),
+        (member("b/new"), b"new"),
+        (member(".wh.c"), b""),
+        (member(".wh.d"), b""),
+        (member("e/.wh..wh..opq"), b""),  # opaque marker for a directory not listed
+    )
+    lower1, lower2, merged = tmp_path / "l1", tmp_path / "l2", tmp_path / "merged"
+    for directory in (lower1, lower2, merged):
+        directory.mkdir()
+    apply_layer(io.BytesIO(bottom), lower1)
+    apply_layer(io.BytesIO(top), lower2)
+
+    whiteout = os.lstat(lower2 / "a/gone")
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == 0
+    assert os.getxattr(lower2 / "b", "trusted.overlay.opaque") == b"y"
+    assert os.getxattr(lower2 / "e", "trusted.overlay.opaque") == b"y"
+    assert not (lower2 / "b/.wh..wh..opq").exists()
+
+    mount_overlay([lower2, lower1], merged)
+    try:
+        assert (merged / "a/keep").read_bytes() == b"keep"
+        assert not os.path.lexists(merged / "a/gone")
+        assert sorted(os.listdir(merged / "b")) == ["new"]
+        assert not os.path.lexists(merged / "c")
+        assert not os.path.lexists(merged / "d")
+        assert sorted(os.listdir(merged)) == ["a", "b", "e"]
+    finally:
+        unmount(merged)
