@@ -10,84 +10,29 @@ import io
 import lzma
 import os
 import stat
-import struct
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
-from layer_fixtures import member, mount_overlay, snapshot, tar_bytes, unmount
+from layer_fixtures import (
+    CAPABILITY,
+    OLD,
+    build_tree,
+    layer_of,
+    member,
+    mount_overlay,
+    snapshot,
+    tar_bytes,
+    unmount,
+    without_xattrs,
+)
 
 from dockyard.layers.apply import apply_layer
 from dockyard.layers.compression import detect_compression
-from dockyard.layers.create import create_layer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners, devices and overlay need root")
-
-# VFS_CAP_REVISION_2 with the effective bit, permitting cap_net_bind_service.
-CAPABILITY = struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0)
-OLD = 1_500_000_000
-
-
-def build_tree(root: Path) -> None:
-    """A tree with every kind of entry and metadata a layer carries."""
-    root.mkdir(exist_ok=True)
-    (root / "etc").mkdir()
-    (root / "etc/config").write_text("key=value\n")
-    (root / "bin").mkdir()
-    tool = root / "bin/tool"
-    tool.write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
-    os.chown(tool, 0, 0)
-    os.chmod(tool, 0o4755)
-    os.setxattr(tool, "security.capability", CAPABILITY)
-    (root / "bin/group-tool").write_bytes(b"#!/bin/sh\n")
-    os.chmod(root / "bin/group-tool", 0o2711)
-    os.link(tool, root / "bin/tool-hardlink")
-    (root / "home/user").mkdir(parents=True)
-    owned = root / "home/user/notes"
-    owned.write_text("mine\n")
-    os.chown(owned, 1000, 1001)
-    os.chown(root / "home/user", 1000, 1001)
-    os.chmod(root / "home/user", 0o700)
-    os.setxattr(owned, "user.comment", b"\x00binary\xff")
-    os.setxattr(owned, "trusted.note", b"t")
-    (root / "tmp").mkdir()
-    os.chmod(root / "tmp", 0o1777)
-    (root / "big").write_bytes(os.urandom(3 << 20))
-    (root / "empty").write_bytes(b"")
-    os.symlink("etc/config", root / "relative-link")
-    os.symlink("/etc/passwd", root / "absolute-link")
-    os.symlink("does/not/exist", root / "dangling-link")
-    os.symlink("t" * 300, root / "long-target-link")
-    os.lchown(root / "relative-link", 7, 8)
-    (root / "dev").mkdir()
-    os.mknod(root / "dev/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
-    os.mknod(root / "dev/loop9", stat.S_IFBLK | 0o660, os.makedev(7, 9))
-    os.mkfifo(root / "dev/fifo", 0o640)
-    deep = root / "/".join(["directory-with-a-long-name"] * 8)
-    deep.mkdir(parents=True)
-    (deep / ("file-" + "x" * 200)).write_text("deep\n")
-    (root / os.fsdecode(b"caf\xe9-latin1")).write_text("bytes name\n")
-    (root / "\u65e5\u672c").write_text("utf-8 name\n")
-    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
-        os.utime(path, (OLD, OLD + 17), follow_symlinks=False)
-    os.utime(root / "etc", (OLD, OLD - 1000))
-
-
-def without_xattrs(tree: dict[bytes, tuple]) -> dict[bytes, tuple]:
-    position = {"file": 4, "dir": 4, "fifo": 4, "dev": 7}
-    result = {}
-    for path, entry in tree.items():
-        index = position.get(entry[0])
-        result[path] = entry if index is None else entry[:index] + ((),) + entry[index + 1 :]
-    return result
-
-
-def layer_of(root: Path) -> bytes:
-    out = io.BytesIO()
-    create_layer(root, out)
-    return out.getvalue()
 
 
 def test_round_trip_keeps_every_kind_of_entry_and_metadata(tmp_path: Path) -> None:
