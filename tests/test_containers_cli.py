@@ -42,18 +42,31 @@ def test_run_writes_file_diff_shows_it(root: Path) -> None:
     assert dy(root, "container", "diff", "first").stdout == b"A /first\n"
     assert dy(root, "diff", "first").stdout == b"A /first\n"
     ps = dy(root, "ps", "-a", "--filter", "name=^first$").stdout.decode().splitlines()
-    assert ps[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    assert ps[0].split() == [
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
     assert "busybox" in ps[1] and '"sh -c \'echo first_t…"' in ps[1]
     assert "Exited (0)" in ps[1] and ps[1].endswith("first")
     assert dockyard_mounts(root) == []
 
 
 def test_exit_codes_and_output_streams(root: Path) -> None:
-    result = dy(root, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", code=3)
+    result = dy(
+        root, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", code=3
+    )
     assert result.stdout == b"out\n" and result.stderr == b"err\n"
     missing = dy(root, "run", "--rm", "busybox", "nosuchcommand", code=None)
     assert missing.returncode in (126, 127)
-    assert dy(root, "run", "--rm", "nosuchimage", code=125).stderr.startswith(b"dockyard: No such image")
+    assert dy(root, "run", "--rm", "nosuchimage", code=125).stderr.startswith(
+        b"dockyard: No such image"
+    )
 
 
 def test_rm_flag_removes_container(root: Path) -> None:
@@ -74,7 +87,15 @@ def test_tty_without_terminal(root: Path) -> None:
 
 
 def test_interactive_stdin_pipe(root: Path) -> None:
-    result = dy(root, "run", "-i", "--name", "pipe_test", "busybox", stdin=b"echo first_test! >> first; cat first\n")
+    result = dy(
+        root,
+        "run",
+        "-i",
+        "--name",
+        "pipe_test",
+        "busybox",
+        stdin=b"echo first_test! >> first; cat first\n",
+    )
     assert result.stdout == b"first_test!\n"
     assert dy(root, "diff", "pipe_test").stdout.splitlines() == [b"A /first"]
     inspect = json.loads(dy(root, "container", "inspect", "pipe_test").stdout)[0]
@@ -85,7 +106,21 @@ def test_interactive_stdin_pipe(root: Path) -> None:
 
 
 def test_detached_logs_wait_stop_rm(root: Path) -> None:
-    cid = dy(root, "run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 60").stdout.decode().strip()
+    cid = (
+        dy(
+            root,
+            "run",
+            "-d",
+            "--name",
+            "bg",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; sleep 60",
+        )
+        .stdout.decode()
+        .strip()
+    )
     assert len(cid) == 64
     deadline = time.monotonic() + 10
     while b"out" not in dy(root, "logs", "bg").stdout and time.monotonic() < deadline:
@@ -97,10 +132,14 @@ def test_detached_logs_wait_stop_rm(root: Path) -> None:
     log_file = root / "containers" / cid / f"{cid}-json.log"
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert [(e["log"], e["stream"]) for e in lines] == [("out\n", "stdout"), ("err\n", "stderr")]
-    assert dy(root, "rm", "bg", code=1).stderr.startswith(b"Error response from daemon: You cannot remove a running container")
+    assert dy(root, "rm", "bg", code=1).stderr.startswith(
+        b"Error response from daemon: You cannot remove a running container"
+    )
     assert dy(root, "stop", "-t", "1", "bg").stdout == b"bg\n"
     assert dy(root, "wait", "bg").stdout == b"137\n"
-    assert "Exited (137)" in dy(root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.decode()
+    assert (
+        "Exited (137)" in dy(root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.decode()
+    )
     assert dy(root, "rm", "bg").stdout == b"bg\n"
     assert dockyard_mounts(root) == []
 
@@ -112,7 +151,10 @@ def test_kill_wait_and_start_again(root: Path) -> None:
     dy(root, "start", "kk")
     assert dy(root, "inspect", "--format", "{{.State.Status}}", "kk").stdout == b"running\n"
     dy(root, "rm", "-f", "kk")
-    assert dy(root, "kill", "nosuch", code=1).stderr == b"Error response from daemon: No such container: nosuch\n"
+    assert (
+        dy(root, "kill", "nosuch", code=1).stderr
+        == b"Error response from daemon: No such container: nosuch\n"
+    )
 
 
 def test_attach_returns_exit_code(root: Path) -> None:
@@ -124,7 +166,9 @@ def test_attach_returns_exit_code(root: Path) -> None:
 
 def test_exec(root: Path) -> None:
     dy(root, "run", "-d", "--name", "ex", "busybox", "sleep", "60")
-    result = dy(root, "exec", "-e", "FOO=bar", "-w", "/tmp", "ex", "sh", "-c", "echo $FOO; pwd; hostname")
+    result = dy(
+        root, "exec", "-e", "FOO=bar", "-w", "/tmp", "ex", "sh", "-c", "echo $FOO; pwd; hostname"
+    )
     lines = result.stdout.decode().split()
     assert lines[:2] == ["bar", "/tmp"] and len(lines[2]) == 12
     assert dy(root, "exec", "ex", "sh", "-c", "exit 4", code=4)
@@ -132,17 +176,44 @@ def test_exec(root: Path) -> None:
 
 
 def test_user_env_workdir_hostname(root: Path) -> None:
-    out = dy(
-        root, "run", "--rm", "-u", "nobody", "-e", "A=1", "-w", "/tmp", "--hostname", "box",
-        "busybox", "sh", "-c", "id -u; echo $A; pwd; hostname; cat /etc/hostname; test -f /.dockerenv && echo env",
-    ).stdout.decode().split()
+    out = (
+        dy(
+            root,
+            "run",
+            "--rm",
+            "-u",
+            "nobody",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "--hostname",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; echo $A; pwd; hostname; cat /etc/hostname; test -f /.dockerenv && echo env",
+        )
+        .stdout.decode()
+        .split()
+    )
     assert out == ["65534", "1", "/tmp", "box", "box", "env"]
     assert dy(root, "run", "--rm", "-u", "nosuchuser", "busybox", "true", code=None).returncode != 0
 
 
 def test_volume_and_read_only(root: Path, tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("host\n")
-    out = dy(root, "run", "--rm", "-v", f"{tmp_path}:/data", "busybox", "sh", "-c", "cat /data/in.txt; echo c > /data/out.txt")
+    out = dy(
+        root,
+        "run",
+        "--rm",
+        "-v",
+        f"{tmp_path}:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/in.txt; echo c > /data/out.txt",
+    )
     assert out.stdout == b"host\n" and (tmp_path / "out.txt").read_text() == "c\n"
     dy(root, "run", "--rm", "-v", f"{tmp_path}:/data:ro", "busybox", "touch", "/data/x", code=1)
     dy(root, "run", "--rm", "--read-only", "busybox", "touch", "/x", code=1)
@@ -154,7 +225,9 @@ def test_network_none_and_host(root: Path) -> None:
 
     none = dy(root, "run", "--rm", "busybox", "cat", "/proc/net/dev").stdout.decode()
     assert interfaces(none) == {"lo"}
-    host = dy(root, "run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev").stdout.decode()
+    host = dy(
+        root, "run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"
+    ).stdout.decode()
     assert interfaces(host) == interfaces(Path("/proc/net/dev").read_text())
 
 

@@ -37,7 +37,9 @@ def processes_under(root: Path) -> list[str]:
     return found
 
 
-def run_cli(root: Path, *args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    root: Path, *args: str, stdin: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ, DOCKYARD_ROOT=str(root))
     return subprocess.run(
         [sys.executable, "-m", "dockyard.cli.main", *args],

@@ -111,7 +111,10 @@ def relay(
     handled = [signal.SIGWINCH] if tty else [signal.SIGINT, signal.SIGTERM]
     previous = {signum: signal.signal(signum, on_signal) for signum in handled}
     if stdin:
-        selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        try:
+            selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        except PermissionError:  # a regular file or /dev/null: epoll refuses it, it never blocks
+            _send_file(sock, stdin_fd)
     scanner = _DetachScanner(DETACH_KEYS) if tty else None
     reader = stream.FrameReader()
     if tty:
@@ -169,6 +172,15 @@ def relay(
         selector.close()
         os.close(wake_r)
         os.close(wake_w)
+
+
+def _send_file(sock: socket.socket, fd: int) -> None:
+    while True:
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        sock.sendall(stream.frame(stream.STDIN, data))
+    sock.sendall(stream.control({"type": "close-stdin"}))
 
 
 class MonitorGone(Exception):
