@@ -443,12 +443,18 @@ def apply_layer(
     directory ``target``. On error the target may be partly filled (the caller
     removes it); nothing outside it is touched."""
     raw: BinaryIO = _Tee(stream, tee) if tee is not None else stream  # type: ignore[assignment]
-    data = open_decompressed(raw, max_output=limits.max_bytes)
-    source = _Input(data)
+    decompressed = open_decompressed(raw, max_output=limits.max_bytes)
+    # Read the unbuffered stream below (nothing is buffered yet): short reads
+    # suit libarchive, and the size limit then fails at the entry crossing it.
+    data = getattr(decompressed, "raw", decompressed)
     tree = Tree(target)
-    reader = _archive.TarReader(source.fill)
-    applier = _Applier(tree, reader, limits)
+    source: _Input | None = None
+    reader: _archive.TarReader | None = None
+    applier: _Applier | None = None
     try:
+        source = _Input(data)
+        reader = _archive.TarReader(source.fill)  # reads the first block to check the format
+        applier = _Applier(tree, reader, limits)
         for handle in reader.entries():
             try:
                 applier.handle(handle)
@@ -465,19 +471,21 @@ def apply_layer(
     except _archive.ArchiveFailure as failure:
         raise _describe_failure(str(failure), applier) from None
     except InvalidArchive as error:
-        if applier.entries and "entry" not in str(error):
+        if applier is not None and applier.entries and "entry" not in str(error):
             raise InvalidArchive(f"{error} (at entry {applier.current!r})") from None
         raise
     finally:
-        reader.close()
-        source.close()
+        if reader is not None:
+            reader.close()
+        if source is not None:
+            source.close()
         tree.close()
     return AppliedLayer(
         diff_id=Digest("sha256", source.hash.hexdigest()), size=applier.size, tar_size=source.count
     )
 
 
-def _describe_failure(message: str, applier: _Applier) -> InvalidArchive:
+def _describe_failure(message: str, applier: _Applier | None) -> InvalidArchive:
     lowered = message.lower()
     if "truncated" in lowered or "premature end" in lowered:
         reason = "truncated archive"
@@ -485,6 +493,6 @@ def _describe_failure(message: str, applier: _Applier) -> InvalidArchive:
         reason = "invalid tar header"
     else:
         reason = "invalid tar data"
-    if applier.entries:
+    if applier is not None and applier.entries:
         return InvalidArchive(f"invalid layer: {reason} at entry {applier.current!r} ({message})")
     return InvalidArchive(f"invalid layer: {reason} ({message})")

@@ -77,8 +77,14 @@ class _Limited(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = memoryview(buffer)
+        if self._max is not None:
+            # Never hand out more than the limit: whoever reads (a tar parser)
+            # then fails at the entry that crosses it, and can say which.
+            room = self._max - self.count
+            view = view[: max(room, 1)]
         try:
-            n = self._inner.readinto(buffer) or 0
+            n = self._inner.readinto(view) or 0
         except _SourceError as wrapped:
             raise wrapped.error from None
         except DockyardError:

@@ -1,0 +1,292 @@
+"""Every archive is hostile: crafted layers are refused with a message naming the
+entry, and nothing outside the target directory is ever created or changed."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+from layer_fixtures import member, raw_header, raw_tar, sandbox_state, tar_bytes
+
+from dockyard.errors import InvalidArchive
+from dockyard.layers.apply import apply_layer
+from dockyard.layers.compression import open_decompressed
+from dockyard.layers.limits import DEFAULT_LIMITS, Limits
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="devices and owners need root")
+
+EVIL = "dockyard-evil"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    """tmp/sandbox/{target/, sentinel/secret, outside}: only target may change."""
+    box = tmp_path / "sandbox"
+    (box / "target").mkdir(parents=True)
+    (box / "sentinel").mkdir()
+    (box / "sentinel/secret").write_text("secret")
+    (box / "outside").write_text("outside")
+    return box
+
+
+def host_state() -> tuple:
+    passwd = os.stat("/etc/passwd")
+    return (
+        os.path.lexists("/" + EVIL),
+        os.path.lexists("/abs"),
+        os.path.lexists("/etc/" + EVIL),
+        passwd.st_nlink,
+        passwd.st_mtime_ns,
+        passwd.st_mode,
+    )
+
+
+def apply_in(sandbox: Path, data: bytes, limits: Limits = DEFAULT_LIMITS):
+    return apply_layer(io.BytesIO(data), sandbox / "target", limits=limits)
+
+
+def refused(sandbox: Path, data: bytes, *names: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Applying ``data`` fails naming ``names``, and only the target changed."""
+    before, host = sandbox_state(sandbox), host_state()
+    with pytest.raises(InvalidArchive) as caught:
+        apply_in(sandbox, data, limits)
+    message = str(caught.value)
+    for name in names:
+        assert name in message, message
+    assert "\n" not in message
+    assert sandbox_state(sandbox) == before
+    assert host_state() == host
+    assert not os.path.lexists(sandbox.parent / EVIL)
+    return message
+
+
+def accepted(sandbox: Path, data: bytes) -> Path:
+    before, host = sandbox_state(sandbox), host_state()
+    apply_in(sandbox, data)
+    assert sandbox_state(sandbox) == before
+    assert host_state() == host
+    return sandbox / "target"
+
+
+def symlink(name: str, target: str) -> tuple[tarfile.TarInfo, None]:
+    return member(name, tarfile.SYMTYPE, link=target), None
+
+
+def hardlink(name: str, target: str) -> tuple[tarfile.TarInfo, None]:
+    return member(name, tarfile.LNKTYPE, link=target), None
+
+
+def directory(name: str) -> tuple[tarfile.TarInfo, None]:
+    return member(name, tarfile.DIRTYPE, mode=0o755), None
+
+
+def test_parent_component(sandbox: Path) -> None:
+    message = refused(sandbox, tar_bytes((member(f"../{EVIL}"), b"x")), f"../{EVIL}")
+    assert ".." in message
+
+
+def test_absolute_name(sandbox: Path) -> None:
+    data = raw_tar(raw_header(f"/abs/{EVIL}".encode(), size=1), b"x")
+    refused(sandbox, data, f"/abs/{EVIL}", "absolute")
+
+
+def test_dot_dot_in_the_middle(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes((member(f"a/../../{EVIL}"), b"x")), f"a/../../{EVIL}")
+
+
+def test_write_through_symlink_to_root(sandbox: Path) -> None:
+    data = tar_bytes(symlink("link", "/"), (member(f"link/{EVIL}"), b"x"))
+    message = refused(sandbox, data, f"link/{EVIL}")
+    assert "symlink" in message
+
+
+def test_write_through_symlink_to_parent(sandbox: Path) -> None:
+    data = tar_bytes(symlink("link", ".."), (member(f"link/{EVIL}"), b"x"))
+    refused(sandbox, data, f"link/{EVIL}", "symlink")
+
+
+def test_write_through_a_chain_of_symlinks(sandbox: Path) -> None:
+    data = tar_bytes(symlink("a", "b"), symlink("b", "../sentinel"), (member(f"a/{EVIL}"), b"x"))
+    refused(sandbox, data, f"a/{EVIL}")
+
+
+def test_write_through_absolute_symlink_to_etc(sandbox: Path) -> None:
+    data = tar_bytes(directory("etc-real/"), symlink("etc", "/etc"), (member(f"etc/{EVIL}"), b"x"))
+    refused(sandbox, data, f"etc/{EVIL}")
+
+
+def test_hardlink_to_parent_directory_file(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes(hardlink("h", "../outside")), "'h'", "../outside")
+
+
+def test_hardlink_to_absolute_host_file(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes(hardlink("h", "/etc/passwd")), "'h'", "/etc/passwd")
+
+
+def test_hardlink_through_symlinked_directory(sandbox: Path) -> None:
+    data = tar_bytes(symlink("sl", "../sentinel"), hardlink("h", "sl/secret"))
+    refused(sandbox, data, "'h'", "sl/secret")
+    assert os.stat(sandbox / "sentinel/secret").st_nlink == 1
+
+
+def test_hardlink_to_a_directory(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes(directory("d/"), hardlink("h", "d")), "'h'", "directory")
+
+
+def test_hardlink_to_a_missing_target(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes(hardlink("h", "nowhere")), "'h'", "nowhere")
+
+
+def test_whiteout_of_dot_dot(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes((member(".wh..."), b"")), ".wh...")
+
+
+def test_whiteout_in_parent_directory(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes((member("../.wh.outside"), b"")), "../.wh.outside")
+    assert (sandbox / "outside").read_text() == "outside"
+
+
+def test_whiteout_through_symlink(sandbox: Path) -> None:
+    data = tar_bytes(symlink("link", "../sentinel"), (member("link/.wh.secret"), b""))
+    refused(sandbox, data, "link/.wh.secret")
+
+
+def test_opaque_marker_through_symlink(sandbox: Path) -> None:
+    data = tar_bytes(symlink("link", "../sentinel"), (member("link/.wh..wh..opq"), b""))
+    refused(sandbox, data, "link/.wh..wh..opq")
+    assert os.listxattr(sandbox / "sentinel") == []
+
+
+def test_directory_replaced_by_symlink_then_written_through(sandbox: Path) -> None:
+    data = tar_bytes(
+        directory("d/"),
+        (member("d/inside"), b"fine"),
+        symlink("d", "../sentinel"),
+        (member(f"d/{EVIL}"), b"x"),
+    )
+    refused(sandbox, data, f"d/{EVIL}")
+
+
+def test_device_node_outside(sandbox: Path) -> None:
+    node = member(f"../{EVIL}", tarfile.CHRTYPE, mode=0o666)
+    node.devmajor, node.devminor = 1, 3
+    refused(sandbox, tar_bytes((node, None)), f"../{EVIL}")
+
+
+def test_name_of_64_kib(sandbox: Path) -> None:
+    name = "n/" * 32767 + "x"
+    message = refused(sandbox, tar_bytes((member(name), b"x")), name[:150], "4096")
+    assert len(message) < 1000
+
+
+def test_symlink_target_over_the_name_limit(sandbox: Path) -> None:
+    limits = Limits(max_name=100)
+    data = tar_bytes(symlink("long", "t" * 200))
+    before = sandbox_state(sandbox)
+    with pytest.raises(InvalidArchive, match="'long'"):
+        apply_in(sandbox, data, limits)
+    assert sandbox_state(sandbox) == before
+
+
+def test_entry_count_bomb(sandbox: Path) -> None:
+    data = tar_bytes(*[(member(f"f{index}"), b"") for index in range(60)])
+    refused(sandbox, data, "f50", "more than 50 entries", limits=Limits(max_entries=50))
+
+
+def test_declared_sizes_over_the_limit(sandbox: Path) -> None:
+    data = tar_bytes((member("one"), bytes(3000)), (member("two"), bytes(3000)))
+    refused(sandbox, data, "two", "4096", limits=Limits(max_bytes=4096))
+
+
+def test_gzip_bomb(sandbox: Path) -> None:
+    files = [(member(f"zeros{index}"), bytes(1 << 20)) for index in range(40)]
+    blob = gzip.compress(tar_bytes(*files), 9)
+    assert len(blob) < 100_000
+    message = refused(sandbox, blob, "exceeds the limit of 8388608 bytes", limits=Limits(8 << 20))
+    assert "zeros" in message
+
+
+def test_zstd_bomb(sandbox: Path) -> None:
+    files = [(member(f"zeros{index}"), bytes(1 << 20)) for index in range(40)]
+    blob = zstandard.ZstdCompressor(level=19).compress(tar_bytes(*files))
+    assert len(blob) < 100_000
+    message = refused(sandbox, blob, "exceeds the limit of 8388608 bytes", limits=Limits(8 << 20))
+    assert "zeros" in message
+
+
+def test_decompression_guard_counts_output_not_input() -> None:
+    blob = gzip.compress(bytes(5 << 20))
+    with pytest.raises(InvalidArchive, match="exceeds the limit of 1048576 bytes"):
+        open_decompressed(io.BytesIO(blob), max_output=1 << 20).read()
+    assert len(open_decompressed(io.BytesIO(blob), max_output=5 << 20).read()) == 5 << 20
+
+
+def test_truncated_archive(sandbox: Path) -> None:
+    data = tar_bytes((member("first"), b"ok"), (member("victim"), os.urandom(10_000)))
+    message = refused(sandbox, data[:4000], "victim")
+    assert "truncated" in message
+
+
+def test_truncated_gzip(sandbox: Path) -> None:
+    blob = gzip.compress(tar_bytes((member("victim"), os.urandom(100_000))))
+    refused(sandbox, blob[: len(blob) // 2], "truncated")
+
+
+def test_garbage_bytes(sandbox: Path) -> None:
+    garbage = random.Random(7).randbytes(20_000)
+    message = refused(sandbox, garbage)
+    assert "invalid tar header" in message
+
+
+def test_pax_header_that_lies_about_the_size(sandbox: Path) -> None:
+    record = b"16 size=9999999\n"
+    pax = raw_header(b"PaxHeader/liar", size=len(record), kind=b"x")
+    data = raw_tar(pax, record, raw_header(b"liar", size=5), b"hello")
+    message = refused(sandbox, data, "liar")
+    assert "truncated" in message
+
+
+def test_non_utf8_names_are_kept_as_bytes(sandbox: Path) -> None:
+    data = raw_tar(
+        raw_header(b"caf\xe9", size=4),
+        b"data",
+        raw_header(b"dir-\xff/", kind=b"5"),
+        raw_header(b"dir-\xff/link", kind=b"2", link=b"../caf\xe9"),
+    )
+    target = accepted(sandbox, data)
+    assert sorted(os.listdir(os.fsencode(target))) == [b"caf\xe9", b"dir-\xff"]
+    assert open(os.fsencode(target) + b"/dir-\xff/link", "rb").read() == b"data"
+
+
+def test_duplicate_dir_file_dir_stays_confined(sandbox: Path) -> None:
+    data = tar_bytes(
+        directory("d/"),
+        (member("d/old"), b"old"),
+        (member("d"), b"now a file"),
+        directory("d/"),
+        (member("d/new"), b"new"),
+        symlink("e", "../sentinel"),
+        directory("e/"),  # replaces the symlink, never follows it
+        (member("e/inside"), b"inside"),
+        symlink("s", "../sentinel/secret"),
+        (member("s"), b"replaces the link"),  # must not write through it
+    )
+    target = accepted(sandbox, data)
+    assert os.listdir(target / "d") == ["new"]
+    assert not (target / "e").is_symlink() and (target / "e/inside").read_bytes() == b"inside"
+    assert stat.S_ISREG(os.lstat(target / "s").st_mode)
+    assert (sandbox / "sentinel/secret").read_text() == "secret"
+
+
+def test_symlinks_pointing_out_may_exist(sandbox: Path) -> None:
+    data = tar_bytes(symlink("root", "/"), symlink("up", "../../.."), symlink("abs", "/etc/passwd"))
+    target = accepted(sandbox, data)
+    assert os.readlink(target / "root") == "/"
+    assert os.readlink(target / "up") == "../../.."
