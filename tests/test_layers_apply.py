@@ -272,3 +272,28 @@ def test_whiteouts_and_opaque_dirs_under_a_real_overlay_mount(tmp_path: Path) ->
         assert sorted(os.listdir(merged)) == ["a", "b", "e"]
     finally:
         unmount(merged)
+
+
+@pytest.mark.parametrize("tar_format", ["gnu", "pax"])
+def test_sparse_files_keep_their_holes_and_data(tmp_path: Path, tar_format: str) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    with open(source / "sparse", "wb") as handle:
+        handle.seek(5 << 20)
+        handle.write(b"middle")
+        handle.truncate(12 << 20)  # a hole at the end too
+    archive = tmp_path / "sparse.tar"
+    subprocess.run(
+        ["tar", f"--format={tar_format}", "--sparse", "-cf", str(archive), "-C", str(source), "."],
+        check=True,
+    )
+    assert archive.stat().st_size < 1 << 20
+    target = tmp_path / "target"
+    target.mkdir()
+    with archive.open("rb") as stream:
+        applied = apply_layer(stream, target)
+    data = (target / "sparse").read_bytes()
+    assert len(data) == 12 << 20
+    assert data[5 << 20 : (5 << 20) + 6] == b"middle"
+    assert data.count(0) == len(data) - 6
+    assert applied.size == 12 << 20

@@ -290,3 +290,20 @@ def test_symlinks_pointing_out_may_exist(sandbox: Path) -> None:
     target = accepted(sandbox, data)
     assert os.readlink(target / "root") == "/"
     assert os.readlink(target / "up") == "../../.."
+
+
+def test_owner_out_of_range(sandbox: Path) -> None:
+    owner = member("owned")
+    owner.pax_headers = {"uid": str(2**40)}
+    refused(sandbox, tar_bytes((owner, b"x")), "'owned'", "owner")
+
+
+def test_far_off_times_are_clamped(sandbox: Path) -> None:
+    future = member("future")
+    future.pax_headers = {"mtime": str(10**15)}
+    past = member("past")
+    past.pax_headers = {"mtime": str(-(10**15))}
+    target = accepted(sandbox, tar_bytes((future, b"f"), (past, b"p")))
+    # Clamped to 2**34 s, then to what the filesystem stores (ext4: 2446, 1901).
+    assert os.stat(target / "future").st_mtime > 10**10
+    assert os.stat(target / "past").st_mtime < -(10**9)

@@ -58,6 +58,7 @@ entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_int64)
 entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_long)
 entry_rdevmajor = _bind("archive_entry_rdevmajor", [c_void_p], ctypes.c_uint64)
 entry_rdevminor = _bind("archive_entry_rdevminor", [c_void_p], ctypes.c_uint64)
+entry_sparse_count = _bind("archive_entry_sparse_count", [c_void_p], c_int)
 _xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int)
 _xattr_next = _bind(
     "archive_entry_xattr_next",

@@ -33,6 +33,8 @@ _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # xattrs an archive may not set: they would steer the overlay mount itself.
 _FORBIDDEN_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 _IGNORED_XATTR_ERRORS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
+_MAX_ID = 2**32 - 1  # (uid_t)-1 means "unchanged" to chown: not an owner
+_MAX_SECONDS = 2**34  # about the year 2514
 # Failures caused by what an entry asks for (as opposed to the disk failing).
 _ENTRY_ERRORS = (
     errno.EEXIST,
@@ -221,13 +223,18 @@ class _Applier:
         if base.startswith(WHITEOUT_PREFIX):
             self.whiteout(name, parts, handle)
             return
+        uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
+        if not (0 <= uid < _MAX_ID and 0 <= gid < _MAX_ID):
+            raise _refuse(name, f"invalid owner {uid}:{gid}")
+        # Far-off times are clamped rather than refused (tar only warns about them).
+        seconds = min(max(_archive.entry_mtime(handle), -_MAX_SECONDS), _MAX_SECONDS)
         entry = _Entry(
             name,
             parts,
             mode & 0o7777,
-            _archive.entry_uid(handle),
-            _archive.entry_gid(handle),
-            _archive.entry_mtime(handle) * 1_000_000_000 + _archive.entry_mtime_nsec(handle),
+            uid,
+            gid,
+            seconds * 1_000_000_000 + _archive.entry_mtime_nsec(handle) % 1_000_000_000,
             _archive.entry_xattrs(handle),
         )
         if hardlink is not None:
@@ -236,11 +243,14 @@ class _Applier:
             self.directory(entry)
         elif kind == stat.S_IFREG or kind == 0:
             self.size += size
-            self.regular(entry, size)
+            self.regular(entry, size, sparse=_archive.entry_sparse_count(handle) > 0)
         elif kind == stat.S_IFLNK:
             self.symlink(entry, _archive.entry_symlink(handle) or b"")
         elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
-            device = os.makedev(_archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle))
+            major, minor = _archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle)
+            if major >= 2**32 or minor >= 2**32:
+                raise _refuse(name, f"invalid device number {major}:{minor}")
+            device = os.makedev(major, minor)
             self.node(entry, kind, device)
         # sockets cannot be archived meaningfully: skipped, as tar does
 
@@ -269,8 +279,8 @@ class _Applier:
             hidden,
             lambda: os.mknod(hidden, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent),
         )
-        if self.is_root:
-            uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
+        uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
+        if self.is_root and 0 <= uid < _MAX_ID and 0 <= gid < _MAX_ID:
             os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
 
     def directory(self, entry: _Entry) -> None:
@@ -296,7 +306,7 @@ class _Applier:
         # Mode and times are set once all children exist (see finish).
         self.dirs[tuple(entry.parts)] = entry
 
-    def regular(self, entry: _Entry, size: int) -> None:
+    def regular(self, entry: _Entry, size: int, sparse: bool = False) -> None:
         parent = self.tree.parent_fd(entry.parts)
         base = entry.parts[-1]
         try:
@@ -307,6 +317,8 @@ class _Applier:
         try:
             if size:
                 self.reader.data_into_fd(fd)
+            if sparse:
+                os.ftruncate(fd, size)  # libarchive leaves out a trailing hole
             # chown drops setuid bits and writes drop capabilities: data, owner,
             # mode, xattrs, times in that order.
             self.owner_and_xattrs(entry, fd, chmod=True)
