@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "dockyard.cli.cmd_system",
     "dockyard.cli.cmd_containers",
     "dockyard.cli.cmd_registry",
+    "dockyard.cli.cmd_registry_client",
+    "dockyard.cli.cmd_daemon",
 )
 
 

@@ -1,0 +1,100 @@
+"""Registry client commands: pull, push, login, logout, search.
+
+The registry modules (and aiohttp) are imported inside the handlers: start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+
+class ConsoleEvents:
+    """Docker's pull/push output: live bars on a terminal, plain status lines otherwise."""
+
+    HIDDEN_OFF_TERMINAL = frozenset({"Verifying Checksum", "Waiting"})
+
+    def __init__(self, out: TextIO, terminal: bool | None = None) -> None:
+        from dockyard.cli.progress import ProgressBars
+
+        self.out = out
+        self.terminal = out.isatty() if terminal is None else terminal
+        self.bars = ProgressBars(out)
+
+    def line(self, text: str) -> None:
+        self.bars.lines = {}
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def status(self, item: str, text: str) -> None:
+        if self.terminal:
+            self.bars.show(item, f"{item}: {text} ")
+        elif text not in self.HIDDEN_OFF_TERMINAL:
+            self.out.write(f"{item}: {text}\n")
+            self.out.flush()
+
+    def progress(self, item: str, action: str, current: int, total: int) -> None:
+        if self.terminal:
+            self.bars.update(item, action, current, total)
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dockyard.cli.main import store_root
+    from dockyard.store import Store
+
+    return Store.open(store_root(args))
+
+
+def _daemon_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dockyard.client.daemonconfig import load_daemon_config
+
+    return load_daemon_config(getattr(args, "config", None))
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from dockyard import reference
+    from dockyard.client.events import NoEvents
+    from dockyard.imageops.pull import pull
+
+    events = NoEvents() if args.quiet else ConsoleEvents(sys.stdout)
+    store = _store(args)
+    try:
+        results = pull(
+            store,
+            args.name,
+            events=events,
+            all_tags=args.all_tags,
+            platform=args.platform,
+            config=_daemon_config(args),
+        )
+    finally:
+        store.close()
+    if args.all_tags:
+        sys.stdout.write(reference.parse(args.name).name + "\n")
+    elif results:
+        sys.stdout.write(str(results[0].reference) + "\n")
+    return 0
+
+
+def _add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="daemon.json to read (default $DOCKYARD_CONFIG or /etc/dockyard/daemon.json)",
+    )
+
+
+def _add_pull(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
+    parser.add_argument(
+        "-a", "--all-tags", action="store_true", help="download all tagged images in the repository"
+    )
+    parser.add_argument("--platform", help="set platform if server is multi-platform capable")
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    _add_config_flag(parser)
+    parser.set_defaults(handler=cmd_pull)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _add_pull(subparsers.add_parser("pull", help="download an image from a registry"))

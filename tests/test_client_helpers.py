@@ -1,0 +1,402 @@
+"""Shared pieces of the registry client tests: a real CNCF registry (Debian's
+docker-registry) on loopback, dockyard's own registry, skopeo to put images into them,
+a small in-process registry that can cut or corrupt blob downloads, and images built
+in memory. Imported by the tests/test_client_*.py modules."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------- the CNCF registry
+
+
+def ensure_docker_registry() -> str:
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "docker-registry"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("docker-registry (Debian) is not installable here")
+    return binary
+
+
+@dataclass
+class CncfRegistry:
+    port: int
+    directory: Path
+    process: subprocess.Popen
+    htpasswd: Path | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def start_cncf_registry(directory: Path, htpasswd: Path | None = None) -> CncfRegistry:
+    binary = ensure_docker_registry()
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    auth = ""
+    if htpasswd is not None:
+        auth = f"auth:\n  htpasswd:\n    realm: basic-realm\n    path: {htpasswd}\n"
+    config = directory / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'storage'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+    )
+    log = open(directory / "registry.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return CncfRegistry(port, directory, process, htpasswd)
+
+
+@pytest.fixture(scope="module")
+def cncf(tmp_path_factory):  # type: ignore[no-untyped-def]
+    registry = start_cncf_registry(tmp_path_factory.mktemp("cncf"))
+    yield registry
+    stop_process(registry.process)
+
+
+# ---------------------------------------------------------------- dockyard's registry
+
+
+@dataclass
+class DockyardRegistry:
+    port: int
+    storage: Path
+    process: subprocess.Popen
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def start_dockyard_registry(storage: Path, *extra: str) -> DockyardRegistry:
+    port = free_port()
+    storage.mkdir(parents=True, exist_ok=True)
+    log = open(storage.parent / f"dockyard-registry-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli.main",
+            "registry",
+            "serve",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--storage",
+            str(storage),
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return DockyardRegistry(port, storage, process)
+
+
+# ---------------------------------------------------------------- environment
+
+
+@pytest.fixture
+def client_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """DOCKER_CONFIG and DOCKYARD_CONFIG in the test's own directory."""
+    docker_config = tmp_path / "docker-config"
+    docker_config.mkdir()
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(daemon_json))
+    return tmp_path
+
+
+# ---------------------------------------------------------------- images
+
+
+def skopeo_copy(source: str, destination: str, *extra: str) -> None:
+    process = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--src-tls-verify=false",
+            *extra,
+            source,
+            destination,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if process.returncode != 0:
+        raise AssertionError(f"skopeo copy failed: {process.stderr}")
+
+
+def saved_archive(engine, name: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    with open(path, "wb") as out:
+        engine.save([name], out)
+    return path
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_700_000_000
+            info.mode = 0o755
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@dataclass
+class MemoryImage:
+    """An image in memory: gzip layers, config, manifest (OCI)."""
+
+    config: bytes
+    manifest: bytes
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    layer_digests: list[str] = field(default_factory=list)
+
+    @property
+    def image_id(self) -> str:
+        return digest_of(self.config)
+
+    @property
+    def manifest_digest(self) -> str:
+        return digest_of(self.manifest)
+
+
+def memory_image(layers: list[dict[str, bytes]], architecture: str = "amd64") -> MemoryImage:
+    tars = [layer_tar(files) for files in layers]
+    blobs = [gzip.compress(t, 1, mtime=0) for t in tars]
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(t) for t in tars]},
+            "history": [{"created": "2024-01-01T00:00:00Z"} for _ in tars],
+        },
+        separators=(",", ":"),
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest_of(b),
+                    "size": len(b),
+                }
+                for b in blobs
+            ],
+        }
+    ).encode()
+    image = MemoryImage(config, manifest)
+    image.blobs[digest_of(config)] = config
+    for blob in blobs:
+        image.blobs[digest_of(blob)] = blob
+        image.layer_digests.append(digest_of(blob))
+    return image
+
+
+# ---------------------------------------------------------------- a registry that misbehaves
+
+
+class FaultyRegistry:
+    """A read-only registry in a background thread serving images from memory.
+
+    ``cut_after``: the first GET of each layer blob sends the full Content-Length but
+    only that many bytes, then drops the connection. ``corrupt``: layer blobs are
+    served with their bytes altered. ``ignore_range``: Range requests get the whole
+    blob (200). ``manifests`` maps a tag or digest to (media type, body).
+    """
+
+    def __init__(self) -> None:
+        self.manifests: dict[str, tuple[str, bytes]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.cut_after: int | None = None
+        self.corrupt = False
+        self.ignore_range = False
+        self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
+        self._cut_done: set[str] = set()
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def add_image(self, repository: str, tag: str, image: MemoryImage) -> None:
+        media = "application/vnd.oci.image.manifest.v1+json"
+        self.manifests[f"{repository}:{tag}"] = (media, image.manifest)
+        self.manifests[f"{repository}:{image.manifest_digest}"] = (media, image.manifest)
+        self.blobs.update(image.blobs)
+
+    def start(self) -> FaultyRegistry:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        from aiohttp import web
+
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/v2/", self._ping)
+        app.router.add_route("*", "/v2/{name:.+}/manifests/{reference}", self._manifest)
+        app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
+        runner = web.AppRunner(app)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        self._loop.run_until_complete(site.start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+
+    async def _ping(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        return web.json_response({})
+
+    async def _manifest(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        key = f"{request.match_info['name']}:{request.match_info['reference']}"
+        self.requests.append((request.method, request.path, None))
+        if key not in self.manifests:
+            body = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+            return web.json_response(body, status=404)
+        media, body = self.manifests[key]
+        headers = {"Content-Type": media, "Docker-Content-Digest": digest_of(body)}
+        return web.Response(body=body, headers=headers)
+
+    async def _blob(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        digest = request.match_info["digest"]
+        wanted = request.headers.get("Range")
+        self.requests.append((request.method, request.path, wanted))
+        if digest not in self.blobs:
+            body = {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to registry"}]}
+            return web.json_response(body, status=404)
+        data = self.blobs[digest]
+        is_layer = not data.startswith(b"{")
+        if self.corrupt and is_layer:
+            data = bytes(b ^ 0x55 for b in data[:64]) + data[64:]
+        start = 0
+        status = 200
+        if wanted and not self.ignore_range and wanted.startswith("bytes="):
+            start = int(wanted[len("bytes=") :].split("-")[0])
+            status = 206
+        body = data[start:]
+        headers = {"Content-Length": str(len(body)), "Docker-Content-Digest": digest}
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        if self.cut_after is not None and is_layer and digest not in self._cut_done:
+            self._cut_done.add(digest)
+            await response.write(body[: self.cut_after])
+            request.transport.close()
+            return response
+        await response.write(body)
+        await response.write_eof()
+        return response
+
+
+@pytest.fixture
+def faulty():  # type: ignore[no-untyped-def]
+    server = FaultyRegistry().start()
+    yield server
+    server.stop()
