@@ -20,6 +20,7 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
 
 
 async def _close(app: web.Application) -> None:
+    await app[STATE].uploads.drain()
     app[STATE].close()
 
 

@@ -61,12 +61,11 @@ class Content:
     # -- writes (blocking: call from a worker thread) --------------------------
 
     def _place(self, db: sqlite3.Connection, source: str, digest: Digest, size: int, now: float):
-        """Move a verified object into ``blobs/`` unless the blob is already there."""
+        """Move a verified object into ``blobs/`` unless the blob is already there
+        (then the source stays: the caller deletes it outside the lock)."""
         destination = blob_path(digest)
         if self.driver.stat(destination) is None:
             self.driver.move(source, destination)
-        else:
-            self.driver.delete(source)
         db.execute(
             "INSERT INTO blobs (digest, size, created) VALUES (?, ?, ?) "
             "ON CONFLICT (digest) DO NOTHING",
@@ -83,12 +82,15 @@ class Content:
     def commit_upload(
         self, repo: str, upload_id: str, digest: Digest, size: int, now: float
     ) -> None:
-        """Move a verified upload into place, link it to ``repo``, end the session."""
+        """Move a verified upload into place, link it to ``repo``, end the session.
+
+        The caller deletes ``upload_dir(upload_id)`` afterwards (it still holds the
+        data when the blob was already there).
+        """
         with self.meta.write() as db:
             self._place(db, upload_path(upload_id), digest, size, now)
             self._link(db, repo, digest, now)
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-        self.driver.delete(upload_dir(upload_id))
 
     def put_verified_bytes(
         self, db: sqlite3.Connection, repo: str, digest: Digest, data: bytes, now: float

@@ -18,11 +18,24 @@ from dockyard.registry.storage import StorageWriter
 BACKLOG_LIMIT = 32 << 20  # bytes read from the socket but not yet written
 
 
+GROUP = 1 << 20
+
+
 def _consume(chunks: list[bytes], writer: StorageWriter, hasher: hashlib._Hash | None) -> None:
+    """Hash then write about 1 MiB at a time (the bytes are still in cache for the write)."""
+    group: list[bytes] = []
+    size = 0
     for chunk in chunks:
         if hasher is not None:
             hasher.update(chunk)
-        writer.write(chunk)
+        group.append(chunk)
+        size += len(chunk)
+        if size >= GROUP:
+            writer.writev(group)
+            group = []
+            size = 0
+    if group:
+        writer.writev(group)
 
 
 async def receive(

@@ -50,6 +50,7 @@ class Uploads:
         self.meta = content.meta
         self._hashes: OrderedDict[str, _HashState] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Future] = set()
 
     # -- session bookkeeping ----------------------------------------------------
 
@@ -191,4 +192,15 @@ class Uploads:
                 self.content.commit_upload, repo, upload_id, actual, size, time.time()
             )
         self._forget(upload_id)
+        # Deleting a duplicate upload of a large blob takes a while: not on the request path.
+        cleanup = asyncio.get_running_loop().run_in_executor(
+            None, self.driver.delete, upload_dir(upload_id)
+        )
+        self._background.add(cleanup)
+        cleanup.add_done_callback(self._background.discard)
         return size
+
+    async def drain(self) -> None:
+        """Wait for background clean-ups (at shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

@@ -30,6 +30,11 @@ class StorageWriter(abc.ABC):
     @abc.abstractmethod
     def write(self, data: bytes | bytearray | memoryview) -> None: ...
 
+    def writev(self, buffers: list) -> None:
+        """Write several buffers in order (one system call where the driver can)."""
+        for buffer in buffers:
+            self.write(buffer)
+
     @abc.abstractmethod
     def commit(self) -> None:
         """Flush and make the written bytes durable (fsync); the writer is then closed."""

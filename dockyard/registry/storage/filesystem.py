@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import tempfile
@@ -10,6 +12,23 @@ from typing import BinaryIO
 
 from dockyard.registry.storage.base import FileInfo, StorageDriver, StorageWriter
 
+WRITEBACK_STEP = 8 << 20  # start writing back to disk every 8 MiB, so the final fsync is short
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
 
 class _FileWriter(StorageWriter):
     def __init__(self, full_path: str, append: bool) -> None:
@@ -17,13 +36,29 @@ class _FileWriter(StorageWriter):
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
         self._fd = os.open(full_path, flags | os.O_CLOEXEC, 0o644)
         self.size = os.fstat(self._fd).st_size if append else 0
+        self._written_back = self.size
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        self.writev([data])
+
+    def writev(self, buffers: list) -> None:
+        views = [memoryview(b) for b in buffers if len(b)]
+        while views:
+            written = os.writev(self._fd, views[:1024])
             self.size += written
+            while views and written >= len(views[0]):
+                written -= len(views[0])
+                views.pop(0)
+            if written:
+                views[0] = views[0][written:]
+        if _sync_file_range is not None and self.size - self._written_back >= WRITEBACK_STEP:
+            _sync_file_range(
+                self._fd,
+                self._written_back,
+                self.size - self._written_back,
+                _SYNC_FILE_RANGE_WRITE,
+            )
+            self._written_back = self.size
 
     def commit(self) -> None:
         if self._fd >= 0:

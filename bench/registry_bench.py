@@ -1,0 +1,267 @@
+"""dockyard's registry against the CNCF registry 2.8 (Debian's docker-registry), side by side.
+
+Both run on 127.0.0.1 with fresh storage directories; curl is the client:
+
+- upload: monolithic upload (POST, then PUT of the body with ?digest=) of a fresh
+  256 MiB random blob into a fresh repository;
+- download: one GET of that blob;
+- parallel: 8 simultaneous GETs of it;
+- ping: 2000 sequential GET /v2/ on one keep-alive connection.
+
+Each figure is the median of --runs runs, servers alternating; ratio = CNCF time /
+dockyard time (above 1: dockyard is faster). Usage:
+
+    .venv/bin/python bench/registry_bench.py [--runs 5] [--size-mib 256] [--only dockyard]
+
+Servers started here are stopped here (by PID), even on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CNCF_CONFIG = """version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        result = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/v2/"],
+            capture_output=True,
+            text=True,
+        )
+        if result.stdout == "200":
+            return
+        time.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen
+    workdir: str
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT if self.name == "dockyard" else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_dockyard(scratch: str) -> Server:
+    workdir = tempfile.mkdtemp(prefix="dockyard-", dir=scratch)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli.main",
+            "registry",
+            "serve",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--storage",
+            os.path.join(workdir, "storage"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Server("dockyard", port, process, workdir)
+    try:
+        wait_ready(port, process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_cncf(scratch: str) -> Server:
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        raise SystemExit("docker-registry is not installed (apt-get install docker-registry)")
+    workdir = tempfile.mkdtemp(prefix="cncf-", dir=scratch)
+    port = free_port()
+    config = os.path.join(workdir, "config.yml")
+    with open(config, "w") as stream:
+        stream.write(CNCF_CONFIG.format(storage=os.path.join(workdir, "storage"), port=port))
+    process = subprocess.Popen(
+        [binary, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    server = Server("cncf", port, process, workdir)
+    try:
+        wait_ready(port, process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def curl(*args: str) -> str:
+    result = subprocess.run(["curl", "-s", *args], capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def make_blob(path: str, size: int) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "wb") as stream:
+        remaining = size
+        while remaining:
+            chunk = os.urandom(min(remaining, 8 << 20))
+            hasher.update(chunk)
+            stream.write(chunk)
+            remaining -= len(chunk)
+        stream.flush()
+        os.fsync(stream.fileno())  # its writeback must not compete with the upload measured
+    return "sha256:" + hasher.hexdigest()
+
+
+def upload(server: Server, repo: str, path: str, digest: str) -> float:
+    headers = curl(
+        "-D", "-", "-o", "/dev/null", "-X", "POST", f"{server.base}/v2/{repo}/blobs/uploads/"
+    )
+    location = next(
+        line.split(":", 1)[1].strip()
+        for line in headers.splitlines()
+        if line.lower().startswith("location:")
+    )
+    if location.startswith("/"):
+        location = server.base + location
+    url = location + ("&" if "?" in location else "?") + f"digest={digest}"
+    start = time.perf_counter()
+    status = curl(
+        "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+        "-H", "Content-Type: application/octet-stream", "-T", path, url,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    if status != "201":
+        raise RuntimeError(f"{server.name}: upload answered {status}")
+    return elapsed
+
+
+def download(server: Server, repo: str, digest: str, parallel: int) -> float:
+    url = f"{server.base}/v2/{repo}/blobs/{digest}"
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen(["curl", "-s", "-f", "-o", "/dev/null", url]) for _ in range(parallel)
+    ]
+    codes = [p.wait() for p in processes]
+    elapsed = time.perf_counter() - start
+    if any(codes):
+        raise RuntimeError(f"{server.name}: download failed {codes}")
+    return elapsed
+
+
+def ping(server: Server, count: int, scratch: str) -> float:
+    config = os.path.join(scratch, "ping.curlrc")
+    with open(config, "w") as stream:
+        for _ in range(count):
+            stream.write(f'url = "{server.base}/v2/"\noutput = "/dev/null"\n')
+    start = time.perf_counter()
+    subprocess.run(["curl", "-s", "-f", "-K", config], check=True)
+    return time.perf_counter() - start
+
+
+def record(server: Server, key: str, value: float) -> None:
+    server.times.setdefault(key, []).append(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--pings", type=int, default=2000)
+    parser.add_argument("--only", choices=("dockyard", "cncf"))
+    parser.add_argument("--scratch", default=None, help="directory for storage and blobs")
+    args = parser.parse_args()
+
+    scratch = tempfile.mkdtemp(prefix="registry-bench-", dir=args.scratch)
+    servers: list[Server] = []
+    try:
+        if args.only != "cncf":
+            servers.append(start_dockyard(scratch))
+        if args.only != "dockyard":
+            servers.append(start_cncf(scratch))
+        blob = os.path.join(scratch, "blob")
+        for run in range(args.runs):
+            digest = make_blob(blob, args.size_mib << 20)  # a fresh blob: nothing deduplicates
+            order = servers if run % 2 == 0 else list(reversed(servers))
+            for server in order:
+                repo = f"bench/run{run}"
+                record(server, "upload", upload(server, repo, blob, digest))
+                record(server, "download", download(server, repo, digest, 1))
+                record(server, "parallel8", download(server, repo, digest, 8))
+                record(server, "ping2000", ping(server, args.pings, scratch))
+            print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    labels = {
+        "upload": f"monolithic upload {args.size_mib} MiB",
+        "download": "one download",
+        "parallel8": "8 parallel downloads",
+        "ping2000": f"{args.pings} GET /v2/ keep-alive",
+    }
+    by_name = {s.name: s for s in servers}
+    print(f"{'benchmark':32} {'dockyard':>10} {'cncf 2.8':>10} {'ratio':>7}")
+    for key, label in labels.items():
+        ours = by_name.get("dockyard")
+        theirs = by_name.get("cncf")
+        a = statistics.median(ours.times[key]) if ours else None
+        b = statistics.median(theirs.times[key]) if theirs else None
+        ratio = f"{b / a:6.2f}x" if a and b else "-"
+        print(
+            f"{label:32} {f'{a:.3f} s' if a else '-':>10} {f'{b:.3f} s' if b else '-':>10} {ratio:>7}"
+        )
+    print("ratio = CNCF time / dockyard time (above 1: dockyard is faster); medians of", args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
