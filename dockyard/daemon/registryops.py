@@ -1,0 +1,155 @@
+"""Adapters from the API to the registry client (pull, push, search, login).
+
+The registry client (dockyard.imageops.pull/push/search, dockyard.client)
+reports progress through the small Events interface; JsonEvents turns those
+reports into Docker's JSON messages. Where a client module is not built yet,
+the route answers with a clear error instead of failing at import.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from dockyard.daemon.progress import progress_bar
+from dockyard.errors import DockyardError
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class NotAvailable(DockyardError):
+    """A registry feature whose client module is missing from this build."""
+
+    exit_code = 1
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            raise NotAvailable(
+                f"{name.rsplit('.', 1)[-1]} is not available in this build"
+            ) from None
+        raise
+
+
+class JsonEvents:
+    """The registry client's Events as Docker's JSON progress messages."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+
+    def line(self, text: str) -> None:
+        self.emit({"status": text})
+
+    def status(self, item: str, text: str) -> None:
+        self.emit({"status": text, "progressDetail": {}, "id": item})
+
+    def progress(self, item: str, action: str, current: int, total: int) -> None:
+        self.emit(
+            {
+                "status": action,
+                "progressDetail": {"current": current, "total": total},
+                "progress": progress_bar(current, total),
+                "id": item,
+            }
+        )
+
+    # Docker's pull says "<tag>: Pulling from <repo>" with the tag as the item.
+    def aux(self, data: dict[str, Any]) -> None:
+        self.emit({"progressDetail": {}, "aux": data})
+
+
+def decode_registry_auth(header: str | None) -> dict[str, Any] | None:
+    """X-Registry-Auth: base64url JSON {username, password, serveraddress, identitytoken}."""
+    if not header:
+        return None
+    padded = header + "=" * (-len(header) % 4)
+    for decoder in (base64.urlsafe_b64decode, base64.b64decode):
+        try:
+            data = json.loads(decoder(padded))
+        except (ValueError, TypeError):
+            continue
+        return data if isinstance(data, dict) and any(data.values()) else None
+    return None
+
+
+def pull(store: Any, name: str, emit: Emit, platform: str | None, auth: dict | None) -> list:
+    module = _module("dockyard.imageops.pull")
+    kwargs: dict[str, Any] = {"events": JsonEvents(emit)}
+    if platform:
+        kwargs["platform"] = platform
+    if auth is not None and _accepts(module.pull, "auth"):
+        kwargs["auth"] = auth
+    return module.pull(store, name, **kwargs)
+
+
+def push(store: Any, name: str, emit: Emit, auth: dict | None) -> Any:
+    module = _module("dockyard.imageops.push")
+    kwargs: dict[str, Any] = {"events": JsonEvents(emit)}
+    if auth is not None and _accepts(module.push, "auth"):
+        kwargs["auth"] = auth
+    return module.push(store, name, **kwargs)
+
+
+def search(term: str, limit: int | None, filters: dict[str, list[str]], auth: dict | None) -> list:
+    module = _module("dockyard.imageops.search")
+    kwargs: dict[str, Any] = {}
+    if limit is not None:
+        kwargs["limit"] = limit
+    if auth is not None and _accepts(module.search, "auth"):
+        kwargs["auth"] = auth
+    results = module.search(term, **kwargs)
+    items = [_search_item(item) for item in results]
+    return [item for item in items if _search_matches(item, filters)]
+
+
+def _search_item(item: Any) -> dict[str, Any]:
+    if isinstance(item, dict):
+        data = item
+    else:
+        data = {k: getattr(item, k) for k in dir(item) if not k.startswith("_")}
+    return {
+        "star_count": int(data.get("star_count", data.get("stars", 0)) or 0),
+        "is_official": bool(data.get("is_official", data.get("official", False))),
+        "name": data.get("name", ""),
+        "is_automated": bool(data.get("is_automated", data.get("automated", False))),
+        "description": data.get("description", "") or "",
+    }
+
+
+def _search_matches(item: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    for value in filters.get("stars", []):
+        if item["star_count"] < int(value or 0):
+            return False
+    for value in filters.get("is-official", []):
+        if item["is_official"] != (value.lower() in ("1", "true")):
+            return False
+    for value in filters.get("is-automated", []):
+        if item["is_automated"] != (value.lower() in ("1", "true")):
+            return False
+    return True
+
+
+def login(body: dict[str, Any]) -> dict[str, Any]:
+    module = _module("dockyard.client.login")
+    result = module.login(
+        body.get("serveraddress") or "",
+        body.get("username") or "",
+        body.get("password") or "",
+    )
+    token = getattr(result, "identity_token", None) or ""
+    return {"Status": "Login Succeeded", "IdentityToken": token}
+
+
+def _accepts(function: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False

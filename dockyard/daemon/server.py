@@ -1,0 +1,100 @@
+"""Run the daemon: lock the store, listen, serve until SIGINT/SIGTERM, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from dockyard.daemon import workers
+from dockyard.daemon.listeners import Host, parse_host, tcp_listener, unix_listener
+from dockyard.daemon.lock import DaemonLock
+
+log = logging.getLogger("dockyard.daemon")
+
+
+def _preload() -> None:
+    """Import what a forked container monitor runs, before worker threads exist
+    (a module lock held by another thread at fork time would hang the child)."""
+    import dockyard.containers.commit  # noqa: F401
+    import dockyard.containers.create  # noqa: F401
+    import dockyard.containers.lifecycle  # noqa: F401
+    import dockyard.runtime.jsonlog  # noqa: F401
+    import dockyard.runtime.monitor  # noqa: F401
+    import dockyard.runtime.spawn  # noqa: F401
+    import dockyard.store  # noqa: F401
+
+
+async def serve(root: Path, hosts: list[Host], stop: asyncio.Event | None = None) -> None:
+    from dockyard.daemon.app import create_app
+
+    loop = asyncio.get_running_loop()
+    executor = workers.configure(root)
+    loop.set_default_executor(executor)
+    app = create_app()
+    app["events"].bind(loop)
+    app["hub"].bind(loop)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    sockets = []
+    unix_paths: list[str] = []
+    try:
+        for host in hosts:
+            if host.scheme == "unix":
+                sock = unix_listener(host.path)
+                unix_paths.append(host.path)
+            else:
+                if host.address not in ("127.0.0.1", "::1", "localhost"):
+                    log.warning("listening on %s without TLS or authentication", host)
+                sock = tcp_listener(host.address, host.port)
+            sockets.append(sock)
+            await web.SockSite(runner, sock).start()
+            log.warning(
+                "API listen on %s", host if host.scheme == "unix" or host.port else _bound(sock)
+            )
+        stop = stop or asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.warning("shutting down")
+    finally:
+        for path in unix_paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        await app["hub"].close()
+        await runner.cleanup()
+        workers.shutdown()
+
+
+def _bound(sock) -> str:  # type: ignore[no-untyped-def]
+    address = sock.getsockname()
+    return f"tcp://{address[0]}:{address[1]}"
+
+
+def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int:
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    root = Path(root)
+    hosts = [parse_host(text) for text in host_texts]
+    from dockyard.store import Store
+
+    Store.open(root).close()  # creates the layout
+    lock = DaemonLock(root)
+    lock.acquire()
+    try:
+        _preload()
+        asyncio.run(serve(root, hosts))
+    finally:
+        lock.release()
+    return 0

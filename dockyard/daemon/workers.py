@@ -1,0 +1,76 @@
+"""Blocking engine calls in worker threads, one Store and one Engine per thread.
+
+SQLite connections belong to the thread that opened them, so each worker
+opens its own Store on the daemon's root the first time it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_local = threading.local()
+_root: Path | None = None
+_executor: ThreadPoolExecutor | None = None
+
+
+def configure(root: Path, max_workers: int = 32) -> ThreadPoolExecutor:
+    global _root, _executor
+    _root = root
+    _executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="engine")
+    return _executor
+
+
+def root() -> Path:
+    assert _root is not None, "workers.configure() was not called"
+    return _root
+
+
+def engine() -> Any:
+    """This thread's Engine (its .store is this thread's Store)."""
+    current = getattr(_local, "engine", None)
+    if current is None or getattr(_local, "root", None) != _root:
+        from dockyard.engine import Engine
+
+        current = Engine(root())
+        _local.engine = current
+        _local.root = _root
+    return current
+
+
+def store() -> Any:
+    return engine().store
+
+
+async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run function(*args, **kwargs) in a worker thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
+
+
+async def with_store(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run function(store, *args, **kwargs) in a worker thread with that thread's Store."""
+
+    def call() -> T:
+        return function(store(), *args, **kwargs)
+
+    return await run(call)
+
+
+async def with_engine(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def call() -> T:
+        return function(engine(), *args, **kwargs)
+
+    return await run(call)
+
+
+def shutdown() -> None:
+    if _executor is not None:
+        _executor.shutdown(wait=False, cancel_futures=True)
