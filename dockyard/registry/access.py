@@ -94,7 +94,7 @@ class Access:
 
     def bearer_identity(self, value: str) -> Identity | None:
         claims = self.signer.verify(value)
-        if claims is None:
+        if claims is None or "kind" in claims:
             return None
         scopes: dict[str, frozenset[str]] = {}
         for entry in claims.get("access") or []:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dockyard.registry import api
+from dockyard.registry import api, api_token, search
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.manifests import MAX_MANIFEST
 from dockyard.registry.state import STATE, RegistryState
@@ -34,6 +34,12 @@ def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.
     app.router.add_get("/v2/", api.ping)
     app.router.add_get("/v2/_catalog", api.catalog)
     app.router.add_route("*", "/v2/{tail:.+}", api.dispatch)
+    app.router.add_get("/token", api_token.token)
+    app.router.add_post("/token", api_token.token)
+    app.router.add_get("/v1/search", search.search)
+    for method in ("PUT", "POST", "DELETE"):
+        app.router.add_route(method, "/v1/repositories/{name:.+}/star", search.star)
+    app.router.add_get("/v1/repositories/{name:.+}", search.repository)
     app.on_response_prepare.append(_add_headers)
     app.on_cleanup.append(_close)
     return app

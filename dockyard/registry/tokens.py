@@ -51,7 +51,13 @@ class TokenSigner:
         self._key = key
         self.service = service
 
-    def issue(self, subject: str, access: list[dict[str, Any]], ttl: int) -> tuple[str, int]:
+    def issue(
+        self,
+        subject: str,
+        access: list[dict[str, Any]],
+        ttl: int,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[str, int]:
         now = int(time.time())
         header = {"typ": "JWT", "alg": "HS256"}
         claims = {
@@ -63,6 +69,7 @@ class TokenSigner:
             "exp": now + ttl,
             "jti": str(uuid.uuid4()),
             "access": access,
+            **(extra or {}),
         }
         signing_input = (
             _b64(json.dumps(header, separators=(",", ":")).encode())

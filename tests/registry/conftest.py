@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import socket
@@ -52,6 +53,14 @@ class Client:
         return aiohttp.ClientSession(auto_decompress=False)
 
     def request(self, method: str, path: str, data=None, headers=None, auth=None) -> Reply:
+        """``auth``: (user, password) for HTTP basic, or a bearer token string."""
+        headers = dict(headers or {})
+        if isinstance(auth, tuple):
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        elif isinstance(auth, str):
+            headers["Authorization"] = f"Bearer {auth}"
+
         async def go() -> Reply:
             url = path if path.startswith("http") else self.base + path
             async with self.session.request(
@@ -59,7 +68,6 @@ class Client:
                 url,
                 data=data,
                 headers=headers,
-                auth=auth,
                 allow_redirects=False,
                 skip_auto_headers=["Content-Type"],
             ) as response:
@@ -181,3 +189,32 @@ def client(registry):
     session = Client(registry.url)
     yield session
     session.close()
+
+
+def registry_cli(storage: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard.cli.main", "registry", *args, "--storage", storage],
+        cwd=ROOT,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+USERS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
+
+
+@pytest.fixture
+def auth_registry(tmp_path):
+    """A registry with accounts: alice and bob (users), root (admin)."""
+    storage = str(tmp_path / "storage")
+    for name, password in USERS.items():
+        extra = ["--admin"] if name == "root" else []
+        result = registry_cli(
+            storage, "user", "add", name, "--password-stdin", *extra, input=password + "\n"
+        )
+        assert result.returncode == 0, result.stderr
+    server = start_registry(storage)
+    yield server
+    stop_registry(server.process)
