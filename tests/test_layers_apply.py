@@ -297,3 +297,23 @@ def test_sparse_files_keep_their_holes_and_data(tmp_path: Path, tar_format: str)
     assert data[5 << 20 : (5 << 20) + 6] == b"middle"
     assert data.count(0) == len(data) - 6
     assert applied.size == 12 << 20
+
+
+def test_parallel_applies_in_threads_do_not_interfere(tmp_path: Path) -> None:
+    # Nothing process-wide (cwd, umask) is touched, so layers can extract side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = tmp_path / "source"
+    build_tree(source)
+    data = layer_of(source)
+    targets = [tmp_path / f"target{index}" for index in range(6)]
+    for target in targets:
+        target.mkdir()
+    cwd = os.getcwd()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda t: apply_layer(io.BytesIO(data), t), targets))
+    assert os.getcwd() == cwd
+    assert len({result.diff_id for result in results}) == 1
+    expected = snapshot(source, skip_root=True)
+    for target in targets:
+        assert snapshot(target, skip_root=True) == expected

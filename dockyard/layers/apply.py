@@ -160,7 +160,7 @@ class _Input:
         self._thread.join()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     name: str  # for messages
     parts: list[bytes]
@@ -207,7 +207,9 @@ class _Applier:
         if len(raw) > self.limits.max_name:
             raise _refuse(name, f"name longer than {self.limits.max_name} bytes")
         parts = split_name(raw)
-        if any(part.startswith(WHITEOUT_META_PREFIX) for part in parts[:-1]):
+        if WHITEOUT_META_PREFIX in raw and any(
+            part.startswith(WHITEOUT_META_PREFIX) for part in parts[:-1]
+        ):
             return  # inside aufs metadata (.wh..wh.plnk): Docker skips it too
         mode = _archive.entry_mode(handle)
         hardlink = _archive.entry_hardlink(handle)
