@@ -307,3 +307,8 @@ def test_far_off_times_are_clamped(sandbox: Path) -> None:
     # Clamped to 2**34 s, then to what the filesystem stores (ext4: 2446, 1901).
     assert os.stat(target / "future").st_mtime > 10**10
     assert os.stat(target / "past").st_mtime < -(10**9)
+
+
+def test_root_entry_that_is_not_a_directory(sandbox: Path) -> None:
+    refused(sandbox, tar_bytes(symlink("./", "/etc")), "root")
+    refused(sandbox, tar_bytes((member("."), b"file")), "root")

@@ -239,9 +239,11 @@ class _Applier:
             seconds * 1_000_000_000 + _archive.entry_mtime_nsec(handle) % 1_000_000_000,
             _archive.entry_xattrs(handle),
         )
+        if not parts and (hardlink is not None or kind != stat.S_IFDIR):
+            raise _refuse(name, "the root of a layer can only be a directory")
         if hardlink is not None:
             self.hardlink(entry, hardlink)
-        elif kind == stat.S_IFDIR or not parts:
+        elif kind == stat.S_IFDIR:
             self.directory(entry)
         elif kind == stat.S_IFREG or kind == 0:
             self.size += size
