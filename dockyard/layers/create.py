@@ -96,10 +96,10 @@ class _Writer:
     def close(self) -> None:
         self.flush()
 
-    def file_data(self, path: bytes, size: int) -> None:
-        """Exactly ``size`` bytes of the file (zero-padded if it shrank meanwhile)."""
+    def file_data(self, fd: int, size: int) -> None:
+        """Exactly ``size`` bytes of the open file (zero-padded if it shrank
+        meanwhile); closes ``fd``."""
         self.size += size
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             if size <= _READ_CHUNK:
                 data = os.read(fd, size) if size else b""
@@ -157,13 +157,13 @@ class _Creator:
             add(header(relative + b"/", tf.DIRECTORY, mode, uid, gid, mtime, xattrs=xattrs))
             if self.overlay_upper and _is_opaque(path):
                 marker = relative + b"/" + _OPAQUE_MARKER
-                add(header(marker, tf.REGULAR, mode, uid, gid, mtime))
+                add(header(marker, tf.REGULAR, mode & 0o777, uid, gid, mtime))
             self.directory(relative)
             return
         if self.overlay_upper and kind == stat.S_IFCHR and info.st_rdev == 0:
             head, _, tail = relative.rpartition(b"/")
             whiteout = (head + b"/" if head else b"") + _WHITEOUT_PREFIX + tail
-            add(header(whiteout, tf.REGULAR, mode, uid, gid, mtime))
+            add(header(whiteout, tf.REGULAR, mode & 0o777, uid, gid, mtime))
             return
         if kind == stat.S_IFSOCK:
             return  # tar cannot carry sockets; Docker skips them too
@@ -174,9 +174,15 @@ class _Creator:
                 return
         xattrs = _xattrs(path)
         if kind == stat.S_IFREG:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError as error:
+                if error.errno in (errno.ENOENT, errno.ELOOP):
+                    return  # removed or replaced since lstat (a running container)
+                raise
             size = info.st_size
             add(header(relative, tf.REGULAR, mode, uid, gid, mtime, size=size, xattrs=xattrs))
-            self.writer.file_data(path, size)
+            self.writer.file_data(fd, size)
         elif kind == stat.S_IFLNK:
             target = os.readlink(path)
             add(header(relative, tf.SYMLINK, mode, uid, gid, mtime, linkname=target, xattrs=xattrs))
