@@ -312,3 +312,8 @@ def test_far_off_times_are_clamped(sandbox: Path) -> None:
 def test_root_entry_that_is_not_a_directory(sandbox: Path) -> None:
     refused(sandbox, tar_bytes(symlink("./", "/etc")), "root")
     refused(sandbox, tar_bytes((member("."), b"file")), "root")
+
+
+def test_component_longer_than_the_filesystem_allows(sandbox: Path) -> None:
+    name = "d/" + "c" * 300
+    refused(sandbox, tar_bytes((member(name), b"x")), name[:100])
