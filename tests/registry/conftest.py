@@ -208,7 +208,7 @@ USERS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
 @pytest.fixture
 def auth_registry(tmp_path):
     """A registry with accounts: alice and bob (users), root (admin)."""
-    storage = str(tmp_path / "storage")
+    storage = str(tmp_path / "auth-storage")
     for name, password in USERS.items():
         extra = ["--admin"] if name == "root" else []
         result = registry_cli(
@@ -218,3 +218,10 @@ def auth_registry(tmp_path):
     server = start_registry(storage)
     yield server
     stop_registry(server.process)
+
+
+@pytest.fixture
+def auth_client(auth_registry):
+    session = Client(auth_registry.url)
+    yield session
+    session.close()

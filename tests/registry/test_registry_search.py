@@ -12,7 +12,8 @@ def auth(name: str) -> tuple[str, str]:
     return (name, USERS[name])
 
 
-def test_search_ranks_and_shows_hub_fields(auth_registry, client):
+def test_search_ranks_and_shows_hub_fields(auth_registry, auth_client):
+    client = auth_client
     storage = auth_registry.storage
     for repo in (
         "library/ubuntu",
@@ -87,7 +88,8 @@ def test_search_ranks_and_shows_hub_fields(auth_registry, client):
     assert unknown.status == 404
 
 
-def test_private_repositories_are_hidden_from_search(auth_registry, client):
+def test_private_repositories_are_hidden_from_search(auth_registry, auth_client):
+    client = auth_client
     push_image(client, "alice/secret-ubuntu", "latest", "s", auth=auth("alice"))
     push_image(client, "alice/public-ubuntu", "latest", "p", auth=auth("alice"))
     assert (
