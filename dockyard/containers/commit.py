@@ -8,7 +8,6 @@ keeps and extracts it in one pass.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,27 +40,40 @@ def _reference(text: str | None) -> reference.Reference | None:
 
 
 def _layer_from_upper(store: Store, upper: os.PathLike[str], parent_chain: Digest | None) -> Any:
+    """Stream the upper directory as a layer tar into the store.
+
+    The tar is written by a forked child so that producing it (reading files,
+    building headers) and consuming it (hashing, storing, extracting) run on two
+    cores without sharing the GIL.
+    """
     from dockyard.layers.create import create_layer
 
     read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: produce the tar
+        code = 0
         try:
+            os.close(read_fd)
+            os.close(err_r)
             with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
                 create_layer(upper, out, overlay_upper=True, exclude=list(ENGINE_FILES))
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
-            failure.append(error)
-
-    producer = threading.Thread(target=produce, name="commit-layer", daemon=True)
-    producer.start()
+        except BaseException as error:  # noqa: BLE001 - reported through err_w
+            os.write(err_w, str(error).encode()[:4000])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    os.close(err_w)
     try:
         with os.fdopen(read_fd, "rb", buffering=1 << 20) as source:
             layer = store.add_layer_from_tar(source, parent_chain)
     finally:
-        producer.join()
-    if failure:
-        raise failure[0]
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(err_r, "rb") as errors:
+            message = errors.read().decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise InvalidArgument(f"commit: {message or 'the layer could not be written'}")
     return layer
 
 

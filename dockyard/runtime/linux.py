@@ -6,10 +6,9 @@ Python 3.11 has no os.unshare/os.setns and no mount(2); these call libc.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # the C library the interpreter is linked with
 _libc.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,

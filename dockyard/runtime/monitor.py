@@ -16,6 +16,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -170,7 +171,9 @@ class Monitor:
         self.log = LogWriter(self.dir / f"{rec.id}-json.log")
         pid_file = self.dir / "init.pid"
         pid_file.unlink(missing_ok=True)
-        args = ["create", "--bundle", str(self.dir), "--pid-file", str(pid_file)]
+        # `run --detach` is create + start in one runtime call; as a child subreaper the
+        # monitor inherits the container's init when the runtime exits.
+        args = ["run", "--detach", "--bundle", str(self.dir), "--pid-file", str(pid_file)]
         err_r, err_w = os.pipe()
         console: socket.socket | None = None
         console_path = ""
@@ -210,6 +213,12 @@ class Monitor:
                 except BlockingIOError:
                     message = ""
                 detail = message.strip().splitlines()[-1] if message.strip() else "unknown error"
+                logged = re.search(r'msg="((?:[^"\\]|\\.)*)"', detail)  # runc's logrus line
+                if logged:
+                    detail = logged.group(1).replace('\\"', '"')
+                    detail = detail.removeprefix("runc run failed: ").removeprefix(
+                        "runc create failed: "
+                    )
                 raise StartError(
                     f"failed to create task: OCI runtime create failed: {self.runtime.name} create failed: {detail}: unknown",
                     exec_error_code(detail),
@@ -236,7 +245,6 @@ class Monitor:
                     os.unlink(console_path)
                 except OSError:
                     pass
-        self.runtime.start(rec.id)
 
     # ------------------------------------------------------------ loop
 
