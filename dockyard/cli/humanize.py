@@ -41,6 +41,38 @@ def bytes_size(size: float) -> str:
     return f"{value:.4g}{unit}"
 
 
+def _parse_size(text: str, base: int) -> int:
+    """go-units parseSize: ``(?i)^(\\d+(\\.\\d+)*) ?([kmgtp])?i?b?$``."""
+    end = 0
+    while end < len(text) and (text[end].isascii() and text[end].isdigit() or text[end] == "."):
+        end += 1
+    number, rest = text[:end], text[end:].lower()
+    parts = number.split(".")
+    if not number or not all(part.isdigit() for part in parts):
+        raise InvalidArgument(f"invalid size: '{text}'")
+    if rest.startswith(" "):
+        rest = rest[1:]
+    exponent = "kmgtp".find(rest[:1]) + 1 if rest[:1] and rest[:1] in "kmgtp" else 0
+    rest = rest[1:] if exponent else rest
+    rest = rest[1:] if rest.startswith("i") else rest
+    rest = rest[1:] if rest.startswith("b") else rest
+    if rest:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    if len(parts) > 2:
+        raise InvalidArgument(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
+    return int(float(number) * base**exponent)
+
+
+def from_human_size(text: str) -> int:
+    """go-units FromHumanSize: "32kB" -> 32000 (decimal units)."""
+    return _parse_size(text, 1000)
+
+
+def ram_in_bytes(text: str) -> int:
+    """go-units RAMInBytes: "32m" -> 33554432 (binary units)."""
+    return _parse_size(text, 1024)
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration for a duration given in seconds."""
     whole = int(seconds)
