@@ -90,11 +90,30 @@ def read_state(container_dir: Path) -> ContainerState:
             state.pid = 0
             state.finished_at = now_rfc3339()
             state.error = state.error or "container monitor exited unexpectedly"
+            _unmount_stale(container_dir)
             try:
                 write_state(container_dir, state)
             except OSError:
                 pass
     return state
+
+
+def _unmount_stale(container_dir: Path) -> None:
+    """The monitor died without cleaning up (SIGKILL, host crash): unmount what it left."""
+    try:
+        from dockyard.runtime import rootfs
+
+        rootfs.unmount(container_dir / "merged")
+    except OSError:
+        pass
+    try:  # the runtime's own record and cgroups of the container
+        from dockyard.runtime.ocirt import get_runtime
+
+        with open(container_dir / "hostconfig.json", encoding="utf-8") as src:
+            runtime = json.load(src).get("Runtime") or None
+        get_runtime(runtime).delete(container_dir.name)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 def is_running(container_dir: Path) -> bool:
