@@ -317,3 +317,41 @@ def test_parallel_applies_in_threads_do_not_interfere(tmp_path: Path) -> None:
     expected = snapshot(source, skip_root=True)
     for target in targets:
         assert snapshot(target, skip_root=True) == expected
+
+
+def test_owners_hold_under_setgid_and_foreign_group_directories(tmp_path: Path) -> None:
+    # New files take a setgid directory's group; every entry must still end up
+    # with the owner its header names.
+    shared = member("shared/", tarfile.DIRTYPE, mode=0o2775)
+    shared.gid = 1234
+    inner = member("shared/sub/", tarfile.DIRTYPE, mode=0o755)
+    tar = tar_bytes(
+        (shared, None),
+        (member("shared/file"), b"root's"),
+        (inner, None),
+        (member("shared/sub/deeper"), b"root's too"),
+        (member("top"), b"root's"),
+    )
+    target = tmp_path / "target"
+    target.mkdir()
+    os.chown(target, 0, 4321)
+    os.chmod(target, 0o2775)
+    apply_layer(io.BytesIO(tar), target)
+    assert os.stat(target / "shared").st_gid == 1234
+    assert stat.S_IMODE(os.stat(target / "shared").st_mode) == 0o2775
+    for name in ("top", "shared/file", "shared/sub", "shared/sub/deeper"):
+        assert (os.stat(target / name).st_uid, os.stat(target / name).st_gid) == (0, 0), name
+
+
+def test_file_modes_are_exact_whatever_the_umask(tmp_path: Path) -> None:
+    modes = [0o644, 0o755, 0o600, 0o444, 0o777, 0o4755, 0o2711, 0o1777, 0o000]
+    tar = tar_bytes(*[(member(f"f{mode:o}", mode=mode), b"x") for mode in modes])
+    target = tmp_path / "target"
+    target.mkdir()
+    old = os.umask(0o077)
+    try:
+        apply_layer(io.BytesIO(tar), target)
+    finally:
+        os.umask(old)
+    for mode in modes:
+        assert stat.S_IMODE(os.stat(target / f"f{mode:o}").st_mode) == mode

@@ -162,7 +162,7 @@ class _Input:
 
 @dataclass(slots=True)
 class _Entry:
-    name: str  # for messages
+    raw: bytes  # the name as archived
     parts: list[bytes]
     mode: int
     uid: int
@@ -170,9 +170,25 @@ class _Entry:
     mtime_ns: int
     xattrs: list[tuple[bytes, bytes]]
 
+    @property
+    def name(self) -> str:
+        return _entry_name(self.raw)
+
 
 def _refuse(name: str, reason: str) -> InvalidArchive:
     return InvalidArchive(f"invalid layer entry {name!r}: {reason}")
+
+
+def _current_umask() -> int | None:
+    """The process umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return None
 
 
 def _entry_name(raw: bytes | None) -> str:
@@ -192,20 +208,39 @@ class _Applier:
         self.size = 0
         self.total_size = 0
         self.dirs: dict[tuple[bytes, ...], _Entry] = {}
-        self.current = "<start of archive>"
+        self.current_raw: bytes | None = None
+        # A new file is ours (euid, egid) unless its directory hands down its own
+        # group (setgid, or the grpid mount option). Directories we give another
+        # group are remembered, and files below them are always chowned.
+        root_info = os.fstat(tree.root_fd)
+        self.own_ids = (os.geteuid(), os.getegid())
+        self.foreign_group_dirs: set[tuple[bytes, ...]] = set()
+        if root_info.st_gid != self.own_ids[1] or root_info.st_mode & stat.S_ISGID:
+            self.foreign_group_dirs.add(())
+        umask = _current_umask()
+        self.plain_modes = None if umask is None else ~umask & 0o777
+
+    @property
+    def current(self) -> str:
+        """The entry being applied, for messages."""
+        if self.current_raw is None:
+            return "<start of archive>" if not self.entries else "<unreadable name>"
+        return _entry_name(self.current_raw)
 
     # -- one entry ------------------------------------------------------------------
 
     def handle(self, handle: int) -> None:
         raw = _archive.entry_pathname(handle) or _archive.entry_pathname_utf8(handle)
-        name = self.current = _entry_name(raw)
+        self.current_raw = raw
         self.entries += 1
         if self.entries > self.limits.max_entries:
-            raise _refuse(name, f"the layer has more than {self.limits.max_entries} entries")
+            raise _refuse(
+                self.current, f"the layer has more than {self.limits.max_entries} entries"
+            )
         if raw is None:
-            raise _refuse(name, "the name cannot be read")
+            raise _refuse(self.current, "the name cannot be read")
         if len(raw) > self.limits.max_name:
-            raise _refuse(name, f"name longer than {self.limits.max_name} bytes")
+            raise _refuse(self.current, f"name longer than {self.limits.max_name} bytes")
         parts = split_name(raw)
         if WHITEOUT_META_PREFIX in raw and any(
             part.startswith(WHITEOUT_META_PREFIX) for part in parts[:-1]
@@ -216,22 +251,26 @@ class _Applier:
         kind = stat.S_IFMT(mode)
         size = _archive.entry_size(handle)
         if size < 0 or size > self.limits.max_bytes:
-            raise _refuse(name, f"size {size} exceeds the limit of {self.limits.max_bytes} bytes")
+            raise _refuse(
+                self.current, f"size {size} exceeds the limit of {self.limits.max_bytes} bytes"
+            )
         self.total_size += size
         if self.total_size > self.limits.max_bytes:
-            raise _refuse(name, f"entry sizes exceed the limit of {self.limits.max_bytes} bytes")
+            raise _refuse(
+                self.current, f"entry sizes exceed the limit of {self.limits.max_bytes} bytes"
+            )
 
         base = parts[-1] if parts else b""
         if base.startswith(WHITEOUT_PREFIX):
-            self.whiteout(name, parts, handle)
+            self.whiteout(self.current, parts, handle)
             return
         uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
         if not (0 <= uid < _MAX_ID and 0 <= gid < _MAX_ID):
-            raise _refuse(name, f"invalid owner {uid}:{gid}")
+            raise _refuse(self.current, f"invalid owner {uid}:{gid}")
         # Far-off times are clamped rather than refused (tar only warns about them).
         seconds = min(max(_archive.entry_mtime(handle), -_MAX_SECONDS), _MAX_SECONDS)
         entry = _Entry(
-            name,
+            raw,
             parts,
             mode & 0o7777,
             uid,
@@ -240,7 +279,7 @@ class _Applier:
             _archive.entry_xattrs(handle),
         )
         if not parts and (hardlink is not None or kind != stat.S_IFDIR):
-            raise _refuse(name, "the root of a layer can only be a directory")
+            raise _refuse(self.current, "the root of a layer can only be a directory")
         if hardlink is not None:
             self.hardlink(entry, hardlink)
         elif kind == stat.S_IFDIR:
@@ -253,7 +292,7 @@ class _Applier:
         elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
             major, minor = _archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle)
             if major >= 2**32 or minor >= 2**32:
-                raise _refuse(name, f"invalid device number {major}:{minor}")
+                raise _refuse(self.current, f"invalid device number {major}:{minor}")
             device = os.makedev(major, minor)
             self.node(entry, kind, device)
         # sockets cannot be archived meaningfully: skipped, as tar does
@@ -297,7 +336,9 @@ class _Applier:
                 if not self.tree.clear(parent, base, keep_dir=True):
                     os.mkdir(base, 0o700, dir_fd=parent)
             # lchown-style calls: the name is a directory we just made or kept.
-            if self.is_root:
+            if self.is_root and (
+                (entry.uid, entry.gid) != self.own_ids or self._under_foreign_group(entry.parts)
+            ):
                 os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
             if entry.xattrs:
                 self.set_xattrs(entry, b"/proc/self/fd/%d/%s" % (parent, base))
@@ -308,16 +349,21 @@ class _Applier:
             finally:
                 os.close(fd)
         # Mode and times are set once all children exist (see finish).
-        self.dirs[tuple(entry.parts)] = entry
+        key = tuple(entry.parts)
+        self.dirs[key] = entry
+        if entry.gid != self.own_ids[1]:
+            self.foreign_group_dirs.add(key)
 
     def regular(self, entry: _Entry, size: int, sparse: bool = False) -> None:
         parent = self.tree.parent_fd(entry.parts)
         base = entry.parts[-1]
+        # The fd is writable whatever the mode: open(O_CREAT) checks no permission.
+        initial = entry.mode & 0o777
         try:
-            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
         except FileExistsError:
             self.tree.clear(parent, base, keep_dir=False)
-            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
         try:
             if size:
                 self.reader.data_into_fd(fd)
@@ -412,12 +458,26 @@ class _Applier:
                 ) from None
 
     def owner_and_xattrs(self, entry: _Entry, fd: int, chmod: bool = False) -> None:
-        if self.is_root:
+        if self.is_root and (
+            (entry.uid, entry.gid) != self.own_ids or self._under_foreign_group(entry.parts)
+        ):
             os.fchown(fd, entry.uid, entry.gid)
-        if chmod:
+        if chmod and entry.mode != self.plain_modes_of(entry.mode):
             os.fchmod(fd, entry.mode)
         if entry.xattrs:
             self.set_xattrs(entry, fd)
+
+    def _under_foreign_group(self, parts: list[bytes]) -> bool:
+        if not self.foreign_group_dirs:
+            return False
+        return any(tuple(parts[:depth]) in self.foreign_group_dirs for depth in range(len(parts)))
+
+    def plain_modes_of(self, mode: int) -> int | None:
+        """The mode a new file asked for with ``mode`` already has (umask applied),
+        or None when unknown."""
+        if self.plain_modes is None:
+            return None
+        return mode & 0o777 & self.plain_modes
 
     def path_metadata(self, entry: _Entry, parent: int, base: bytes, chmod: bool) -> None:
         if self.is_root:
