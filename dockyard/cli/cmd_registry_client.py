@@ -77,6 +77,29 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from dockyard.client.events import NoEvents
+    from dockyard.imageops.push import push
+
+    events = NoEvents() if args.quiet else ConsoleEvents(sys.stdout)
+    store = _store(args)
+    try:
+        results = push(
+            store,
+            args.name,
+            events=events,
+            all_tags=args.all_tags,
+            compression=args.compression,
+            config=_daemon_config(args),
+        )
+    finally:
+        store.close()
+    if args.quiet:
+        for result in results:
+            sys.stdout.write(str(result.reference) + "\n")
+    return 0
+
+
 def _add_config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -96,5 +119,21 @@ def _add_pull(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=cmd_pull)
 
 
+def _add_push(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME[:TAG]")
+    parser.add_argument(
+        "-a", "--all-tags", action="store_true", help="push all tags of an image to the repository"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    parser.add_argument(
+        "--compression",
+        choices=("gzip", "zstd"),
+        help="compression of layers that are not compressed yet (default gzip)",
+    )
+    _add_config_flag(parser)
+    parser.set_defaults(handler=cmd_push)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     _add_pull(subparsers.add_parser("pull", help="download an image from a registry"))
+    _add_push(subparsers.add_parser("push", help="upload an image to a registry"))

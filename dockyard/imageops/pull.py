@@ -242,6 +242,14 @@ class Puller:
         if not present or (layers and self.store.layer(layers[-1].chain_id) is None):
             await self._layers(repository, layers)
         image_id = self.store.add_image(config_bytes)
+        from dockyard.client import pushcache
+
+        pushcache.remember(
+            self.store.db,
+            repository.session.host,
+            repository.path,
+            [str(layer.descriptor.digest) for layer in layers] + [str(manifest.config.digest)],
+        )
         up_to_date = self._record(ref, image_id, fetched.digest)
         self.events.line(f"Digest: {fetched.digest}")
         return PullResult(ref, image_id, fetched.digest, up_to_date)
@@ -290,6 +298,8 @@ class Puller:
                 download = _Download(layer.descriptor, partial_path(self.store.tmp, digest))
             downloads[digest] = download
             self.events.status(layer.short, "Pulling fs layer")
+            if download.keep_file:
+                self.events.status(layer.short, "Download complete")
         semaphore = asyncio.Semaphore(PARALLEL_DOWNLOADS)
         waiting = [d for d in downloads.values() if not d.keep_file][PARALLEL_DOWNLOADS:]
         for download in waiting:

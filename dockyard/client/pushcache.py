@@ -1,0 +1,62 @@
+"""Which repositories of a registry are known to hold a blob: a small table in the
+store's SQLite database, written after each push and pull, read to choose a
+cross-repository mount source."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS registry_blobs (
+    registry TEXT NOT NULL,       -- host[:port]
+    repository TEXT NOT NULL,     -- path inside the registry: library/busybox
+    digest TEXT NOT NULL,         -- a blob that repository holds
+    seen REAL NOT NULL,
+    PRIMARY KEY (registry, digest, repository)
+)
+"""
+
+_ready: set[int] = set()
+
+
+def _ensure(connection: sqlite3.Connection) -> None:
+    if id(connection) not in _ready:
+        connection.execute(SCHEMA)
+        _ready.add(id(connection))
+
+
+def repositories_with(connection: sqlite3.Connection, registry: str, digest: str) -> list[str]:
+    _ensure(connection)
+    rows = connection.execute(
+        "SELECT repository FROM registry_blobs WHERE registry = ? AND digest = ?"
+        " ORDER BY seen DESC",
+        (registry, digest),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def remember(
+    connection: sqlite3.Connection, registry: str, repository: str, digests: list[str]
+) -> None:
+    _ensure(connection)
+    now = time.time()
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany(
+            "INSERT OR REPLACE INTO registry_blobs (registry, repository, digest, seen)"
+            " VALUES (?, ?, ?, ?)",
+            [(registry, repository, digest, now) for digest in digests],
+        )
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def forget(connection: sqlite3.Connection, registry: str, repository: str, digest: str) -> None:
+    _ensure(connection)
+    connection.execute(
+        "DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?",
+        (registry, repository, digest),
+    )
