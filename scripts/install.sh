@@ -21,7 +21,7 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import libarchive, isal, zstandard, aiohttp' \
   || { echo "error: python dependencies did not install" >&2; exit 1; }
 # This machine sets PYTHONDONTWRITEBYTECODE: compile once so the CLI starts fast.
