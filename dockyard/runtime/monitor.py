@@ -455,7 +455,17 @@ class Monitor:
         state.error = ""
         write_state(self.dir, state)
         self._report({"ok": True, "pid": self.init_pid})
-        code = self._loop()
+        try:
+            code = self._loop()
+        except Exception:  # noqa: BLE001 - never leave a container without its monitor's cleanup
+            (self.dir / "monitor.err").write_text(traceback.format_exc())
+            try:
+                os.kill(self.init_pid, signal.SIGKILL)
+                _, wait_status = os.waitpid(self.init_pid, 0)
+                code = os.waitstatus_to_exitcode(wait_status)
+                code = 128 - code if code < 0 else code
+            except OSError:
+                code = 255
         state = read_state(self.dir)
         state.status = "exited"
         state.pid = 0

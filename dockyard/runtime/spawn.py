@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -36,6 +37,22 @@ def _close_other_fds(keep: set[int]) -> None:
                 pass
 
 
+def _reset_signals() -> None:
+    """Forget the caller's signal handling (an asyncio daemon's wakeup fd, its handlers)."""
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread of the forked process: nothing was set here
+        pass
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_IGN if signum == signal.SIGPIPE else signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def start_monitor(launch: Launch, attach: bool) -> Started:
     """Fork the monitor (setsid + double fork); return once the container runs.
 
@@ -58,6 +75,7 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
+            _reset_signals()
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
@@ -68,6 +86,12 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
             code = Monitor(launch, ready_w, monitor_end).run()
         except BaseException:  # noqa: BLE001 - never return into the caller's code
             code = 1
+            try:
+                import traceback
+
+                (launch.container_dir / "monitor.err").write_text(traceback.format_exc())
+            except BaseException:  # noqa: BLE001
+                pass
         finally:
             os._exit(code)
     os.close(ready_w)
