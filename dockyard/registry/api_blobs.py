@@ -16,6 +16,7 @@ from dockyard.registry.names import is_valid_name, parse_digest
 from dockyard.registry.state import RegistryState
 from dockyard.registry.uploads import RangeMismatch
 
+TOUCH_AFTER = 60.0
 _CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 
 
@@ -78,10 +79,16 @@ async def get_blob(
 ) -> web.StreamResponse:
     parsed = parse_digest(digest)
     text = str(parsed)
-    size = state.content.linked_size(name, parsed)
-    path = state.content.local_path(parsed) if size is not None else None
-    if size is None or path is None or not os.path.exists(path):
+    found = state.content.linked(name, parsed)
+    path = state.content.local_path(parsed) if found is not None else None
+    if found is None or path is None or not os.path.exists(path):
         raise RegistryError("BLOB_UNKNOWN", text)
+    size, linked = found
+    now = time.time()
+    if request.method == "HEAD" and now - linked > TOUCH_AFTER:
+        # "this layer exists" lets a client skip the upload: keep the blob from gc a while
+        if not await asyncio.to_thread(state.content.touch, name, parsed, now):
+            raise RegistryError("BLOB_UNKNOWN", text)
     headers = {
         "Docker-Content-Digest": text,
         "Etag": f'"{text}"',

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from aiohttp import web
 
 from dockyard.registry import api, api_token, search
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.manifests import MAX_MANIFEST
 from dockyard.registry.state import STATE, RegistryState
+
+log = logging.getLogger("dockyard.registry")
 
 COMMON_HEADERS = {
     "Docker-Distribution-Api-Version": "registry/2.0",
@@ -20,8 +26,39 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
 
 
 async def _close(app: web.Application) -> None:
-    await app[STATE].uploads.drain()
+    await app[STATE].drain()
     app[STATE].close()
+
+
+async def _periodic_gc(app: web.Application):
+    """Online gc every ``gc_interval`` seconds, in a worker thread, while serving."""
+    state = app[STATE]
+    config = state.config
+    task = None
+    if config.gc_interval > 0:
+
+        async def loop() -> None:
+            from dockyard.registry.gc import GcPolicy, collect
+
+            policy = GcPolicy(
+                grace=config.gc_grace,
+                upload_grace=config.upload_grace,
+                delete_untagged=config.gc_delete_untagged,
+            )
+            while True:
+                await asyncio.sleep(config.gc_interval)
+                try:
+                    report = await asyncio.to_thread(collect, state.driver, state.meta, policy)
+                    log.info("gc: %s", report.lines()[-1])
+                except Exception:  # keep serving; try again next time
+                    log.exception("gc failed")
+
+        task = asyncio.ensure_future(loop())
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.Application:
@@ -41,5 +78,6 @@ def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.
         app.router.add_route(method, "/v1/repositories/{name:.+}/star", search.star)
     app.router.add_get("/v1/repositories/{name:.+}", search.repository)
     app.on_response_prepare.append(_add_headers)
+    app.cleanup_ctx.append(_periodic_gc)
     app.on_cleanup.append(_close)
     return app

@@ -43,13 +43,18 @@ class Content:
 
     def linked_size(self, repo: str, digest: Digest) -> int | None:
         """Size of a blob the repository may serve, None when unknown there."""
+        found = self.linked(repo, digest)
+        return found[0] if found else None
+
+    def linked(self, repo: str, digest: Digest) -> tuple[int, float] | None:
+        """(size, time linked) of a blob the repository may serve."""
         row = self.meta.one(
-            "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+            "SELECT b.size, r.linked FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
             "WHERE r.repo = ? AND r.digest = ?",
             repo,
             str(digest),
         )
-        return row[0] if row else None
+        return (row[0], row[1]) if row else None
 
     def global_size(self, digest: Digest) -> int | None:
         row = self.meta.one("SELECT size FROM blobs WHERE digest = ?", str(digest))
@@ -121,6 +126,19 @@ class Content:
                 return None
             self._link(db, repo, digest, now)
             return row[0]
+
+    def touch(self, repo: str, digest: Digest, now: float) -> bool:
+        """Refresh a link so gc keeps the blob for its grace period; False when it is gone.
+
+        A client told "this blob exists" skips its upload; gc must not take it away before
+        the client's manifest names it.
+        """
+        with self.meta.write() as db:
+            updated = db.execute(
+                "UPDATE repo_blobs SET linked = ? WHERE repo = ? AND digest = ?",
+                (now, repo, str(digest)),
+            ).rowcount
+            return bool(updated) and self.driver.stat(blob_path(digest)) is not None
 
     def unlink(self, repo: str, digest: Digest) -> bool:
         """Remove a blob from a repository (the bytes stay until gc)."""

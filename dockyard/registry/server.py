@@ -37,8 +37,7 @@ def ssl_context(config: RegistryConfig) -> ssl.SSLContext | None:
 
 def serve(config: RegistryConfig, access_log: bool = False) -> None:
     context = ssl_context(config)
-    if access_log:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = make_app(config)
     scheme = "https" if context else "http"
 

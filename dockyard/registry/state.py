@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
 from aiohttp import web
 
 from dockyard.registry.config import RegistryConfig
@@ -23,6 +26,18 @@ class RegistryState:
         self.uploads = Uploads(self.content)
         self.manifests = Manifests(self.content)
         self.access = Access(self.meta, config)
+        self._tasks: set[asyncio.Future] = set()
+
+    def background(self, work: Awaitable) -> None:
+        """Run ``work`` without waiting for it (kept referenced; awaited at shutdown)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        await self.uploads.drain()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def close(self) -> None:
         self.meta.close()
