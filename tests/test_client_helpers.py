@@ -113,6 +113,18 @@ def start_cncf_registry(directory: Path, htpasswd: Path | None = None) -> CncfRe
     return CncfRegistry(port, directory, process, htpasswd)
 
 
+def htpasswd_file(path: Path, user: str, password: str) -> Path:
+    """A bcrypt htpasswd line (the CNCF registry reads only bcrypt)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    path.write_text(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def cncf(tmp_path_factory):  # type: ignore[no-untyped-def]
     registry = start_cncf_registry(tmp_path_factory.mktemp("cncf"))
@@ -301,6 +313,10 @@ class FaultyRegistry:
         self.corrupt = False
         self.ignore_range = False
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
+        self.bearer: tuple[str, str] | None = None  # (user, password): token auth on
+        self.tokens: set[str] = set()
+        self.token_requests: list[list[str]] = []  # the scopes of each token request
+        self.expire_next = False  # the next authorized request gets a 401, once
         self._cut_done: set[str] = set()
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
@@ -332,6 +348,7 @@ class FaultyRegistry:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_get("/v2/", self._ping)
+        app.router.add_get("/token", self._token)
         app.router.add_route("*", "/v2/{name:.+}/manifests/{reference}", self._manifest)
         app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
         runner = web.AppRunner(app)
@@ -342,16 +359,54 @@ class FaultyRegistry:
         self._loop.run_forever()
         self._loop.run_until_complete(runner.cleanup())
 
+    def _challenge(self, request):  # type: ignore[no-untyped-def]
+        """None when the request may go on, else the 401 response."""
+        from aiohttp import web
+
+        if self.bearer is None:
+            return None
+        header = request.headers.get("Authorization", "")
+        token = header[len("Bearer ") :] if header.startswith("Bearer ") else None
+        if token in self.tokens and not self.expire_next:
+            return None
+        if token in self.tokens:
+            self.expire_next = False
+            self.tokens.clear()
+        challenge = f'Bearer realm="http://{self.host}/token",service="faulty"'
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return web.json_response(body, status=401, headers={"WWW-Authenticate": challenge})
+
     async def _ping(self, request):  # type: ignore[no-untyped-def]
         from aiohttp import web
 
-        return web.json_response({})
+        refused = self._challenge(request)
+        return refused if refused is not None else web.json_response({})
+
+    async def _token(self, request):  # type: ignore[no-untyped-def]
+        import base64
+
+        from aiohttp import web
+
+        self.token_requests.append(request.query.getall("scope", []))
+        header = request.headers.get("Authorization", "")
+        given = None
+        if header.startswith("Basic "):
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            given = (user, password)
+        if given != self.bearer:
+            return web.json_response({"details": "incorrect username or password"}, status=401)
+        token = f"token-{len(self.token_requests)}"
+        self.tokens.add(token)
+        return web.json_response({"token": token, "expires_in": 300})
 
     async def _manifest(self, request):  # type: ignore[no-untyped-def]
         from aiohttp import web
 
         key = f"{request.match_info['name']}:{request.match_info['reference']}"
         self.requests.append((request.method, request.path, None))
+        refused = self._challenge(request)
+        if refused is not None:
+            return refused
         if key not in self.manifests:
             body = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
             return web.json_response(body, status=404)
@@ -365,6 +420,9 @@ class FaultyRegistry:
         digest = request.match_info["digest"]
         wanted = request.headers.get("Range")
         self.requests.append((request.method, request.path, wanted))
+        refused = self._challenge(request)
+        if refused is not None:
+            return refused
         if digest not in self.blobs:
             body = {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to registry"}]}
             return web.json_response(body, status=404)

@@ -100,6 +100,70 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+UNENCRYPTED_WARNING = """
+WARNING! Your credentials are stored unencrypted in '{path}'.
+Configure a credential helper to remove this warning. See
+https://docs.docker.com/go/credential-store/
+
+"""
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from dockyard.client import credentials as creds
+    from dockyard.client.login import login, server_host
+    from dockyard.errors import InvalidArgument
+
+    username, password = args.username or "", args.password
+    if args.password_stdin:
+        if args.password is not None:
+            raise InvalidArgument("--password and --password-stdin are mutually exclusive")
+        if not username:
+            raise InvalidArgument("Must provide --username with --password-stdin")
+        password = sys.stdin.read().rstrip("\r\n")
+    elif password is not None:
+        sys.stderr.write(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n"
+        )
+    if not username and password is None:
+        stored = creds.load(server_host(args.server))
+        if stored is not None and stored.username:
+            sys.stdout.write(
+                f"Authenticating with existing credentials... [Username: {stored.username}]\n"
+            )
+            username, password = stored.username, stored.password
+    if not username:
+        username = _prompt("Username: ")
+    if password is None:
+        import getpass
+
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else ""
+    if not password:
+        raise InvalidArgument("Error: Password Required")
+    path, _key, unencrypted = login(args.server, username, password, _daemon_config(args))
+    if unencrypted:
+        sys.stderr.write(UNENCRYPTED_WARNING.format(path=path))
+    sys.stdout.write("Login Succeeded\n")
+    return 0
+
+
+def _prompt(text: str) -> str:
+    from dockyard.errors import InvalidArgument
+
+    if not sys.stdin.isatty():
+        raise InvalidArgument("Error: Cannot perform an interactive login from a non TTY device")
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return sys.stdin.readline().strip()
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from dockyard.client.login import logout
+
+    key = logout(args.server)
+    sys.stdout.write(f"Removing login credentials for {key}\n")
+    return 0
+
+
 def _add_config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -134,6 +198,24 @@ def _add_push(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=cmd_push)
 
 
+def _add_login(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("server", nargs="?", metavar="SERVER")
+    parser.add_argument("-u", "--username", help="username")
+    parser.add_argument("-p", "--password", help="password or personal access token")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="take the password or token from stdin"
+    )
+    _add_config_flag(parser)
+    parser.set_defaults(handler=cmd_login)
+
+
+def _add_logout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("server", nargs="?", metavar="SERVER")
+    parser.set_defaults(handler=cmd_logout)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     _add_pull(subparsers.add_parser("pull", help="download an image from a registry"))
     _add_push(subparsers.add_parser("push", help="upload an image to a registry"))
+    _add_login(subparsers.add_parser("login", help="authenticate to a registry"))
+    _add_logout(subparsers.add_parser("logout", help="log out from a registry"))
