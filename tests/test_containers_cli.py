@@ -240,3 +240,16 @@ def test_rename_and_prune(root: Path) -> None:
     assert out.startswith("Deleted Containers:\n") and out.endswith("Total reclaimed space: 0B\n")
     assert dy(root, "ps", "-a", "--format", "{{.Names}}").stdout == b"alive\n"
     dy(root, "rm", "-f", "alive")
+
+
+@pytest.mark.parametrize("runtime", ["crun", "runc"])
+def test_each_runtime(root: Path, runtime: str) -> None:
+    if not shutil.which(runtime):
+        pytest.skip(f"{runtime} is not installed")
+    out = dy(root, "run", "--rm", "--runtime", runtime, "-i", "busybox", "sh", "-c", "cat; hostname | wc -c; exit 5", stdin=b"in\n", code=5)
+    assert out.stdout == b"in\n13\n"
+    cid = dy(root, "run", "-d", "--runtime", runtime, "busybox", "sleep", "60").stdout.decode().strip()
+    assert json.loads(dy(root, "inspect", cid).stdout)[0]["HostConfig"]["Runtime"] == runtime
+    dy(root, "commit", cid)  # pauses and resumes through the runtime
+    assert dy(root, "inspect", "--format", "{{.State.Status}}", cid).stdout == b"running\n"
+    dy(root, "rm", "-f", cid)
