@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from dockyard.registry import api, api_token, search
+from dockyard.registry import web as web_pages
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.manifests import MAX_MANIFEST
 from dockyard.registry.state import STATE, RegistryState
@@ -77,6 +78,7 @@ def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.
     for method in ("PUT", "POST", "DELETE"):
         app.router.add_route(method, "/v1/repositories/{name:.+}/star", search.star)
     app.router.add_get("/v1/repositories/{name:.+}", search.repository)
+    web_pages.add_routes(app)
     app.on_response_prepare.append(_add_headers)
     app.cleanup_ctx.append(_periodic_gc)
     app.on_cleanup.append(_close)
