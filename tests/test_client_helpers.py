@@ -317,6 +317,8 @@ class FaultyRegistry:
         self.tokens: set[str] = set()
         self.token_requests: list[list[str]] = []  # the scopes of each token request
         self.expire_next = False  # the next authorized request gets a 401, once
+        self.search_results: list[dict] = []
+        self.search_queries: list[dict[str, str]] = []
         self._cut_done: set[str] = set()
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
@@ -349,6 +351,7 @@ class FaultyRegistry:
         app = web.Application()
         app.router.add_get("/v2/", self._ping)
         app.router.add_get("/token", self._token)
+        app.router.add_get("/v1/search", self._search)
         app.router.add_route("*", "/v2/{name:.+}/manifests/{reference}", self._manifest)
         app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
         runner = web.AppRunner(app)
@@ -381,6 +384,17 @@ class FaultyRegistry:
 
         refused = self._challenge(request)
         return refused if refused is not None else web.json_response({})
+
+    async def _search(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        self.search_queries.append(dict(request.query))
+        term = request.query.get("q", "")
+        limit = int(request.query.get("n", "25"))
+        found = [r for r in self.search_results if term in r["name"]][:limit]
+        return web.json_response(
+            {"query": term, "num_results": len(found), "page_size": limit, "results": found}
+        )
 
     async def _token(self, request):  # type: ignore[no-untyped-def]
         import base64

@@ -164,6 +164,46 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+SEARCH_TABLE = (
+    "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
+)
+SEARCH_HEADERS = {
+    "Name": "NAME",
+    "Description": "DESCRIPTION",
+    "StarCount": "STARS",
+    "IsOfficial": "OFFICIAL",
+    "IsAutomated": "AUTOMATED",
+}
+DESCRIPTION_WIDTH = 45
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from dockyard.cli.table import render_table
+    from dockyard.imageops.search import search
+
+    results = search(args.term, args.limit, args.filter or [], _daemon_config(args))
+    rows = []
+    for result in results:
+        description = result.description.replace("\n", " ")
+        if not args.no_trunc:
+            description = _ellipsis(description, DESCRIPTION_WIDTH)
+        rows.append(
+            {
+                "Name": result.name,
+                "Description": description,
+                "StarCount": str(result.star_count),
+                "IsOfficial": "[OK]" if result.is_official else "",
+                "IsAutomated": "[OK]" if result.is_automated else "",
+            }
+        )
+    sys.stdout.write(render_table(args.format or SEARCH_TABLE, rows, SEARCH_HEADERS))
+    return 0
+
+
 def _add_config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -214,8 +254,21 @@ def _add_logout(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=cmd_logout)
 
 
+def _add_search(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("term", metavar="TERM")
+    parser.add_argument(
+        "-f", "--filter", action="append", help="filter output based on conditions provided"
+    )
+    parser.add_argument("--format", help="pretty-print search using a Go template")
+    parser.add_argument("--limit", type=int, default=25, help="max number of search results")
+    parser.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    _add_config_flag(parser)
+    parser.set_defaults(handler=cmd_search)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     _add_pull(subparsers.add_parser("pull", help="download an image from a registry"))
     _add_push(subparsers.add_parser("push", help="upload an image to a registry"))
     _add_login(subparsers.add_parser("login", help="authenticate to a registry"))
     _add_logout(subparsers.add_parser("logout", help="log out from a registry"))
+    _add_search(subparsers.add_parser("search", help="search for images in a registry"))
