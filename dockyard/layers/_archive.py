@@ -43,7 +43,6 @@ _read_open = _bind(
 )
 _next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
 _data_into_fd = _bind("archive_read_data_into_fd", [c_void_p, c_int], c_int)
-_data_skip = _bind("archive_read_data_skip", [c_void_p], c_int)
 _error_string = _bind("archive_error_string", [c_void_p], c_char_p)
 
 entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
@@ -136,10 +135,6 @@ class TarReader:
 
     def data_into_fd(self, fd: int) -> None:
         if _data_into_fd(self._archive, fd) not in (ARCHIVE_OK, ARCHIVE_WARN):
-            self._raise()
-
-    def skip_data(self) -> None:
-        if _data_skip(self._archive) not in (ARCHIVE_OK, ARCHIVE_WARN):
             self._raise()
 
     def close(self) -> None:
