@@ -103,7 +103,10 @@ class TarReader:
         _support_tar(self._archive)
         _support_empty(self._archive)
         if _read_open(self._archive, None, None, self._callback, None) != ARCHIVE_OK:
-            self._raise()
+            try:
+                self._raise()
+            finally:
+                self.close()
 
     def _read(self, _archive, _context, pointer) -> int:
         try:
