@@ -246,10 +246,59 @@ def test_rename_and_prune(root: Path) -> None:
 def test_each_runtime(root: Path, runtime: str) -> None:
     if not shutil.which(runtime):
         pytest.skip(f"{runtime} is not installed")
-    out = dy(root, "run", "--rm", "--runtime", runtime, "-i", "busybox", "sh", "-c", "cat; hostname | wc -c; exit 5", stdin=b"in\n", code=5)
+    out = dy(
+        root,
+        "run",
+        "--rm",
+        "--runtime",
+        runtime,
+        "-i",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; hostname | wc -c; exit 5",
+        stdin=b"in\n",
+        code=5,
+    )
     assert out.stdout == b"in\n13\n"
-    cid = dy(root, "run", "-d", "--runtime", runtime, "busybox", "sleep", "60").stdout.decode().strip()
+    cid = (
+        dy(root, "run", "-d", "--runtime", runtime, "busybox", "sleep", "60")
+        .stdout.decode()
+        .strip()
+    )
     assert json.loads(dy(root, "inspect", cid).stdout)[0]["HostConfig"]["Runtime"] == runtime
     dy(root, "commit", cid)  # pauses and resumes through the runtime
     assert dy(root, "inspect", "--format", "{{.State.Status}}", cid).stdout == b"running\n"
     dy(root, "rm", "-f", cid)
+
+
+def test_logs_follow_tail_timestamps_and_restart(root: Path) -> None:
+    import subprocess
+    import sys
+
+    dy(
+        root,
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+    )
+    env = dict(os.environ, DOCKYARD_ROOT=str(root))
+    follow = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli.main", "logs", "-f", "talker"],
+        env=env,
+        capture_output=True,
+        timeout=30,
+    )
+    assert follow.stdout == b"line1\nline2\nline3\n"
+    assert dy(root, "logs", "--tail", "1", "talker").stdout == b"line3\n"
+    stamped = dy(root, "logs", "-t", "--tail", "1", "talker").stdout.decode()
+    assert stamped.endswith("Z line3\n") and stamped[4] == "-"
+    dy(root, "restart", "-t", "1", "talker")
+    assert dy(root, "wait", "talker").stdout == b"0\n"
+    assert dy(root, "logs", "talker").stdout.count(b"line1") == 2
+    dy(root, "rm", "talker")

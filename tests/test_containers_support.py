@@ -22,17 +22,24 @@ def dockyard_mounts(root: Path) -> list[str]:
 
 
 def processes_under(root: Path) -> list[str]:
-    """Processes whose command line or cwd mentions the store root (monitors, runtimes)."""
+    """Processes (monitors, runtimes, containers) whose command line, cwd, root or open files
+    are inside the store root."""
     found = []
+    prefix = str(root)
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(f"/proc/{pid}/cwd")
+            paths = [os.readlink(f"/proc/{pid}/cwd"), os.readlink(f"/proc/{pid}/root")]
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    paths.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:
+                    continue
         except OSError:
             continue
-        if str(root) in cmdline or cwd.startswith(str(root)):
+        if prefix in cmdline or any(path.startswith(prefix) for path in paths):
             found.append(f"{pid} {cmdline}")
     return found
 
