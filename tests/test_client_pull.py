@@ -365,3 +365,37 @@ def test_mirror_serves_docker_io_pulls(cli, client_env, cncf, busybox_archive): 
         "docker.io/library/busybox:latest",
     ]
     assert json.loads(cli("inspect", "busybox").stdout)[0]["Id"] == busybox_archive[1]
+
+
+def test_pull_on_a_terminal_draws_docker_bars(client_env, faulty, store_root):  # type: ignore[no-untyped-def]
+    """Under a pseudo-terminal: jsonmessage-style lines redrawn in place."""
+    import pty
+    import sys
+
+    image = _big_image()
+    faulty.add_image("tty/me", "latest", image)
+    env = dict(os.environ, DOCKYARD_ROOT=str(store_root))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real CLI with a terminal as stdout
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "dockyard.cli.main", "pull", f"{faulty.host}/tty/me:latest"],
+            env,
+        )
+    output = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        output += data
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = output.decode()
+    big = image.layer_digests[1].split(":")[1][:12]
+    assert f"\x1b[2K\r{big}: Pulling fs layer \r" in text
+    assert f"{big}: Downloading [" in text
+    assert f"{big}: Pull complete \r" in text
+    assert f"Status: Downloaded newer image for {faulty.host}/tty/me:latest" in text

@@ -13,7 +13,7 @@ from typing import TextIO
 class ConsoleEvents:
     """Docker's pull/push output: live bars on a terminal, plain status lines otherwise."""
 
-    HIDDEN_OFF_TERMINAL = frozenset({"Verifying Checksum", "Waiting"})
+    HIDDEN_OFF_TERMINAL = frozenset({"Verifying Checksum"})
 
     def __init__(self, out: TextIO, terminal: bool | None = None) -> None:
         from dockyard.cli.progress import ProgressBars
