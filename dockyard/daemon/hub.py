@@ -55,6 +55,7 @@ class Hub:
         self.running: dict[str, Running] = {}
         self.exit_waiters: dict[str, list[asyncio.Future[Exit]]] = {}
         self.watchers: dict[str, asyncio.Task[None]] = {}
+        self.spawner: Any = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -81,21 +82,30 @@ class Hub:
 
     async def start(self, name: str) -> tuple[bool, Any]:
         """Start the container; (False, record) when it was already running."""
-        from dockyard.containers import lifecycle
+        from dockyard.containers.lifecycle import ContainerStartError, find
+        from dockyard.runtime.state import read_state
 
-        def do_start() -> tuple[Any, Any, Any]:
-            store = workers.store()
-            record, directory = lifecycle.find(store, name)
-            sessions = self.pending.get(record.id, [])
-            wants_stdin = record.open_stdin and any(s.stdin for s in sessions)
-            started = lifecycle.start(store, record, attach_streams=True, stdin=wants_stdin)
-            return record, directory, started
+        def look() -> tuple[Any, Any, bool]:
+            record, directory = find(workers.store(), name)
+            return record, directory, read_state(directory).running
 
-        record, directory, started = await workers.run(do_start)
-        if started is None:
+        record, directory, running_now = await workers.run(look)
+        if running_now or record.id in self.running:
             return False, record
-        assert started.client is not None
-        connection = await MonitorConnection.from_socket(started.client)
+        sessions = self.pending.get(record.id, [])
+        wants_stdin = record.open_stdin and any(s.stdin for s in sessions)
+        size = record.host_config.get("ConsoleSize") or [0, 0]
+        console_size = (int(size[0]), int(size[1])) if record.tty and all(size) else None
+        assert self.spawner is not None
+        reply, client = await self.spawner.start(
+            directory, workers.root(), stdin=wants_stdin, console_size=console_size
+        )
+        if not reply.get("ok") or client is None:
+            raise ContainerStartError(
+                reply.get("error") or "container monitor failed to start",
+                int(reply.get("exit_code") or 125),
+            )
+        connection = await MonitorConnection.from_socket(client)
         sessions = self.pending.pop(record.id, [])
         running = Running(record.id, directory, connection, sessions)
         running.exited = asyncio.get_running_loop().create_future()

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -30,7 +31,9 @@ def _preload() -> None:
     import dockyard.store  # noqa: F401
 
 
-async def serve(root: Path, hosts: list[Host], stop: asyncio.Event | None = None) -> None:
+async def serve(
+    root: Path, hosts: list[Host], spawner: Any, stop: asyncio.Event | None = None
+) -> None:
     from dockyard.daemon.app import create_app
 
     loop = asyncio.get_running_loop()
@@ -39,6 +42,7 @@ async def serve(root: Path, hosts: list[Host], stop: asyncio.Event | None = None
     app = create_app()
     app["events"].bind(loop)
     app["hub"].bind(loop)
+    app["hub"].spawner = spawner
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     sockets = []
@@ -92,9 +96,15 @@ def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int
     Store.open(root).close()  # creates the layout
     lock = DaemonLock(root)
     lock.acquire()
+    spawner = None
     try:
         _preload()
-        asyncio.run(serve(root, hosts))
+        from dockyard.daemon.spawner import Spawner
+
+        spawner = Spawner.fork()  # before any thread or database connection exists
+        asyncio.run(serve(root, hosts, spawner))
     finally:
+        if spawner is not None:
+            spawner.close()
         lock.release()
     return 0
