@@ -6,18 +6,20 @@ import pytest
 
 from dockyard.cli.humanize import (
     bytes_size,
-    format_go_time,
-    format_rfc3339,
-    format_rfc3339_nano,
     from_human_size,
     human_duration,
     human_size,
-    parse_rfc3339,
-    parse_rfc3339_ns,
     ram_in_bytes,
     time_ago,
 )
 from dockyard.errors import InvalidArgument
+from dockyard.timeutil import (
+    format_go_time,
+    format_rfc3339,
+    format_rfc3339_nano,
+    parse_rfc3339,
+    parse_rfc3339_ns,
+)
 
 KB, MB, GB, TB, PB = 1000, 1000**2, 1000**3, 1000**4, 1000**5
 KiB, MiB, GiB, TiB, PiB = 1024, 1024**2, 1024**3, 1024**4, 1024**5

@@ -121,7 +121,7 @@ def commit_container(store: Store, name: str, options: CommitOptions) -> Digest:
     from dockyard.imageops.changes import apply_changes
     from dockyard.imageops.configs import encode_config
     from dockyard.runtime.ocirt import get_runtime
-    from dockyard.store.store import now_rfc3339
+    from dockyard.timeutil import now_rfc3339
 
     record, directory = find(store, name)
     tag = _reference(options.repo_tag)

@@ -14,8 +14,8 @@ from dockyard.containers.names import check_name, random_name
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.runtime import etcfiles, rootfs
 from dockyard.runtime.state import ContainerState, write_state
-from dockyard.runtime.timefmt import now_rfc3339
 from dockyard.store import Store
+from dockyard.timeutil import now_rfc3339
 
 
 @dataclass

@@ -11,8 +11,8 @@ from dockyard.containers import record as records
 from dockyard.containers.create import container_dir
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.state import ContainerState, read_state
-from dockyard.runtime.timefmt import parse_rfc3339
 from dockyard.store import ContainerRow, Store
+from dockyard.timeutil import parse_rfc3339_or_zero as parse_rfc3339
 
 FILTER_KEYS = ("status", "name", "id", "ancestor", "exited", "label", "before", "since")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")

@@ -13,7 +13,7 @@ from dockyard.errors import InvalidArgument, NotFound
 from dockyard.imageops.changes import apply_changes
 from dockyard.imageops.configs import imported_image_config
 from dockyard.store import Store
-from dockyard.store.store import now_rfc3339
+from dockyard.timeutil import now_rfc3339
 
 
 class _Peeked:

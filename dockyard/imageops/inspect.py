@@ -9,9 +9,7 @@ from dockyard.digest import Digest
 from dockyard.imageops.changes import normalize_config
 from dockyard.imageops.resolve import resolve_image_id
 from dockyard.store import ImageRecord, Store
-from dockyard.timeutil import parse_rfc3339
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
+from dockyard.timeutil import ZERO_TIME, parse_rfc3339_or_zero
 
 
 def _graph_driver(store: Store, image: ImageRecord) -> dict[str, Any]:
@@ -74,7 +72,7 @@ def image_history(store: Store, text: str) -> list[dict[str, Any]]:
             0,
             {
                 "Id": "<missing>",
-                "Created": int(parse_rfc3339(entry.get("created", ""))),
+                "Created": int(parse_rfc3339_or_zero(entry.get("created", ""))),
                 "CreatedBy": entry.get("created_by", ""),
                 "Tags": None,
                 "Size": size,

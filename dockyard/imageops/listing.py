@@ -11,7 +11,7 @@ from dockyard.digest import Digest
 from dockyard.errors import InvalidArgument
 from dockyard.imageops.resolve import resolve_image_id
 from dockyard.store import Store
-from dockyard.timeutil import parse_rfc3339
+from dockyard.timeutil import parse_rfc3339_or_zero
 
 FILTER_NAMES = ("dangling", "reference", "before", "since", "label")
 
@@ -86,7 +86,7 @@ def list_images(
         (tags if kind == "tag" else digests).append(reference.familiar(name))
     rows = store.image_rows()
     parents = {row[1] for row in rows if row[1]}
-    created_of = {row[0]: parse_rfc3339(row[3]) for row in rows}
+    created_of = {row[0]: parse_rfc3339_or_zero(row[3]) for row in rows}
 
     def bound(name: str) -> float:
         return created_of[str(resolve_image_id(store, name))]

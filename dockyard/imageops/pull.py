@@ -10,6 +10,7 @@ layer, image or reference behind.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class _Download:
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
     keep_file: bool = False  # the blob already in the store: never deleted
+    fd: int = -1
 
 
 class _Applier:
@@ -83,7 +85,7 @@ class _Applier:
         return store
 
     def apply(self, layer: _Layer, download: _Download, parent: Digest | None, progress) -> None:  # type: ignore[no-untyped-def]
-        reader = GrowingReader(download.path, download.state)
+        reader = GrowingReader(download.fd, download.state)
         try:
             self._store().add_layer_from_tar(
                 reader,
@@ -308,6 +310,7 @@ class Puller:
             if not download.keep_file:
                 download.task = asyncio.create_task(self._download(repository, download, semaphore))
         applier = _Applier(self.store.root)
+        succeeded = False
         try:
             parent = layers[first_missing - 1].chain_id if first_missing else None
             for layer in missing:
@@ -317,6 +320,7 @@ class Puller:
             for download in downloads.values():
                 if download.task is not None:
                     await download.task
+            succeeded = True
         finally:
             for download in downloads.values():
                 if not download.state.done:
@@ -326,24 +330,48 @@ class Puller:
             tasks = [d.task for d in downloads.values() if d.task is not None]
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.get_running_loop().run_in_executor(None, applier.close)
-        for download in downloads.values():
-            if not download.keep_file:
-                download.path.unlink(missing_ok=True)
+            for download in downloads.values():
+                if succeeded and not download.keep_file:
+                    download.path.unlink(missing_ok=True)  # still locked: waiters see it gone
+                if download.fd >= 0:
+                    os.close(download.fd)
+
+    def _stored_blob(self, descriptor: Descriptor) -> _Download:
+        """A blob the store has already: applied from there, nothing downloaded."""
+        path = self.store.blobs.path(descriptor.digest)
+        download = _Download(descriptor, path, keep_file=True)
+        download.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        download.state.advance(descriptor.size)
+        download.state.finish()
+        download.opened.set()
+        return download
 
     async def _download(self, repository, download: _Download, semaphore) -> None:  # type: ignore[no-untyped-def]
-        from dockyard.client.download import download_blob
+        from dockyard.client.download import download_blob, open_partial
 
         descriptor = download.descriptor
         short, size = descriptor.digest.short, descriptor.size
         async with semaphore:
-            download.path.touch(mode=0o600, exist_ok=True)
+            fd = await open_partial(download.path)
+            if fd < 0 and self.store.blobs.exists(descriptor.digest):
+                # another process fetched it meanwhile
+                stored = self._stored_blob(descriptor)
+                download.fd, download.path, download.keep_file = stored.fd, stored.path, True
+                download.state.advance(size)
+                download.state.finish()
+                download.opened.set()
+                self.events.status(short, "Download complete")
+                return
+            if fd < 0:
+                fd = await open_partial(download.path)
+            download.fd = fd
             download.opened.set()
 
             def progress(done: int) -> None:
                 self.events.progress(short, "Downloading", done, size)
 
             await download_blob(
-                repository, descriptor.digest, size, download.path, download.state, progress
+                repository, descriptor.digest, size, download.path, fd, download.state, progress
             )
         self.events.status(short, "Verifying Checksum")
         self.events.status(short, "Download complete")

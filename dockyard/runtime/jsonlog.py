@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.runtime.timefmt import now_rfc3339
+from dockyard.timeutil import now_rfc3339
 
 MAX_PARTIAL = 16 * 1024  # Docker flushes a line without newline at 16 KiB
 

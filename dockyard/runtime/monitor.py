@@ -34,8 +34,8 @@ from dockyard.runtime.ocirt import STATE_ROOT, Runtime, get_runtime
 from dockyard.runtime.procenv import container_env
 from dockyard.runtime.spec import Bind, ContainerSpec, ProcessSpec, build_spec
 from dockyard.runtime.state import ContainerState, read_state, write_json_atomic, write_state
-from dockyard.runtime.timefmt import now_rfc3339
 from dockyard.runtime.users import resolve_user
+from dockyard.timeutil import now_rfc3339
 
 DRAIN_SECONDS = 2.0
 

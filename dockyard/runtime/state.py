@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from dockyard.runtime.timefmt import ZERO_TIME, now_rfc3339
+from dockyard.timeutil import ZERO_TIME, now_rfc3339
 
 STATE_FILE = "state.json"
 

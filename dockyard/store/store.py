@@ -26,7 +26,7 @@ from dockyard.reference import Reference
 from dockyard.store import db
 from dockyard.store.blobs import BlobStore
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
-from dockyard.timeutil import format_rfc3339_nano
+from dockyard.timeutil import now_rfc3339
 
 LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
 
@@ -36,10 +36,6 @@ class ReleasedLayer:
     chain_id: str
     dir: str
     blob: str
-
-
-def now_rfc3339() -> str:
-    return format_rfc3339_nano()
 
 
 class Store:
