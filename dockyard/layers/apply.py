@@ -51,7 +51,7 @@ _ENTRY_ERRORS = (
 @dataclass
 class AppliedLayer:
     diff_id: Digest
-    size: int  # sum of the sizes of regular files, as Docker reports a layer's Size
+    size: int  # Docker's layer Size: bytes of regular files plus symlink targets (lstat sizes)
     tar_size: int  # bytes of the uncompressed tar, end padding included
 
 
@@ -239,7 +239,9 @@ class _Applier:
             self.size += size
             self.regular(entry, size, sparse=_archive.entry_sparse_count(handle) > 0)
         elif kind == stat.S_IFLNK:
-            self.symlink(entry, _archive.entry_symlink(handle) or b"")
+            target = _archive.entry_symlink(handle) or b""
+            self.size += len(target)  # overlay2's DiffSize counts a symlink's lstat size
+            self.symlink(entry, target)
         elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
             major, minor = _archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle)
             if major >= 2**32 or minor >= 2**32:
