@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -46,8 +47,15 @@ class Client:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        # The loop runs in its own thread, so the client also works beside other event
+        # loops of the test's thread (Playwright's sync API keeps one running).
         self.loop = asyncio.new_event_loop()
-        self.session = self.loop.run_until_complete(self._session())
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.session = self._run(self._session())
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     async def _session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(auto_decompress=False)
@@ -73,7 +81,7 @@ class Client:
             ) as response:
                 return Reply(response.status, response.headers, await response.read())
 
-        return self.loop.run_until_complete(go())
+        return self._run(go())
 
     def get(self, path: str, **kw) -> Reply:
         return self.request("GET", path, **kw)
@@ -94,7 +102,9 @@ class Client:
         return self.request("DELETE", path, **kw)
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.session.close())
+        self._run(self.session.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
         self.loop.close()
 
 
