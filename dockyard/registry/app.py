@@ -62,6 +62,10 @@ async def _periodic_gc(app: web.Application):
             await task
 
 
+async def _to_v2(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/v2/")
+
+
 def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.Application:
     state = state or RegistryState(config)
     app = web.Application(
@@ -69,6 +73,7 @@ def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.
         client_max_size=MAX_MANIFEST + 4096,
     )
     app[STATE] = state
+    app.router.add_get("/v2", _to_v2)
     app.router.add_get("/v2/", api.ping)
     app.router.add_get("/v2/_catalog", api.catalog)
     app.router.add_route("*", "/v2/{tail:.+}", api.dispatch)
