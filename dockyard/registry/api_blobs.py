@@ -9,6 +9,7 @@ import time
 
 from aiohttp import web
 
+from dockyard.digest import Digest
 from dockyard.registry.access import Identity
 from dockyard.registry.blobfile import BlobResponse, parse_range
 from dockyard.registry.errors import RegistryError
@@ -127,8 +128,10 @@ async def start_upload(
 ) -> web.StreamResponse:
     query = request.query
     mount, source = query.get("mount"), query.get("from")
-    if mount and source and is_valid_name(source):
-        digest = parse_digest(mount)
+    if mount and source and is_valid_name(source) and Digest.is_valid(mount):
+        # a mount that cannot happen (bad arguments, no such blob, no right to read the
+        # source) falls back to an ordinary upload session, as the spec says
+        digest = Digest.parse(mount)
         may_read = state.access.permitted(identity, source, "pull") and (
             identity.token is None or "pull" in identity.token.get(source, ())
         )
