@@ -399,3 +399,32 @@ def test_pull_on_a_terminal_draws_docker_bars(client_env, faulty, store_root):  
     assert f"{big}: Downloading [" in text
     assert f"{big}: Pull complete \r" in text
     assert f"Status: Downloaded newer image for {faulty.host}/tty/me:latest" in text
+
+
+def test_two_pulls_of_one_image_at_once(client_env, faulty, store_root):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    image = _big_image()
+    faulty.add_image("twice/me", "latest", image)
+    Engine(store_root).close()
+    env = dict(os.environ, DOCKYARD_ROOT=str(store_root))
+    command = [sys.executable, "-m", "dockyard.cli.main", "pull", "-q"]
+    processes = [
+        subprocess.Popen(
+            [*command, f"{faulty.host}/twice/me:{tag}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for tag in ("latest", "latest")
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    engine = Engine(store_root)
+    try:
+        assert str(engine.resolve_image(f"{faulty.host}/twice/me")) == image.image_id
+        assert [p.name for p in engine.store.tmp.iterdir() if p.name.endswith(".partial")] == []
+    finally:
+        engine.close()

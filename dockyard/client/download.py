@@ -9,6 +9,7 @@ size are checked at the end; a blob that does not match is deleted and the pull 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import os
 from collections.abc import Callable
@@ -66,19 +67,37 @@ def _retryable(error: BaseException) -> bool:
     return False
 
 
+async def open_partial(path: Path) -> int:
+    """Open (creating) a partial file and lock it: another process downloading the same
+    blob into the same store finishes first. Returns -1 when that process completed
+    and removed the file meanwhile (the blob is then in the store)."""
+    loop = asyncio.get_running_loop()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        await loop.run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink == 0:
+            os.close(fd)
+            return -1
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 async def download_blob(
     repository: RegistryRepository,
     digest: Digest,
     size: int,
     path: Path,
+    fd: int,
     state: GrowingState,
     progress: Callable[[int], None],
 ) -> None:
-    """Fetch ``digest`` into ``path``, continuing what is there; ``state`` tells readers
-    how far the file is complete. Raises on failure (``state`` is failed too)."""
+    """Fetch ``digest`` into the partial file ``path`` (open as ``fd``, which the caller
+    closes), continuing what is there; ``state`` tells readers how far the file is
+    complete. Raises on failure (``state`` is failed too)."""
     loop = asyncio.get_running_loop()
     hasher = hashlib.new(digest.algorithm)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         written = os.fstat(fd).st_size
         if written > size:
@@ -141,6 +160,11 @@ async def download_blob(
                     state.advance(written)
                 if isinstance(error, asyncio.CancelledError) or not _retryable(error):
                     raise
+                if chunks:  # bytes that did arrive are kept: the retry starts after them
+                    written += await loop.run_in_executor(
+                        None, _write_chunks, fd, chunks, written, hasher
+                    )
+                    state.advance(written)
                 attempts += 1
                 if attempts > RETRIES:
                     raise RegistryError(
@@ -160,5 +184,3 @@ async def download_blob(
             else RegistryError("download cancelled")
         )
         raise
-    finally:
-        os.close(fd)

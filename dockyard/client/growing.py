@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-from pathlib import Path
 
 
 class Cancelled(Exception):
@@ -52,8 +51,10 @@ class GrowingState:
 
 
 class GrowingReader(io.RawIOBase):
-    def __init__(self, path: Path, state: GrowingState) -> None:
-        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    """Reads the file open as ``fd`` (not closed here) with pread, from offset 0."""
+
+    def __init__(self, fd: int, state: GrowingState) -> None:
+        self._fd = fd
         self._state = state
         self._position = 0
 
@@ -65,12 +66,6 @@ class GrowingReader(io.RawIOBase):
         if available == 0:
             return 0
         view = memoryview(buffer)[: min(len(buffer), available)]
-        n = os.readv(self._fd, [view])
+        n = os.preadv(self._fd, [view], self._position)
         self._position += n
         return n
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        super().close()
