@@ -106,6 +106,52 @@ def image_steps(walk: Walkthrough, busybox_tar: Path, debian_tar: Path | None) -
     run("dockyard check")
 
 
+def container_steps(walk: Walkthrough) -> None:
+    """The heart of the tutorial: run, change a file, commit as a new layer, and Docker's
+    rules for removing what depends on what."""
+    run = walk.run
+    walk.section("8. run a container, change a file, commit it")
+    run(
+        "echo 'echo first_test! >> first; cat first' |"
+        " dockyard run -i --network none --name commit_test debian:bookworm"
+    )
+    run("dockyard ps -a")
+    run("dockyard container diff commit_test")
+    run("dockyard commit -a 'yceffort-test' -m 'my first commit' commit_test commit_test:first")
+    run("dockyard images")
+    walk.section("9. a second container from the committed image, a second commit")
+    run(
+        "dockyard run -i --network none --name commit_test2 commit_test:first"
+        " sh -c 'echo second_test! >> second'"
+    )
+    run("dockyard container diff commit_test2")
+    run("dockyard commit -a 'yceffort' -m 'my second commit' commit_test2 commit_test:second")
+    run("dockyard images")
+    run('dockyard run --rm --network none commit_test:second sh -c "cat /first /second"')
+    walk.section("10. inspect: the child's layers are the parent's plus one")
+    for name in ("debian:bookworm", "commit_test:first", "commit_test:second"):
+        run(
+            "dockyard inspect --format 'Parent={{.Parent}} Author={{.Author}}"
+            f" Comment={{{{.Comment}}}} RootFS={{{{json .RootFS.Layers}}}}' {name}"
+        )
+    run("dockyard history commit_test:second")
+    walk.section("11. rmi: conflicts, untag only, delete")
+    run("dockyard rmi commit_test:first", expect=1)
+    run("dockyard run --network none --name both commit_test:second true")
+    run("dockyard export -o both.tar both")
+    run("dockyard rm commit_test2 both")
+    run("dockyard rmi commit_test:first")
+    run("dockyard images -a")
+    run("dockyard rmi commit_test:second")
+    walk.section("12. export / import")
+    run(
+        "dockyard import -m 'imported from export' --change 'CMD [\"sh\"]' both.tar exported:latest"
+    )
+    run("dockyard history exported:latest")
+    run("dockyard run --rm --network none exported:latest cat /first /second")
+    run("dockyard rm commit_test")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="store to use (default: a fresh temporary one)")
@@ -123,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     walk = Walkthrough(root, workdir)
     try:
         image_steps(walk, busybox_tar, debian_tar)
+        if debian_tar is not None:
+            container_steps(walk)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
