@@ -15,6 +15,7 @@ from enum import IntFlag
 from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.errors import Conflict
+from dockyard.faults import fault_point
 from dockyard.imageops.resolve import is_id_prefix, resolve_image_id
 from dockyard.store import Store
 from dockyard.store.store import ReleasedLayer
@@ -193,6 +194,7 @@ def remove_image(store: Store, text: str, force: bool = False, prune: bool = Tru
     with store.transaction() as connection:
         remover = ImageRemover(store, connection)
         remover.remove(text, force, prune)
+    fault_point("rmi.after-commit")
     store.remove_layer_files(remover.released)
     store.remove_blobs_if_unreferenced(remover.deleted_images)
     return remover.records

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from dockyard.digest import Digest, HashingWriter
 from dockyard.errors import InvalidArchive
+from dockyard.faults import fault_point
 
 COPY_CHUNK = 1 << 20
 
@@ -46,7 +47,9 @@ class BlobWriter:
         self._file.close()
         final = self._blobs.path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("blob.before-rename")
         os.replace(self.path, final)
+        fault_point("blob.after-rename")
         return digest
 
     def abort(self) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dockyard.faults import fault_point
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -88,4 +90,6 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         connection.execute("ROLLBACK")
         raise
     else:
+        fault_point("db.before-commit")
         connection.execute("COMMIT")
+        fault_point("db.after-commit")

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from dockyard.digest import Digest
 from dockyard.errors import Conflict, InvalidArchive, NotFound
+from dockyard.faults import fault_point
 from dockyard.oci import mediatypes
 from dockyard.oci.types import ImageConfig, chain_ids, parse_image_config
 from dockyard.reference import Reference
@@ -164,6 +165,7 @@ class Store:
                         f"layer content does not match its diff ID: expected {expected_diff_id},"
                         f" got {applied.diff_id}"
                     )
+                fault_point("layer.extracted")
                 blob = blob_writer.commit(expected_blob)
             if blob == applied.diff_id:
                 media_type = _uncompressed_media_type(media_type)
@@ -178,6 +180,7 @@ class Store:
             directory = self._free_layer_dir_name(chain_id)
             _fsync_tree_root(staging)
             os.rename(staging, self.layers_dir / directory)
+            fault_point("layer.after-rename")
             with self.transaction() as connection:
                 connection.execute(
                     "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain, dir, size,"
@@ -463,6 +466,7 @@ class Store:
         for layer in released:
             if not self._layer_dir_in_use(layer.dir):
                 remove_tree(self.layers_dir / layer.dir)
+            fault_point("release.layer-removed")
         self.remove_blobs_if_unreferenced([layer.blob for layer in released])
 
     def _layer_dir_in_use(self, name: str) -> bool:
