@@ -6,7 +6,11 @@ Both run on 127.0.0.1 with fresh storage directories; curl is the client:
   256 MiB random blob into a fresh repository;
 - download: one GET of that blob;
 - parallel: 8 simultaneous GETs of it;
-- ping: 2000 sequential GET /v2/ on one keep-alive connection.
+- ping: 2000 sequential GET /v2/ on one keep-alive connection;
+- with skopeo (when installed): push of an image with two gzip layers (the debian rootfs
+  from ``python -m dockyard.baseimages debian`` when it is cached, else 100 MiB of text, and
+  256 MiB of random data) into a freshly started registry, then a pull of it into a
+  ``dir:`` directory (fresh servers for each run, so no blob is deduplicated or mounted).
 
 Each figure is the median of --runs runs, servers alternating; ratio = CNCF time /
 dockyard time (above 1: dockyard is faster). Usage:
@@ -206,6 +210,83 @@ def ping(server: Server, count: int, scratch: str) -> float:
     return time.perf_counter() - start
 
 
+def base_rootfs() -> bytes:
+    cache = os.environ.get("DOCKYARD_BASE_CACHE", "/var/cache/dockyard/base")
+    path = os.path.join(cache, "debian-bookworm.tar")
+    if os.path.exists(path):
+        with open(path, "rb") as stream:
+            return stream.read()
+    words = b"".join(b"line %d of a compressible layer\n" % i for i in range(100_000))
+    return (words * (100 * 1024 * 1024 // len(words) + 1))[: 100 * 1024 * 1024]
+
+
+def make_layout(path: str, random_mib: int) -> None:
+    """An OCI layout ``path:bench`` with two gzip layers."""
+    import gzip
+    import json
+
+    try:
+        from isal import igzip as fast_gzip
+    except ImportError:
+        fast_gzip = gzip
+    os.makedirs(os.path.join(path, "blobs", "sha256"))
+
+    def blob(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(path, "blobs", "sha256", digest), "wb") as stream:
+            stream.write(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    raws = [base_rootfs(), os.urandom(random_mib << 20)]
+    layers = []
+    for raw in raws:
+        compressed = fast_gzip.compress(raw, compresslevel=1)
+        layers.append(
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(compressed)}
+        )
+    diff_ids = ["sha256:" + hashlib.sha256(raw).hexdigest() for raw in raws]
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config)},
+            "layers": layers,
+        }
+    ).encode()
+    entry = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        **blob(manifest),
+        "annotations": {"org.opencontainers.image.ref.name": "bench"},
+    }
+    with open(os.path.join(path, "index.json"), "w") as stream:
+        json.dump({"schemaVersion": 2, "manifests": [entry]}, stream)
+    with open(os.path.join(path, "oci-layout"), "w") as stream:
+        json.dump({"imageLayoutVersion": "1.0.0"}, stream)
+    os.sync()
+
+
+def skopeo_round(server: Server, layout: str, scratch: str, run: int) -> tuple[float, float]:
+    image = f"docker://127.0.0.1:{server.port}/bench/skopeo{run}:latest"
+    start = time.perf_counter()
+    subprocess.run(
+        ["skopeo", "copy", "--insecure-policy", "--dest-tls-verify=false", f"oci:{layout}:bench", image],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    push = time.perf_counter() - start
+    target = os.path.join(scratch, f"pulled-{server.name}-{run}")
+    start = time.perf_counter()
+    subprocess.run(
+        ["skopeo", "copy", "--insecure-policy", "--src-tls-verify=false", image, f"dir:{target}"],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    pull = time.perf_counter() - start
+    shutil.rmtree(target, ignore_errors=True)
+    return push, pull
+
+
 def record(server: Server, key: str, value: float) -> None:
     server.times.setdefault(key, []).append(value)
 
@@ -217,6 +298,7 @@ def main() -> int:
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--only", choices=("dockyard", "cncf"))
     parser.add_argument("--scratch", default=None, help="directory for storage and blobs")
+    parser.add_argument("--no-skopeo", action="store_true", help="skip the skopeo push/pull")
     args = parser.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="registry-bench-", dir=args.scratch)
@@ -237,6 +319,23 @@ def main() -> int:
                 record(server, "parallel8", download(server, repo, digest, 8))
                 record(server, "ping2000", ping(server, args.pings, scratch))
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+        for server in servers:
+            server.stop()
+        if not args.no_skopeo and shutil.which("skopeo"):
+            layout = os.path.join(scratch, "layout")
+            make_layout(layout, args.size_mib)
+            starters = {"dockyard": start_dockyard, "cncf": start_cncf}
+            for run in range(args.runs):
+                order = servers if run % 2 == 0 else list(reversed(servers))
+                for server in order:
+                    fresh = starters[server.name](scratch)
+                    try:
+                        push, pull = skopeo_round(fresh, layout, scratch, run)
+                    finally:
+                        fresh.stop()
+                    record(server, "skopeo-push", push)
+                    record(server, "skopeo-pull", pull)
+                print(f"skopeo run {run + 1}/{args.runs} done", file=sys.stderr)
     finally:
         for server in servers:
             server.stop()
@@ -247,14 +346,16 @@ def main() -> int:
         "download": "one download",
         "parallel8": "8 parallel downloads",
         "ping2000": f"{args.pings} GET /v2/ keep-alive",
+        "skopeo-push": "skopeo push (2 gzip layers)",
+        "skopeo-pull": "skopeo pull",
     }
     by_name = {s.name: s for s in servers}
     print(f"{'benchmark':32} {'dockyard':>10} {'cncf 2.8':>10} {'ratio':>7}")
     for key, label in labels.items():
         ours = by_name.get("dockyard")
         theirs = by_name.get("cncf")
-        a = statistics.median(ours.times[key]) if ours else None
-        b = statistics.median(theirs.times[key]) if theirs else None
+        a = statistics.median(ours.times[key]) if ours and key in ours.times else None
+        b = statistics.median(theirs.times[key]) if theirs and key in theirs.times else None
         ratio = f"{b / a:6.2f}x" if a and b else "-"
         print(
             f"{label:32} {f'{a:.3f} s' if a else '-':>10} {f'{b:.3f} s' if b else '-':>10} {ratio:>7}"
