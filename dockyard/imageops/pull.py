@@ -285,23 +285,20 @@ class Puller:
         if not missing:
             return
         downloads: dict[Digest, _Download] = {}
-        for layer in missing:
-            digest = layer.descriptor.digest
-            if digest in downloads:
-                continue
-            if self.store.blobs.exists(digest):
-                download = _Download(
-                    layer.descriptor, self.store.blobs.path(digest), keep_file=True
-                )
-                download.state.advance(layer.descriptor.size)
-                download.state.finish()
-                download.opened.set()
-            else:
-                download = _Download(layer.descriptor, partial_path(self.store.tmp, digest))
-            downloads[digest] = download
-            self.events.status(layer.short, "Pulling fs layer")
-            if download.keep_file:
-                self.events.status(layer.short, "Download complete")
+        try:
+            for layer in missing:
+                digest = layer.descriptor.digest
+                if digest in downloads:
+                    continue
+                partial = partial_path(self.store.tmp, digest)
+                download = downloads[digest] = await self._prepare(layer.descriptor, partial)
+                self.events.status(layer.short, "Pulling fs layer")
+                if download.keep_file:
+                    self.events.status(layer.short, "Download complete")
+        except BaseException:
+            for download in downloads.values():
+                os.close(download.fd)
+            raise
         semaphore = asyncio.Semaphore(PARALLEL_DOWNLOADS)
         waiting = [d for d in downloads.values() if not d.keep_file][PARALLEL_DOWNLOADS:]
         for download in waiting:
@@ -310,7 +307,7 @@ class Puller:
             if not download.keep_file:
                 download.task = asyncio.create_task(self._download(repository, download, semaphore))
         applier = _Applier(self.store.root)
-        succeeded = False
+        succeeded = suspect = False
         try:
             parent = layers[first_missing - 1].chain_id if first_missing else None
             for layer in missing:
@@ -321,6 +318,9 @@ class Puller:
                 if download.task is not None:
                     await download.task
             succeeded = True
+        except InvalidArchive:
+            suspect = True  # a registry that lies: nothing it sent is kept for a resume
+            raise
         finally:
             for download in downloads.values():
                 if not download.state.done:
@@ -331,10 +331,28 @@ class Puller:
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.get_running_loop().run_in_executor(None, applier.close)
             for download in downloads.values():
-                if succeeded and not download.keep_file:
+                if not download.keep_file and (
+                    succeeded or suspect or os.fstat(download.fd).st_size == 0
+                ):
                     download.path.unlink(missing_ok=True)  # still locked: waiters see it gone
                 if download.fd >= 0:
                     os.close(download.fd)
+
+    async def _prepare(self, descriptor: Descriptor, partial: Path) -> _Download:
+        """The blob from the store, or its partial file, opened and locked. Called in
+        layer order, so two processes pulling the same layers take the locks in the
+        same order (the second waits, then finds the blobs in the store)."""
+        from dockyard.client.download import open_partial
+
+        for _attempt in range(3):
+            if self.store.blobs.exists(descriptor.digest):
+                return self._stored_blob(descriptor)
+            fd = await open_partial(partial)
+            if fd >= 0:
+                download = _Download(descriptor, partial, fd=fd)
+                download.opened.set()
+                return download
+        raise InvalidArchive(f"{partial}: removed again and again by another process")
 
     def _stored_blob(self, descriptor: Descriptor) -> _Download:
         """A blob the store has already: applied from there, nothing downloaded."""
@@ -347,31 +365,23 @@ class Puller:
         return download
 
     async def _download(self, repository, download: _Download, semaphore) -> None:  # type: ignore[no-untyped-def]
-        from dockyard.client.download import download_blob, open_partial
+        from dockyard.client.download import download_blob
 
         descriptor = download.descriptor
         short, size = descriptor.digest.short, descriptor.size
         async with semaphore:
-            fd = await open_partial(download.path)
-            if fd < 0 and self.store.blobs.exists(descriptor.digest):
-                # another process fetched it meanwhile
-                stored = self._stored_blob(descriptor)
-                download.fd, download.path, download.keep_file = stored.fd, stored.path, True
-                download.state.advance(size)
-                download.state.finish()
-                download.opened.set()
-                self.events.status(short, "Download complete")
-                return
-            if fd < 0:
-                fd = await open_partial(download.path)
-            download.fd = fd
-            download.opened.set()
 
             def progress(done: int) -> None:
                 self.events.progress(short, "Downloading", done, size)
 
             await download_blob(
-                repository, descriptor.digest, size, download.path, fd, download.state, progress
+                repository,
+                descriptor.digest,
+                size,
+                download.path,
+                download.fd,
+                download.state,
+                progress,
             )
         self.events.status(short, "Verifying Checksum")
         self.events.status(short, "Download complete")
