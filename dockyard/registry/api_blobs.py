@@ -11,7 +11,8 @@ from aiohttp import web
 
 from dockyard.digest import Digest
 from dockyard.registry.access import Identity
-from dockyard.registry.blobfile import BlobResponse, parse_range
+from dockyard.registry.blobfile import BlobResponse, DriverBlobResponse, parse_range
+from dockyard.registry.content import blob_path
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import is_valid_name, parse_digest
 from dockyard.registry.state import RegistryState
@@ -81,8 +82,14 @@ async def get_blob(
     parsed = parse_digest(digest)
     text = str(parsed)
     found = state.content.linked(name, parsed)
-    path = state.content.local_path(parsed) if found is not None else None
-    if found is None or path is None or not os.path.exists(path):
+    if found is None:
+        raise RegistryError("BLOB_UNKNOWN", text)
+    path = state.content.local_path(parsed)
+    if path is not None:
+        present = os.path.exists(path)
+    else:
+        present = await asyncio.to_thread(state.driver.stat, blob_path(parsed)) is not None
+    if not present:
         raise RegistryError("BLOB_UNKNOWN", text)
     size, linked = found
     now = time.time()
@@ -103,10 +110,11 @@ async def get_blob(
         response = web.Response(status=416, headers=headers)
         response.headers["Content-Range"] = f"bytes */{size}"
         return response
-    if chosen is None:
-        response = BlobResponse(path, size, 0, size)
+    offset, count, status = (0, size, 200) if chosen is None else (chosen[0], chosen[1], 206)
+    if path is not None:
+        response: web.StreamResponse = BlobResponse(path, size, offset, count, status)
     else:
-        response = BlobResponse(path, size, chosen[0], chosen[1], status=206)
+        response = DriverBlobResponse(state.driver, blob_path(parsed), size, offset, count, status)
     response.headers.update(headers)
     return response
 

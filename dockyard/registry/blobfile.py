@@ -80,3 +80,38 @@ class BlobResponse(web.StreamResponse):
             await writer.write(chunk)
             remaining -= len(chunk)
             position += len(chunk)
+
+
+class DriverBlobResponse(web.StreamResponse):
+    """A blob streamed from a storage driver without local files (read in a worker thread)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, driver, path: str, size: int, offset: int, count: int, status: int = 200):
+        super().__init__(status=status)
+        self._driver = driver
+        self._path = path
+        self._offset = offset
+        self._count = count
+        self.content_length = count
+        self.headers["Accept-Ranges"] = "bytes"
+        if status == 206:
+            self.headers["Content-Range"] = f"bytes {offset}-{offset + count - 1}/{size}"
+
+    async def prepare(self, request: web.BaseRequest):  # type: ignore[override]
+        if request.method == "HEAD" or self._count == 0:
+            return await super().prepare(request)
+        stream = await asyncio.to_thread(self._driver.open_read, self._path, self._offset)
+        try:
+            writer = await super().prepare(request)
+            remaining = self._count
+            while remaining > 0:
+                chunk = await asyncio.to_thread(stream.read, min(self.CHUNK, remaining))
+                if not chunk:
+                    raise ConnectionResetError("blob shorter than recorded")
+                await writer.write(chunk)
+                remaining -= len(chunk)
+            await super().write_eof()
+            return writer
+        finally:
+            stream.close()

@@ -11,16 +11,17 @@ from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.metadata import Metadata
+from dockyard.registry.storage import StorageDriver
 from dockyard.registry.storage.filesystem import FilesystemDriver
 from dockyard.registry.uploads import Uploads
 
 
 class RegistryState:
-    def __init__(self, config: RegistryConfig) -> None:
+    def __init__(self, config: RegistryConfig, driver: StorageDriver | None = None) -> None:
         from dockyard.registry.access import Access
 
         self.config = config
-        self.driver = FilesystemDriver(config.storage)
+        self.driver = driver or FilesystemDriver(config.storage)
         self.meta = Metadata(config.storage)
         self.content = Content(self.driver, self.meta)
         self.uploads = Uploads(self.content)
