@@ -169,8 +169,18 @@ def register(subparsers) -> None:
     serve.add_argument(
         "--gc-interval", type=float, default=0.0, metavar="SECONDS", help="run gc periodically"
     )
-    serve.add_argument("--gc-grace", type=float, default=3600.0, metavar="SECONDS")
-    serve.add_argument("--gc-delete-untagged", action="store_true")
+    serve.add_argument(
+        "--gc-grace",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="periodic gc keeps anything younger than this (default 3600)",
+    )
+    serve.add_argument(
+        "--gc-delete-untagged",
+        action="store_true",
+        help="periodic gc also deletes manifests no tag reaches",
+    )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(handler=_serve)
 
@@ -184,7 +194,13 @@ def register(subparsers) -> None:
         metavar="SECONDS",
         help="keep anything younger than this (default 3600)",
     )
-    gc.add_argument("--upload-grace", type=float, default=86400.0, metavar="SECONDS")
+    gc.add_argument(
+        "--upload-grace",
+        type=float,
+        default=86400.0,
+        metavar="SECONDS",
+        help="delete upload sessions idle for longer than this (default 86400)",
+    )
     gc.add_argument(
         "--delete-untagged", action="store_true", help="also delete manifests no tag reaches"
     )
