@@ -31,6 +31,29 @@ def _preload() -> None:
     import dockyard.store  # noqa: F401
 
 
+def _serialise_chdir() -> None:
+    """rootfs mounts overlays with relative lowerdirs after a chdir, and the working
+    directory is process-wide: in the daemon's worker threads, two mounts at once
+    (export, cp of stopped containers) must not interleave. Wrap rootfs._cwd in a lock."""
+    import contextlib
+    import threading
+
+    from dockyard.runtime import rootfs
+
+    original = rootfs._cwd
+    if getattr(original, "_dockyard_locked", False):
+        return
+    lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def locked_cwd(path):  # type: ignore[no-untyped-def]
+        with lock, original(path):
+            yield
+
+    locked_cwd._dockyard_locked = True  # type: ignore[attr-defined]
+    rootfs._cwd = locked_cwd
+
+
 async def serve(
     root: Path, hosts: list[Host], spawner: Any, stop: asyncio.Event | None = None
 ) -> None:
@@ -89,7 +112,7 @@ def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
-    root = Path(root)
+    root = Path(root).absolute()
     hosts = [parse_host(text) for text in host_texts]
     from dockyard.store import Store
 
@@ -99,6 +122,7 @@ def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int
     spawner = None
     try:
         _preload()
+        _serialise_chdir()
         from dockyard.daemon.spawner import Spawner
 
         spawner = Spawner.fork()  # before any thread or database connection exists
