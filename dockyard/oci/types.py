@@ -155,12 +155,14 @@ def parse_manifest_or_index(data: bytes, declared_type: str | None = None) -> Ma
     obj = load_json_object(data, "manifest")
     schema = obj.get("schemaVersion")
     media_type = obj.get("mediaType") or declared_type
+    if isinstance(schema, bool):
+        raise InvalidArchive("manifest: schemaVersion must be 2")
     if schema == 1 or media_type in mt.SCHEMA1:
         raise InvalidArchive(
             "manifest schema 1 is not supported: "
             "it is deprecated and has no content-addressable config"
         )
-    if schema != 2 or isinstance(schema, bool):
+    if schema != 2:
         raise InvalidArchive("manifest: schemaVersion must be 2")
     if declared_type and obj.get("mediaType") and obj["mediaType"] != declared_type:
         raise InvalidArchive(
