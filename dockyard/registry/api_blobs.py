@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -48,7 +49,9 @@ def _has_body(request: web.Request) -> bool:
     return (request.content_length or 0) > 0
 
 
-def _content_range(request: web.Request, name: str, upload_id: str, offset_now) -> int | None:
+def _content_range(
+    request: web.Request, name: str, upload_id: str, offset_now: Callable[[], int]
+) -> int | None:
     """The start of a Content-Range header; a malformed one is answered with 416."""
     header = request.headers.get("Content-Range")
     if header is None:
