@@ -36,6 +36,9 @@ def ssl_context(config: RegistryConfig) -> ssl.SSLContext | None:
 
 
 def serve(config: RegistryConfig, access_log: bool = False) -> None:
+    from dockyard.registry.tuning import keep_buffers_in_heap
+
+    keep_buffers_in_heap()
     context = ssl_context(config)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = make_app(config)
