@@ -51,6 +51,8 @@ def _gc(args: argparse.Namespace) -> int:
     from dockyard.registry.storage.filesystem import FilesystemDriver
 
     storage = _storage(args)
+    if not os.path.exists(os.path.join(storage, "registry.db")):
+        raise InvalidArgument(f"no registry storage at {storage}")
     report = collect(
         FilesystemDriver(storage),
         Metadata(storage),

@@ -75,5 +75,9 @@ def test_errors_are_one_line(tmp_path):
     assert bad_addr.stderr == "Error: invalid address 'nowhere': expected HOST:PORT\n"
     bad_user = registry_cli(str(tmp_path / "s"), "user", "add", "Bad Name", "--password", "x")
     assert bad_user.returncode == 1 and bad_user.stderr.startswith("Error: invalid user name")
+    no_storage = registry_cli(str(tmp_path / "nothing"), "gc")
+    assert no_storage.returncode == 1
+    assert no_storage.stderr == f"Error: no registry storage at {tmp_path / 'nothing'}\n"
+    assert not (tmp_path / "nothing").exists()
     bad_repo = registry_cli(str(tmp_path / "s"), "repo", "set-official", "UPPER")
     assert bad_repo.stderr == "Error: invalid repository name: UPPER\n"
