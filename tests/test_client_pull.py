@@ -17,6 +17,7 @@ from test_client_helpers import (  # noqa: F401 (fixtures)
     digest_of,
     faulty,
     memory_image,
+    run_output,
     saved_archive,
     skopeo_copy,
 )
@@ -83,8 +84,7 @@ def test_pull_from_cncf_registry_matches_docker_output(cli, client_env, cncf, bu
 def test_pull_runs(cli, client_env, cncf, busybox_archive):  # type: ignore[no-untyped-def]
     name = _pushed(cncf, busybox_archive, "run/busybox:1")
     cli("pull", name)
-    result = cli("run", "--rm", name, "sh", "-c", "echo pulled-and-ran")
-    assert result.stdout.strip() == "pulled-and-ran"
+    assert run_output(cli, name, "sh", "-c", "echo pulled-and-ran").strip() == "pulled-and-ran"
 
 
 def _mixed_layout(directory: Path, busybox_tar: Path) -> str:
@@ -155,8 +155,8 @@ def test_pull_zstd_and_gzip_layers_pushed_by_skopeo(cli, client_env, cncf, tmp_p
     assert [t.rsplit("+", 1)[1] for t in types] == ["zstd", "gzip"]
     cli("pull", name)
     assert json.loads(cli("inspect", name).stdout)[0]["Id"] == image_id
-    result = cli("run", "--rm", name, "sh", "-c", "echo zstd-ok; test -f /random.bin")
-    assert result.stdout.strip() == "zstd-ok"
+    output = run_output(cli, name, "sh", "-c", "echo zstd-ok; test -f /random.bin")
+    assert output.strip() == "zstd-ok"
 
 
 def _oci_layout_with_two_platforms(directory: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ from test_client_helpers import (  # noqa: F401 (fixtures)
     cncf,
     faulty,
     memory_image,
+    run_output,
     start_cncf_registry,
     start_dockyard_registry,
     stop_process,
@@ -64,8 +65,8 @@ def test_push_then_pull_back_gives_the_same_image(cli, client_env, cncf, busybox
     assert cli("inspect", busybox, check=False).returncode != 0
     cli("pull", name)
     assert json.loads(cli("inspect", name).stdout)[0]["Id"] == busybox
-    ran = cli("run", "--rm", name, "sh", "-c", "ls /bin/busybox && echo back")
-    assert ran.stdout.splitlines()[-1] == "back"
+    ran = run_output(cli, name, "sh", "-c", "ls /bin/busybox && echo back")
+    assert ran.splitlines()[-1] == "back"
 
 
 def test_mount_from_another_repository(cli, client_env, cncf, busybox):  # type: ignore[no-untyped-def]
@@ -171,7 +172,7 @@ def test_tutorial_sharing_step(cli, client_env, cncf, busybox):  # type: ignore[
     cli("rmi", name, "commit_test:first")
     cli("pull", name)
     assert json.loads(cli("inspect", name).stdout)[0]["Id"] == image_id
-    assert cli("run", "--rm", name, "cat", "/greeting").stdout == "shared\n"
+    assert run_output(cli, name, "cat", "/greeting") == "shared\n"
 
 
 def test_push_errors(cli, client_env, cncf):  # type: ignore[no-untyped-def]
