@@ -32,6 +32,10 @@ def locked(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def _docker(config_dir, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    import shutil
+
+    if shutil.which("docker") is None:
+        pytest.skip("the docker CLI is not installed")
     return subprocess.run(
         ["docker", "--config", str(config_dir), *args],
         capture_output=True,
