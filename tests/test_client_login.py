@@ -156,3 +156,30 @@ def test_token_login_and_push_to_dockyard_registry(cli, client_env, busybox_tar,
         cli("pull", name)
     finally:
         stop_process(server.process)
+
+
+def test_engine_api_auth_config_is_used_instead_of_config_json(client_env, faulty, tmp_path):  # type: ignore[no-untyped-def]
+    """The daemon passes X-Registry-Auth (an AuthConfig) to pull/push/search, and checks
+    POST /auth with authenticate(), which stores nothing."""
+    from dockyard.client.errors import Unauthorized
+    from dockyard.client.login import authenticate
+    from dockyard.engine import Engine
+    from dockyard.imageops.pull import pull
+
+    image = memory_image([{"x": b"1"}])
+    faulty.add_image("auth/config", "latest", image)
+    faulty.bearer = ("erin", "pw")
+    engine = Engine(tmp_path / "store")
+    try:
+        with pytest.raises(Unauthorized):
+            pull(engine.store, f"{faulty.host}/auth/config")
+        auth = {"username": "erin", "password": "pw", "serveraddress": faulty.host}
+        [result] = pull(engine.store, f"{faulty.host}/auth/config", auth=auth)
+        assert str(result.image_id) == image.image_id
+    finally:
+        engine.close()
+    checked = authenticate(faulty.host, "erin", "pw")
+    assert checked.config_file is None and checked.key == faulty.host
+    with pytest.raises(Unauthorized, match="incorrect username or password"):
+        authenticate(faulty.host, "erin", "bad")
+    assert not (client_env / "docker-config" / "config.json").exists()

@@ -139,9 +139,9 @@ def cmd_login(args: argparse.Namespace) -> int:
         password = getpass.getpass("Password: ") if sys.stdin.isatty() else ""
     if not password:
         raise InvalidArgument("Error: Password Required")
-    path, _key, unencrypted = login(args.server, username, password, _daemon_config(args))
-    if unencrypted:
-        sys.stderr.write(UNENCRYPTED_WARNING.format(path=path))
+    result = login(args.server, username, password, _daemon_config(args))
+    if result.unencrypted:
+        sys.stderr.write(UNENCRYPTED_WARNING.format(path=result.config_file))
     sys.stdout.write("Login Succeeded\n")
     return 0
 

@@ -29,6 +29,25 @@ class Credentials:
     identity_token: str | None = None
 
 
+def from_auth_config(auth: dict[str, Any] | None) -> Credentials | None:
+    """Credentials from an Engine API AuthConfig (``X-Registry-Auth``): username,
+    password, identitytoken; None when it carries none."""
+    if not auth:
+        return None
+    username = str(auth.get("username") or auth.get("Username") or "")
+    password = str(auth.get("password") or auth.get("Password") or "")
+    token = auth.get("identitytoken") or auth.get("IdentityToken") or None
+    encoded = auth.get("auth")
+    if encoded and not username:
+        try:
+            username, _, password = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            pass
+    if not (username or password or token):
+        return None
+    return Credentials(username, password, str(token) if token else None)
+
+
 def config_dir() -> Path:
     explicit = os.environ.get("DOCKER_CONFIG")
     if explicit:

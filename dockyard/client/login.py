@@ -3,6 +3,8 @@ challenge's realm) the way Docker's client does, before they are stored."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dockyard.client import credentials as creds
 from dockyard.client.daemonconfig import DaemonConfig
 from dockyard.client.errors import RegistryError, Unauthorized
@@ -50,19 +52,37 @@ async def verify(host: str, credentials: creds.Credentials, config: DaemonConfig
                 )
 
 
-def login(
-    server: str | None, username: str, password: str, config: DaemonConfig
-) -> tuple[str, str, bool]:
-    """Verify and store; returns (config file, key, stored unencrypted)."""
+@dataclass(frozen=True)
+class LoginResult:
+    config_file: str | None  # where the credentials were stored (None: not stored)
+    key: str  # the config.json key they are filed under
+    unencrypted: bool
+    identity_token: str = ""
+
+
+def authenticate(
+    server: str | None, username: str, password: str, config: DaemonConfig | None = None
+) -> LoginResult:
+    """Check the credentials against the registry without storing them (the Engine
+    API's POST /auth does this: the docker client stores them itself)."""
     import asyncio
+
+    from dockyard.client.daemonconfig import load_daemon_config
 
     host = server_host(server)
     if not username:
         raise RegistryError("Error: Non-null Username Required")
-    credentials = creds.Credentials(username, password)
-    asyncio.run(verify(host, credentials, config))
-    path, unencrypted = creds.save(host, credentials)
-    return str(path), creds.auth_key(host), unencrypted
+    asyncio.run(verify(host, creds.Credentials(username, password), config or load_daemon_config()))
+    return LoginResult(None, creds.auth_key(host), False)
+
+
+def login(
+    server: str | None, username: str, password: str, config: DaemonConfig | None = None
+) -> LoginResult:
+    """Verify, then store in config.json (or its credential helper)."""
+    checked = authenticate(server, username, password, config)
+    path, unencrypted = creds.save(server_host(server), creds.Credentials(username, password))
+    return LoginResult(str(path), checked.key, unencrypted)
 
 
 def logout(server: str | None) -> str:

@@ -24,6 +24,7 @@ DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 TOKEN_MIN_LIFETIME = 60
 USER_AGENT = "dockyard/0.1.0"
 _UNSET: Any = object()
+FROM_CONFIG: Any = _UNSET  # credentials argument: read them from config.json
 
 
 def new_http_session(connections: int = 16) -> aiohttp.ClientSession:

@@ -115,9 +115,13 @@ class Puller:
         events: Events | None = None,
         config: DaemonConfig | None = None,
         platform: Platform | None = None,
+        auth: dict | None = None,
     ) -> None:
+        from dockyard.client import credentials
         from dockyard.client.platforms import host_platform
+        from dockyard.client.session import FROM_CONFIG
 
+        self.credentials = credentials.from_auth_config(auth) if auth else FROM_CONFIG
         self.store = store
         self.events = events or NoEvents()
         self.config = config or load_daemon_config()
@@ -172,7 +176,9 @@ class Puller:
                 host = urlsplit(mirror).netloc
                 session = RegistrySession(http, host, self.config, endpoint=mirror)
                 repositories.append(RegistryRepository(session, ref.path))
-        session = RegistrySession(http, registry_host(ref.domain), self.config)
+        session = RegistrySession(
+            http, registry_host(ref.domain), self.config, credentials=self.credentials
+        )
         repositories.append(RegistryRepository(session, ref.path))
         return repositories
 
@@ -418,8 +424,11 @@ def pull(
     all_tags: bool = False,
     platform: str | None = None,
     config: DaemonConfig | None = None,
+    auth: dict | None = None,
 ) -> list[PullResult]:
+    """Pull ``name`` into ``store``. ``auth``: an Engine API AuthConfig (username,
+    password, identitytoken) used instead of config.json's credentials."""
     from dockyard.client.platforms import parse_platform
 
-    puller = Puller(store, events, config, parse_platform(platform) if platform else None)
+    puller = Puller(store, events, config, parse_platform(platform) if platform else None, auth)
     return puller.pull(name, all_tags)

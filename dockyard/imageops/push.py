@@ -103,7 +103,12 @@ class Pusher:
         events: Events | None = None,
         config: DaemonConfig | None = None,
         compression: str | None = None,
+        auth: dict | None = None,
     ) -> None:
+        from dockyard.client import credentials
+        from dockyard.client.session import FROM_CONFIG
+
+        self.credentials = credentials.from_auth_config(auth) if auth else FROM_CONFIG
         if compression is not None and compression not in COMPRESSIONS:
             raise InvalidArgument(f"unsupported compression {compression!r}: use gzip or zstd")
         self.store = store
@@ -146,7 +151,9 @@ class Pusher:
 
         self.events.line(f"The push refers to repository [{ref.name}]")
         async with new_http_session() as http:
-            session = RegistrySession(http, registry_host(ref.domain), self.config)
+            session = RegistrySession(
+                http, registry_host(ref.domain), self.config, credentials=self.credentials
+            )
             repository = RegistryRepository(session, ref.path)
             results = []
             for tagged, image_id in tags:
@@ -343,5 +350,8 @@ def push(
     all_tags: bool = False,
     compression: str | None = None,
     config: DaemonConfig | None = None,
+    auth: dict | None = None,
 ) -> list[PushResult]:
-    return Pusher(store, events, config, compression).push(name, all_tags)
+    """Push ``name`` from ``store``. ``auth``: an Engine API AuthConfig used instead of
+    config.json's credentials."""
+    return Pusher(store, events, config, compression, auth).push(name, all_tags)

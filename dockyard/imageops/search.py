@@ -84,11 +84,15 @@ def _result(item: object) -> SearchResult | None:
     )
 
 
-async def _query(host: str, endpoint: str | None, term: str, limit: int, config: DaemonConfig):  # type: ignore[no-untyped-def]
-    from dockyard.client.session import RegistrySession, new_http_session
+async def _query(
+    host: str, endpoint: str | None, term: str, limit: int, config: DaemonConfig, auth: dict | None
+):  # type: ignore[no-untyped-def]
+    from dockyard.client import credentials
+    from dockyard.client.session import FROM_CONFIG, RegistrySession, new_http_session
 
+    given = credentials.from_auth_config(auth) if auth else FROM_CONFIG
     async with new_http_session() as http:
-        session = RegistrySession(http, host, config, endpoint=endpoint)
+        session = RegistrySession(http, host, config, credentials=given, endpoint=endpoint)
         async with session.request(
             "GET",
             "/v1/search",
@@ -110,7 +114,9 @@ def search(
     limit: int = DEFAULT_LIMIT,
     filters: list[str] | None = None,
     config: DaemonConfig | None = None,
+    auth: dict | None = None,
 ) -> list[SearchResult]:
+    """Search an index. ``auth``: an Engine API AuthConfig used instead of config.json."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit {limit} is outside the range of [1, {MAX_LIMIT}]")
     chosen = parse_filters(filters or [])
@@ -121,5 +127,5 @@ def search(
         host = urlsplit(endpoint).netloc
     else:
         host, endpoint = index, None
-    results = asyncio.run(_query(host, endpoint, remote, limit, config))
+    results = asyncio.run(_query(host, endpoint, remote, limit, config, auth))
     return [r for r in results if chosen.keep(r)]
