@@ -17,6 +17,7 @@ from dockyard.registry.api import error_response, json_response
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import check_name
 from dockyard.registry.state import RegistryState, state_of
+from dockyard.registry.web_session import session_identity
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -115,8 +116,6 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 async def signed_in(request: web.Request, state: RegistryState) -> Identity:
     """The signed-in caller (basic, bearer or web session); 401 otherwise."""
-    from dockyard.registry.web_session import session_identity
-
     identity = session_identity(request, state)
     if identity is None or identity.anonymous:
         identity = await state.access.optional_identity(request)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
+from dockyard.registry.access import Access
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
@@ -18,8 +19,6 @@ from dockyard.registry.uploads import Uploads
 
 class RegistryState:
     def __init__(self, config: RegistryConfig, driver: StorageDriver | None = None) -> None:
-        from dockyard.registry.access import Access
-
         self.config = config
         self.driver = driver or FilesystemDriver(config.storage)
         self.meta = Metadata(config.storage)
