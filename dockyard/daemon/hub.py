@@ -101,10 +101,12 @@ class Hub:
             directory, workers.root(), stdin=wants_stdin, console_size=console_size
         )
         if not reply.get("ok") or client is None:
-            raise ContainerStartError(
+            error = ContainerStartError(
                 reply.get("error") or "container monitor failed to start",
                 int(reply.get("exit_code") or 125),
             )
+            await self._start_failed(record, error)
+            raise error
         connection = await MonitorConnection.from_socket(client)
         sessions = self.pending.pop(record.id, [])
         running = Running(record.id, directory, connection, sessions)
@@ -115,6 +117,20 @@ class Hub:
         running.task = asyncio.ensure_future(self._relay(running, record))
         self.events.publish("container", "start", record.id, _attributes(record))
         return True, record
+
+    async def _start_failed(self, record: Any, error: Any) -> None:
+        """Like Docker: the attach sessions end, waiters get the exit code, --rm removes."""
+        for session in self.pending.pop(record.id, []):
+            await session.finish()
+        if record.host_config.get("AutoRemove"):
+            from dockyard.containers import lifecycle
+
+            try:
+                await workers.run(lambda: lifecycle.remove(workers.store(), record.id, True))
+            except Exception as problem:  # noqa: BLE001 - removed meanwhile
+                log.debug("auto-remove of %s after a failed start: %s", record.id, problem)
+            self.events.publish("container", "destroy", record.id, _attributes(record))
+        self._resolve(record.id, Exit(error.exit_code))
 
     def _closer(self, running: Running):  # type: ignore[no-untyped-def]
         async def close_stdin() -> None:

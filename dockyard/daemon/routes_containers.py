@@ -93,10 +93,19 @@ async def start(request: web.Request) -> web.StreamResponse:
     try:
         started, _record = await request.app["hub"].start(_name(request))
     except ContainerStartError as error:
-        raise ApiError(400 if error.exit_code in (126, 127) else 500, str(error)) from None
+        status = 400 if error.exit_code in (126, 127) else 500
+        raise ApiError(status, go_errno_text(str(error))) from None
     if not started:
         return web.Response(status=304)
     return web.Response(status=204)
+
+
+def go_errno_text(message: str) -> str:
+    """OS error texts as Go writes them (lower case): the docker CLI picks the exit code
+    of a failed start (127 not found, 126 not executable) from these words."""
+    for text in ("No such file or directory", "Permission denied", "Is a directory"):
+        message = message.replace(text, text.lower())
+    return message
 
 
 def _timeout(request: web.Request) -> float | None:
