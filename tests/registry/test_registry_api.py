@@ -549,3 +549,52 @@ def test_referrers_follow_subject_and_deletion(client):
     assert nothing.status == 200
     assert nothing.json() == {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
     assert OCI_CONFIG  # keep the import used
+
+
+def test_an_index_can_be_a_referrer(client):
+    subject, subject_manifest, _ = push_image(client, "idxref", "v1", "subject")
+    child, _, _ = push_image(client, "idxref", None, "child")
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "artifactType": "application/vnd.example.bundle",
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": child, "size": 1}],
+            "subject": {
+                "mediaType": OCI_MANIFEST,
+                "digest": subject,
+                "size": len(subject_manifest),
+            },
+        }
+    ).encode()
+    reply = client.put(
+        f"/v2/idxref/manifests/{digest_of(index)}", data=index, headers={"Content-Type": OCI_INDEX}
+    )
+    assert reply.status == 201 and reply.headers["OCI-Subject"] == subject
+    listed = client.get(f"/v2/idxref/referrers/{subject}").json()["manifests"]
+    assert listed == [
+        {
+            "mediaType": OCI_INDEX,
+            "digest": digest_of(index),
+            "size": len(index),
+            "artifactType": "application/vnd.example.bundle",
+        }
+    ]
+    # a subject that was never pushed is fine (the referrer may come first)
+    ghost = digest_of(b"not pushed yet")
+    config = b"{}"
+    push_blob(client, "idxref", config)
+    early = json.loads(image_manifest(config, []))
+    early["subject"] = {"mediaType": OCI_MANIFEST, "digest": ghost, "size": 10}
+    early_bytes = json.dumps(early).encode()
+    assert (
+        client.put(
+            f"/v2/idxref/manifests/{digest_of(early_bytes)}",
+            data=early_bytes,
+            headers={"Content-Type": OCI_MANIFEST},
+        ).status
+        == 201
+    )
+    assert [
+        m["digest"] for m in client.get(f"/v2/idxref/referrers/{ghost}").json()["manifests"]
+    ] == [digest_of(early_bytes)]
