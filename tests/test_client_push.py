@@ -182,3 +182,22 @@ def test_push_errors(cli, client_env, cncf):  # type: ignore[no-untyped-def]
     assert missing.stderr == (
         f"Error: An image does not exist locally with the tag: {cncf.host}/nothing/here\n"
     )
+
+
+def test_push_all_tags_and_quiet(cli, client_env, cncf, busybox):  # type: ignore[no-untyped-def]
+    cli("tag", "busybox", f"{cncf.host}/every/tag:one")
+    cli("tag", "busybox", f"{cncf.host}/every/tag:two")
+    result = cli("push", "-a", f"{cncf.host}/every/tag")
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"The push refers to repository [{cncf.host}/every/tag]"
+    finals = [line for line in lines if ": digest: " in line]
+    assert [line.split(":")[0] for line in finals] == ["one", "two"]
+    quiet = cli("push", "-q", f"{cncf.host}/every/tag:one")
+    assert quiet.stdout == f"{cncf.host}/every/tag:one\n"
+    tags = subprocess.run(
+        ["skopeo", "list-tags", "--tls-verify=false", f"docker://{cncf.host}/every/tag"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    assert sorted(json.loads(tags)["Tags"]) == ["one", "two"]

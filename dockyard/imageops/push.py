@@ -127,9 +127,12 @@ class Pusher:
         if all_tags:
             prefix = ref.name + ":"
             tags = sorted(
-                (reference.parse(n), Digest.parse(i))
-                for n, i, kind in self.store.all_refs()
-                if kind == "tag" and n.startswith(prefix)
+                (
+                    (reference.parse(n), Digest.parse(i))
+                    for n, i, kind in self.store.all_refs()
+                    if kind == "tag" and n.startswith(prefix)
+                ),
+                key=lambda pair: pair[0].tag or "",
             )
             tags = [(r, i) for r, i in tags if r.name == ref.name]
             if not tags:
