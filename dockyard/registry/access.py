@@ -28,6 +28,7 @@ from dockyard.registry.config import RegistryConfig
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.metadata import Metadata
 from dockyard.registry.passwords import verify_password
+from dockyard.registry.ratelimit import FailureLimiter
 from dockyard.registry.tokens import TokenSigner, load_key
 
 OPEN_CACHE_SECONDS = 1.0
@@ -57,6 +58,7 @@ class Access:
         self._open_checked = 0.0
         self._open = True
         self._basic: dict[str, tuple[float, str, str, bool]] = {}
+        self.failures = FailureLimiter()
 
     # -- who -------------------------------------------------------------------------
 
@@ -67,22 +69,33 @@ class Access:
             self._open_checked = now
         return self._open
 
-    async def check_password(self, name: str, password: str) -> Identity | None:
+    async def check_password(
+        self, name: str, password: str, client: str | None = None
+    ) -> Identity | None:
+        """The account if the password is right; None otherwise. A client address with
+        too many recent failures gets TOOMANYREQUESTS without a check."""
+        client = client or "-"
+        if self.failures.blocked(client):
+            raise RegistryError(
+                "TOOMANYREQUESTS", message="too many failed sign-ins, wait a minute"
+            )
         key = hashlib.sha256(f"{name}\0{password}".encode()).hexdigest()
         user = self.accounts.get(name)
         if user is None:
+            self.failures.failed(client)
             return None
         cached = self._basic.get(key)
         if cached and cached[0] > time.monotonic() and cached[2] == user.password:
             return Identity(user.name, user.admin)
         if not await asyncio.to_thread(verify_password, password, user.password):
+            self.failures.failed(client)
             return None
         if len(self._basic) > 10000:
             self._basic.clear()
         self._basic[key] = (time.monotonic() + BASIC_CACHE_SECONDS, name, user.password, user.admin)
         return Identity(user.name, user.admin)
 
-    async def basic_identity(self, value: str) -> Identity | None:
+    async def basic_identity(self, value: str, client: str | None = None) -> Identity | None:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
@@ -90,7 +103,7 @@ class Access:
         name, sep, password = decoded.partition(":")
         if not sep:
             return None
-        return await self.check_password(name, password)
+        return await self.check_password(name, password, client)
 
     def bearer_identity(self, value: str) -> Identity | None:
         claims = self.signer.verify(value)
@@ -120,7 +133,7 @@ class Access:
         scheme = scheme.lower()
         identity: Identity | None = None
         if scheme == "basic":
-            identity = await self.basic_identity(value.strip())
+            identity = await self.basic_identity(value.strip(), request.remote)
         elif scheme == "bearer":
             identity = self.bearer_identity(value.strip())
         if identity is None:

@@ -32,6 +32,13 @@ def _scopes(values: list[str]) -> list[str]:
 
 
 async def token(request: web.Request) -> web.StreamResponse:
+    try:
+        return await _token(request)
+    except RegistryError as error:
+        return error_response(error)
+
+
+async def _token(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     access = state.access
     identity: Identity | None = ANONYMOUS
@@ -42,10 +49,10 @@ async def token(request: web.Request) -> web.StreamResponse:
         scopes += _scopes([str(v) for v in form.getall("scope", [])])
         if form.get("grant_type") == "password":
             identity = await access.check_password(
-                str(form.get("username", "")), str(form.get("password", ""))
+                str(form.get("username", "")), str(form.get("password", "")), request.remote
             )
     if header.lower().startswith("basic "):
-        identity = await access.basic_identity(header[6:].strip())
+        identity = await access.basic_identity(header[6:].strip(), request.remote)
     if identity is None:
         return _unauthorized(state.config.service)
     ttl = state.config.token_ttl

@@ -12,6 +12,7 @@ from dockyard.errors import DockyardError
 from dockyard.oci.types import Index, Manifest, parse_manifest_or_index
 from dockyard.registry import search
 from dockyard.registry.access import ANONYMOUS, Identity
+from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import is_valid_name
 from dockyard.registry.state import RegistryState, state_of
 from dockyard.registry.web_html import (
@@ -152,9 +153,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     if request.method == "GET":
         return html("Sign in", login_page(), ANONYMOUS, state)
     form = await request.post()
-    identity = await state.access.check_password(
-        str(form.get("username", "")), str(form.get("password", ""))
-    )
+    try:
+        identity = await state.access.check_password(
+            str(form.get("username", "")), str(form.get("password", "")), request.remote
+        )
+    except RegistryError as error:
+        return html("Sign in", login_page(error.message), ANONYMOUS, state, error.status)
     if identity is None or identity.user is None:
         return html("Sign in", login_page("Wrong user name or password."), ANONYMOUS, state, 401)
     response = web.HTTPSeeOther("/")

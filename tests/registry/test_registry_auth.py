@@ -289,3 +289,15 @@ def test_skopeo_uses_the_token_flow(auth_registry, tmp_path):
         f"docker://{host}/alice/tool:v1",
     )
     assert mine.returncode == 0, mine.stderr
+
+
+def test_too_many_failed_sign_ins_get_429(auth_registry, auth_client):
+    client = auth_client
+    for _ in range(20):
+        assert client.get("/v2/", auth=("alice", "guess")).status == 401
+    blocked = client.get("/v2/", auth=("alice", USERS["alice"]))
+    assert blocked.status == 429 and blocked.codes == ["TOOMANYREQUESTS"]
+    token = client.get("/token?scope=repository:alice/app:pull", auth=("alice", USERS["alice"]))
+    assert token.status == 429
+    # anonymous pulls of public repositories need no password and go on
+    assert client.get("/v1/search?q=x").status == 200
