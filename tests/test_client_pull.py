@@ -428,3 +428,22 @@ def test_two_pulls_of_one_image_at_once(client_env, faulty, store_root):  # type
         assert [p.name for p in engine.store.tmp.iterdir() if p.name.endswith(".partial")] == []
     finally:
         engine.close()
+
+
+def test_the_same_blob_twice_in_one_image(cli, client_env, faulty, store_root):  # type: ignore[no-untyped-def]
+    image = memory_image([{"etc/a": b"a"}, {"etc/b": b"b"}, {"etc/a": b"a"}])
+    assert image.layer_digests[0] == image.layer_digests[2]
+    faulty.add_image("dup/layers", "latest", image)
+    cli("pull", f"{faulty.host}/dup/layers:latest")
+    gets = [p for m, p, _ in faulty.requests if m == "GET" and image.layer_digests[0] in p]
+    assert len(gets) == 1
+    engine = Engine(store_root)
+    try:
+        dirs = engine.store.layer_dirs(engine.resolve_image(f"{faulty.host}/dup/layers"))
+        assert [sorted(p.name for p in (d / "etc").iterdir()) for d in dirs] == [
+            ["a"],
+            ["b"],
+            ["a"],
+        ]
+    finally:
+        engine.close()
