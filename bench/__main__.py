@@ -1,0 +1,144 @@
+"""dockyard against Docker, Podman, skopeo and the CNCF registry, side by side.
+
+    .venv/bin/python -m bench [--runs 5] [--fast-runs 15] [--only KEY ...] [--no-install]
+
+Installs the peers from Debian if missing, starts private copies of them under a
+temporary directory (loopback only), runs every scenario alternately, writes
+bench/results/bench-<date>.{md,json} and latest.{md,json}, stops what it started
+and checks that nothing is left behind. See docs/bench.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import harness, peers, report, scenarios_engine, scenarios_registry
+from bench.harness import Context
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _terminate(signum, frame):  # type: ignore[no-untyped-def]
+    harness.STOPPING = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one way out, taken once
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def compile_bytecode() -> None:
+    """As scripts/install.sh does: the CLI must start from bytecode, as installed."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", str(peers.REPO / "dockyard"),
+         str(peers.REPO / "bench")],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def versions(engines: dict[str, peers.Engine]) -> dict[str, str]:
+    found = {name: engine.version() for name, engine in engines.items()}
+    found["containerd"] = peers.package_version("containerd")
+    found["runc"] = peers.package_version("runc")
+    found["crun"] = peers.package_version("crun")
+    found["skopeo"] = peers.package_version("skopeo")
+    found["CNCF registry"] = peers.package_version("docker-registry")
+    found["GNU tar"] = peers.package_version("tar")
+    found["curl"] = peers.package_version("curl")
+    commit = subprocess.run(
+        ["git", "-C", str(peers.REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    found["dockyard commit"] = commit or "?"
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="counted runs of slow scenarios")
+    parser.add_argument("--fast-runs", type=int, default=15, help="counted runs of quick commands")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--size-mib", type=int, default=256, help="blob size for registry curl runs"
+    )
+    parser.add_argument("--only", nargs="*", help="scenario keys (prefixes) to run")
+    parser.add_argument("--no-install", action="store_true", help="do not apt-get the peers")
+    parser.add_argument("--no-docker", action="store_true")
+    parser.add_argument("--no-podman", action="store_true")
+    parser.add_argument("--work", default=None, help="parent of the scratch directory")
+    parser.add_argument("--results", default=str(RESULTS))
+    options = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+
+    started = time.monotonic()
+    if not options.no_install:
+        peers.install_peers()
+    compile_bytecode()
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=options.work))
+    ctx = Context(work, runs=options.runs, fast_runs=options.fast_runs, warmup=options.warmup)
+    ctx.only = set(options.only) if options.only else None
+    engines: dict[str, peers.Engine] = {"dockyard": peers.Dockyard(work)}
+    if not options.no_docker:
+        engines["docker"] = peers.Docker(work)
+    if not options.no_podman:
+        engines["podman"] = peers.Podman(work)
+    ctx.engines = engines
+    meta: dict = {
+        "date": report.now(),
+        "machine": report.machine(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "runs": options.runs,
+        "fast_runs": options.fast_runs,
+        "warmup": options.warmup,
+    }
+    exit_code = 0
+    try:
+        for engine in engines.values():
+            ctx.log(f"starting {engine.name}")
+            engine.start()
+        meta["versions"] = versions(engines)
+        ctx.log("importing the base images into each engine")
+        scenarios_engine.import_base_images(ctx)
+        for scenario in scenarios_engine.ALL:
+            scenario(ctx)
+        for scenario in scenarios_registry.ALL:
+            if scenario is scenarios_registry.registry_curl:
+                scenario(ctx, options.size_mib)
+            else:
+                scenario(ctx)
+        scenarios_engine.through_daemon(ctx)
+    except KeyboardInterrupt:
+        harness.STOPPING = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ctx.log("interrupted: stopping everything")
+        exit_code = 130
+    finally:
+        for engine in reversed(list(engines.values())):
+            try:
+                engine.stop()
+            except Exception as error:  # keep stopping the others
+                ctx.log(f"stopping {engine.name}: {error}")
+        ctx.log("removing the scratch directory")
+        peers.remove_tree(work)
+        left = peers.leftovers(work)
+        meta["leftovers"] = "; ".join(left)
+        meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+        meta["duration_s"] = round(time.monotonic() - started)
+        meta.setdefault("versions", {})
+    md, js = report.write(Path(options.results), ctx.scenarios, meta)
+    print(report.markdown(ctx.scenarios, meta))
+    ctx.log(f"wrote {md} and {js} in {meta['duration_s']} s")
+    if left:
+        print("LEFT BEHIND: " + "; ".join(left), file=sys.stderr)
+        return 1
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The runner shared by the scenarios: alternate rounds, warm-up, load average."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.peers import Engine
+from bench.report import Scenario, Target, loadavg
+
+# Set when the run is interrupted: clean-ups that only tidy a store (rmi of what a
+# scenario added) are skipped, since the whole scratch directory goes anyway.
+STOPPING = False
+
+# (label, prepare or None, action): an action returns None (its wall time is the
+# sample), a float (the sample, for actions that time only part of their work),
+# or a dict with "seconds" and extra named figures.
+Case = tuple[str, Callable[[], object] | None, Callable[[], object]]
+
+
+@dataclass
+class Context:
+    work: Path
+    runs: int = 5  # counted runs of the slow scenarios
+    fast_runs: int = 15  # counted runs of the scenarios that take well under a second
+    warmup: int = 1
+    engines: dict[str, Engine] = field(default_factory=dict)
+    scenarios: list[Scenario] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    only: set[str] | None = None
+
+    def log(self, message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')} load {loadavg():.1f}] {message}", flush=True)
+
+    def wanted(self, key: str) -> bool:
+        return self.only is None or any(key.startswith(prefix) for prefix in self.only)
+
+    @contextlib.contextmanager
+    def scenario(
+        self, key: str, title: str, target: tuple[str, float, str] | None = None, note: str = ""
+    ) -> Iterator[Scenario]:
+        scenario = Scenario(key, title, note=note)
+        if target is not None:
+            scenario.target = Target(*target)
+        self.scenarios.append(scenario)
+        self.log(f"{key}: {title}")
+        started = time.monotonic()
+        try:
+            yield scenario
+        except Exception as error:  # one failed scenario must not end the run
+            scenario.error = (
+                str(error).strip().splitlines()[-1][:300] if str(error) else repr(error)
+            )
+            self.log(f"{key} FAILED: {error}")
+            traceback.print_exc(file=sys.stdout)
+        else:
+            ratios = ", ".join(f"/{k} {v:.2f}x" for k, v in scenario.ratios().items())
+            self.log(f"{key} done in {time.monotonic() - started:.0f} s: {ratios}")
+
+    def alternate(
+        self,
+        scenario: Scenario,
+        cases: list[Case],
+        runs: int | None = None,
+        warmup: int | None = None,
+    ) -> None:
+        runs = self.runs if runs is None else runs
+        warmup = self.warmup if warmup is None else warmup
+        scenario.load.append(loadavg())
+        for round_number in range(warmup + runs):
+            for label, prepare, action in cases:
+                if prepare is not None:
+                    prepare()
+                start = time.perf_counter()
+                outcome = action()
+                elapsed = time.perf_counter() - start
+                extra: dict[str, float] = {}
+                if isinstance(outcome, float):
+                    elapsed = outcome
+                elif isinstance(outcome, dict):
+                    extra = dict(outcome)
+                    elapsed = extra.pop("seconds", elapsed)
+                if round_number >= warmup:
+                    scenario.add(label, elapsed, **extra)
+        scenario.load.append(loadavg())

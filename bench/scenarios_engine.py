@@ -1,0 +1,322 @@
+"""Engine scenarios: dockyard, Docker and Podman, each its own CLI, side by side."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import archives, harness
+from bench.harness import Context
+from bench.peers import REPO, Docker, Engine
+
+TEN = "bench/ten:latest"
+COMMITTED = "bench/commit:latest"
+IMPORTED = "bench/imported:latest"
+DEBIAN = "debian:bookworm"
+
+
+def import_base_images(ctx: Context) -> None:
+    """The same rootfs tarballs, imported into each engine with the same changes."""
+    from dockyard.baseimages import BASE_IMAGES, ensure_base_image
+
+    for name, spec in BASE_IMAGES.items():
+        tarball = ensure_base_image(name)
+        ctx.files[name] = tarball
+        for engine in ctx.engines.values():
+            if engine.has_image(spec["tag"]):
+                continue
+            changes = [arg for change in spec["changes"] for arg in ("--change", change)]
+            engine.run("import", *changes, str(tarball), spec["tag"])
+
+
+def rmi(engine: Engine, *refs: str) -> None:
+    if not harness.STOPPING:
+        engine.run("rmi", *refs, check=False)
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def engine_cases(ctx: Context, action, prepare=None) -> list:  # type: ignore[no-untyped-def]
+    """One case per engine; action(engine) and prepare(engine) receive it."""
+    cases = []
+    for label, engine in ctx.engines.items():
+        cases.append(
+            (
+                label,
+                (lambda e=engine: prepare(e)) if prepare is not None else None,
+                lambda e=engine: action(e),
+            )
+        )
+    return cases
+
+
+def images(ctx: Context) -> None:
+    if ctx.wanted("images-2"):
+        with ctx.scenario("images-2", "`images` (2 images)", ("docker", 1.0, "≤ 1.0x Docker")) as s:
+            ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("images")), runs=ctx.fast_runs)
+    if ctx.wanted("images-500"):
+        with ctx.scenario(
+            "images-500",
+            "`images` (500 images)",
+            note="500 distinct images (configs differ by a label) over one shared layer, "
+            "loaded from one archive; removed after the scenario.",
+        ) as s:
+            archive = ctx.work / "many.tar"
+            tags = archives.many_images(archive, 500)
+            for engine in ctx.engines.values():
+                engine.run("load", "-i", str(archive))
+            try:
+                ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("images")), runs=ctx.fast_runs)
+            finally:
+                for engine in ctx.engines.values():
+                    for start in range(0, len(tags), 100):
+                        rmi(engine, *tags[start : start + 100])
+                archive.unlink(missing_ok=True)
+
+
+def run_rm(ctx: Context) -> None:
+    if not ctx.wanted("run"):
+        return
+    with ctx.scenario(
+        "run", "`run --rm --network none busybox true`", ("docker", 0.4, "≤ 0.4x Docker")
+    ) as s:
+        ctx.alternate(
+            s,
+            engine_cases(
+                ctx, lambda e: e.quiet("run", "--rm", "--network", "none", "busybox", "true")
+            ),
+            runs=ctx.fast_runs,
+        )
+
+
+def commit(ctx: Context) -> None:
+    if not ctx.wanted("commit"):
+        return
+    with ctx.scenario(
+        "commit",
+        "`commit` of a container holding 100 MB of random data",
+        ("docker", 0.5, "≤ 0.5x Docker"),
+    ) as s:
+        for engine in ctx.engines.values():
+            engine.run("rm", "-f", "bench-commit", check=False)
+            engine.run(
+                "run", "--name", "bench-commit", "--network", "none", "busybox",
+                "dd", "if=/dev/urandom", "of=/random.bin", "bs=1M", "count=100",
+            )  # fmt: skip
+        try:
+            ctx.alternate(
+                s,
+                engine_cases(
+                    ctx,
+                    lambda e: e.quiet("commit", "bench-commit", COMMITTED),
+                    lambda e: rmi(e, COMMITTED),
+                ),
+            )
+        finally:
+            for engine in ctx.engines.values():
+                rmi(engine, COMMITTED)
+                engine.run("rm", "-f", "bench-commit", check=False)
+
+
+def save_load(ctx: Context) -> None:
+    out = ctx.work / "saved.tar"
+    # one archive for every engine: Docker's own `save` of debian (the pre-25 layout)
+    archive = ctx.work / "debian-docker.tar"
+    if "docker" in ctx.engines:
+        ctx.engines["docker"].run("save", "-o", str(archive), DEBIAN)
+    else:
+        ctx.engines["dockyard"].run("save", "-o", str(archive), DEBIAN)
+    ctx.files["debian-archive"] = archive
+    if ctx.wanted("save"):
+        with ctx.scenario("save", "`save` debian", ("docker", 0.5, "≤ 0.5x Docker")) as s:
+            ctx.alternate(
+                s,
+                engine_cases(
+                    ctx, lambda e: e.quiet("save", "-o", str(out), DEBIAN), lambda e: _unlink(out)
+                ),
+            )
+            _unlink(out)
+    if ctx.wanted("load-present"):
+        with ctx.scenario(
+            "load-present",
+            "`load` debian (present)",
+            note="the archive is `docker save`'s (pre-25 layout), the same file for all",
+        ) as s:
+            ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("load", "-i", str(archive))))
+    if ctx.wanted("load-absent"):
+        with ctx.scenario(
+            "load-absent", "`load` debian (absent)", ("docker", 0.2, "≤ 0.2x Docker")
+        ) as s:
+            try:
+                ctx.alternate(
+                    s,
+                    engine_cases(
+                        ctx,
+                        lambda e: e.quiet("load", "-i", str(archive)),
+                        lambda e: rmi(e, DEBIAN),
+                    ),
+                )
+            finally:
+                for engine in ctx.engines.values():
+                    if not engine.has_image(DEBIAN):
+                        engine.run("load", "-i", str(archive))
+
+
+def export_import(ctx: Context) -> None:
+    out = ctx.work / "exported.tar"
+    if ctx.wanted("export"):
+        with ctx.scenario(
+            "export", "`export` (debian container)", ("docker", 0.5, "≤ 0.5x Docker")
+        ) as s:
+            for engine in ctx.engines.values():
+                engine.run("rm", "-f", "bench-export", check=False)
+                engine.run("create", "--name", "bench-export", "--network", "none", DEBIAN, "true")
+            try:
+                ctx.alternate(
+                    s,
+                    engine_cases(
+                        ctx,
+                        lambda e: e.quiet("export", "-o", str(out), "bench-export"),
+                        lambda e: _unlink(out),
+                    ),
+                )
+            finally:
+                _unlink(out)
+                for engine in ctx.engines.values():
+                    engine.run("rm", "-f", "bench-export", check=False)
+    if ctx.wanted("import"):
+        rootfs = str(ctx.files["debian"])
+        with ctx.scenario(
+            "import",
+            "`import` debian rootfs (absent)",
+            ("docker", 0.2, "≤ 0.2x Docker"),
+            note="the debian:bookworm rootfs tarball; the image is removed before each run",
+        ) as s:
+            try:
+                ctx.alternate(
+                    s,
+                    engine_cases(
+                        ctx,
+                        lambda e: e.quiet("import", rootfs, IMPORTED),
+                        lambda e: rmi(e, IMPORTED),
+                    ),
+                )
+            finally:
+                for engine in ctx.engines.values():
+                    rmi(engine, IMPORTED)
+
+
+def history(ctx: Context) -> None:
+    if not ctx.wanted("history"):
+        return
+    with ctx.scenario("history", "`history` debian") as s:
+        ctx.alternate(
+            s, engine_cases(ctx, lambda e: e.quiet("history", DEBIAN)), runs=ctx.fast_runs
+        )
+
+
+def rmi_layers(ctx: Context) -> None:
+    if not ctx.wanted("rmi"):
+        return
+    archive = ctx.work / "ten.tar"
+    archives.layered_image(archive, TEN)
+    with ctx.scenario(
+        "rmi",
+        "`rmi` of a 10-layer image",
+        note="10 layers of 1 MiB random data each, loaded again before each run",
+    ) as s:
+
+        def prepare(engine: Engine) -> None:
+            if not engine.has_image(TEN):
+                engine.run("load", "-i", str(archive))
+
+        try:
+            ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("rmi", TEN), prepare))
+        finally:
+            archive.unlink(missing_ok=True)
+            for engine in ctx.engines.values():
+                rmi(engine, TEN)
+
+
+def extraction(ctx: Context) -> None:
+    if not ctx.wanted("extract"):
+        return
+    rootfs = str(ctx.files["debian"])
+    target = ctx.work / "extract"
+    code = (
+        "import sys; from pathlib import Path; from dockyard.layers.apply import apply_layer\n"
+        "with open(sys.argv[1], 'rb') as stream: apply_layer(stream, Path(sys.argv[2]))"
+    )
+    env = dict(ctx.engines["dockyard"].env)
+
+    def fresh() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+
+    def tar() -> None:
+        subprocess.run(["tar", "-C", str(target), "-xf", rootfs], check=True)
+
+    def ours() -> None:
+        subprocess.run(
+            [sys.executable, "-c", code, rootfs, str(target)], check=True, env=env, cwd=REPO
+        )
+
+    with ctx.scenario(
+        "extract",
+        "layer extraction: debian rootfs (uncompressed tar) into an empty directory",
+        ("GNU tar", 2.0, "≤ 2x GNU tar"),
+        note="dockyard's apply_layer (libarchive, hostile-input checks, diffID hash) "
+        "in a fresh Python process vs `tar -xf`",
+    ) as s:
+        try:
+            ctx.alternate(s, [("dockyard", fresh, ours), ("GNU tar", fresh, tar)])
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def through_daemon(ctx: Context) -> None:
+    """The real docker CLI against dockyard's Engine API daemon and against dockerd."""
+    if not (ctx.wanted("daemon") and "docker" in ctx.engines):
+        return
+    ours = ctx.engines["dockyard"]
+    docker = ctx.engines["docker"]
+    client: Docker | None = None
+    run = ("run", "--rm", "--network", "none", "busybox", "true")
+    try:
+        with ctx.scenario(
+            "daemon-images",
+            "`docker images` through the daemon",
+            note="the same docker CLI (Debian's) against dockyard's daemon and against dockerd",
+        ) as s:
+            ours.start_daemon()  # type: ignore[attr-defined]
+            client = Docker(ctx.work, host=f"unix://{ours.socket}")  # type: ignore[attr-defined]
+            ctx.alternate(
+                s,
+                [
+                    ("dockyard", None, lambda: client.quiet("images")),  # type: ignore[union-attr]
+                    ("docker", None, lambda: docker.quiet("images")),
+                ],
+                runs=ctx.fast_runs,
+            )
+        if client is None:
+            return
+        with ctx.scenario(
+            "daemon-run", "`docker run --rm --network none busybox true` through the daemon"
+        ) as s:
+            ctx.alternate(
+                s,
+                [
+                    ("dockyard", None, lambda: client.quiet(*run)),  # type: ignore[union-attr]
+                    ("docker", None, lambda: docker.quiet(*run)),
+                ],
+                runs=ctx.fast_runs,
+            )
+    finally:
+        ours.stop()
+
+
+ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction]
