@@ -182,3 +182,25 @@ def test_platform_choice():  # type: ignore[no-untyped-def]
         choose(index, parse_platform("linux/ppc64le"))
     with pytest.raises(InvalidArgument):
         parse_platform("linux/amd64/v2/extra")
+
+
+def test_secure_registry_speaking_plain_http_is_refused_as_docker_words_it(faulty):  # type: ignore[no-untyped-def]
+    """A registry not marked insecure gets HTTPS only; a plain HTTP server is an error."""
+    import asyncio
+
+    from dockyard.client.errors import RegistryError
+    from dockyard.client.session import RegistrySession, new_http_session
+
+    class Strict(DaemonConfig):
+        def is_insecure(self, host: str) -> bool:
+            return False
+
+    async def ping() -> None:
+        async with new_http_session() as http:
+            await RegistrySession(http, faulty.host, Strict(), credentials=None).ping()
+
+    with pytest.raises(RegistryError) as raised:
+        asyncio.run(ping())
+    assert str(raised.value) == (
+        f'Get "https://{faulty.host}/v2/": http: server gave HTTP response to HTTPS client'
+    )

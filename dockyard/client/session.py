@@ -47,11 +47,16 @@ def connection_error(method: str, url: str, error: BaseException) -> RegistryErr
     """Docker-like: 'Get "http://h/v2/": dial tcp h: connect: connection refused'."""
     reason = str(error) or type(error).__name__
     os_error = getattr(error, "os_error", None)
-    if isinstance(error, aiohttp.ClientConnectorError) and os_error is not None:
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", ())
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        reason = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    elif isinstance(error, aiohttp.ClientSSLError) or "WRONG_VERSION_NUMBER" in reason:
+        reason = "http: server gave HTTP response to HTTPS client"
+    elif isinstance(error, aiohttp.ClientConnectorError) and os_error is not None:
         number = getattr(os_error, "errno", None)
         if number == errno.ECONNREFUSED:
             reason = f"dial tcp {error.host}:{error.port}: connect: connection refused"
-        elif isinstance(error, aiohttp.ClientConnectorDNSError):
+        elif dns_error and isinstance(error, dns_error):
             reason = f"dial tcp: lookup {error.host}: no such host"
         else:
             reason = f"dial tcp {error.host}:{error.port}: {os_error.strerror or os_error}"
