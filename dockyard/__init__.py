@@ -3,11 +3,14 @@
 `from dockyard import Engine` gives the Python API; the CLI is a thin layer over it.
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.engine import Engine
 
 

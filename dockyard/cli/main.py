@@ -8,13 +8,15 @@ themselves so that start-up stays cheap.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-from collections.abc import Sequence
 
 from dockyard.errors import DockyardError, InvalidReference
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "dockyard.cli.cmd_images",
@@ -26,25 +28,85 @@ COMMAND_MODULES = (
     "dockyard.cli.cmd_daemon",
 )
 
+# The module that registers each top-level command: a command line that names
+# one of these loads only that module (start-up time); anything else (help, an
+# unknown word) loads them all. tests/test_cli_startup.py keeps this in step.
+COMMAND_MODULE = {
+    **dict.fromkeys(
+        ("images", "inspect", "history", "tag", "rmi", "import", "image"),
+        "dockyard.cli.cmd_images",
+    ),
+    **dict.fromkeys(("save", "load"), "dockyard.cli.cmd_archive"),
+    **dict.fromkeys(("system", "check"), "dockyard.cli.cmd_system"),
+    **dict.fromkeys(
+        "create run start stop restart pause unpause kill rm logs wait attach exec diff"
+        " export cp rename commit ps container".split(),
+        "dockyard.cli.cmd_containers",
+    ),
+    "registry": "dockyard.cli.cmd_registry",
+    **dict.fromkeys(
+        ("pull", "push", "login", "logout", "search"), "dockyard.cli.cmd_registry_client"
+    ),
+    "daemon": "dockyard.cli.cmd_daemon",
+}
 
-class ArgumentParser(argparse.ArgumentParser):
-    """Docker-like usage errors: one line, then a pointer to --help, exit code 125."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
-        raise SystemExit(125)
+_parser_class = None
 
 
-def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="dockyard", description="A Docker-compatible image engine")
+def _argument_parser_class() -> type:
+    """argparse is imported on first use: the `images` fast path never needs it."""
+    global _parser_class
+    if _parser_class is None:
+        import argparse
+
+        class ArgumentParser(argparse.ArgumentParser):
+            """Docker-like usage errors: one line, then a pointer to --help, exit code 125."""
+
+            def error(self, message: str) -> None:  # type: ignore[override]
+                sys.stderr.write(f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
+                raise SystemExit(125)
+
+        _parser_class = ArgumentParser
+    return _parser_class
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command a command line names, past the global options; None if unclear."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--root":
+            index += 2
+        elif arg.startswith("--root="):
+            index += 1
+        elif arg.startswith("-"):
+            return None  # --help, --version, or a usage error: the full parser says
+        else:
+            return arg
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the module that registers it is loaded
+    (all of them when that module turns out not to register it)."""
+    only = COMMAND_MODULE.get(command) if command is not None else None
+    parser, choices = _build_parser((only,) if only else COMMAND_MODULES)
+    if only and command not in choices:
+        parser, _ = _build_parser(COMMAND_MODULES)
+    return parser
+
+
+def _build_parser(modules: Sequence[str]) -> tuple[argparse.ArgumentParser, dict]:
+    import importlib
+
+    parser_class = _argument_parser_class()
+    parser = parser_class(prog="dockyard", description="A Docker-compatible image engine")
     parser.add_argument(
         "--root", help="store directory (default $DOCKYARD_ROOT or /var/lib/dockyard)"
     )
     parser.add_argument("--version", action="version", version="dockyard 0.1.0")
-    subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=ArgumentParser
-    )
-    for module_name in COMMAND_MODULES:
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -52,7 +114,7 @@ def build_parser() -> ArgumentParser:
                 continue  # a command group that is not built yet
             raise
         module.register(subparsers)
-    return parser
+    return parser, subparsers.choices
 
 
 def store_root(args: argparse.Namespace) -> str:
@@ -60,8 +122,16 @@ def store_root(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = command_word(words)
+    if command in ("images", "image"):
+        from dockyard.cli.fast import images
+
+        code = images(words)
+        if code is not None:
+            return code
+    parser = build_parser(command)
+    args = parser.parse_args(words)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
