@@ -17,13 +17,8 @@ CREATE TABLE IF NOT EXISTS registry_blobs (
 )
 """
 
-_ready: set[int] = set()
-
-
 def _ensure(connection: sqlite3.Connection) -> None:
-    if id(connection) not in _ready:
-        connection.execute(SCHEMA)
-        _ready.add(id(connection))
+    connection.execute(SCHEMA)  # IF NOT EXISTS: microseconds, and right for any database
 
 
 def repositories_with(connection: sqlite3.Connection, registry: str, digest: str) -> list[str]:
