@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS registry_blobs (
 )
 """
 
+
 def _ensure(connection: sqlite3.Connection) -> None:
     connection.execute(SCHEMA)  # IF NOT EXISTS: microseconds, and right for any database
 
