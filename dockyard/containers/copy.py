@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,44 @@ def _copy_file(source: str, target: str) -> None:
     os.lchown(target, st.st_uid, st.st_gid)
 
 
+def _remove_entry(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _copy_into(view: str, source: str, target: str) -> None:
+    """Copy a host file or tree to ``target`` inside the container tree ``view``.
+
+    Parents are resolved inside the container; an entry in the way is replaced, as
+    Docker's extraction replaces it: a symlink in the container is never followed, so
+    nothing is written outside the container.
+    """
+    rel = os.path.relpath(target, view)
+    final = os.path.join(secure_join(view, os.path.dirname(rel)), os.path.basename(rel))
+    info = os.lstat(source)
+    if stat.S_ISDIR(info.st_mode):
+        if not (os.path.isdir(final) and not os.path.islink(final)):
+            _remove_entry(final)
+            os.mkdir(final, 0o700)
+        for entry in sorted(os.listdir(source)):
+            _copy_into(view, os.path.join(source, entry), os.path.join(final, entry))
+    else:
+        _remove_entry(final)
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(source), final)
+        elif stat.S_ISREG(info.st_mode):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            with open(source, "rb") as src, os.fdopen(os.open(final, flags, 0o600), "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        else:
+            os.mknod(final, info.st_mode, info.st_rdev)
+    os.lchown(final, info.st_uid, info.st_gid)
+    if not stat.S_ISLNK(info.st_mode):
+        shutil.copystat(source, final, follow_symlinks=False)
+
+
 def _destination(dest: str, source_name: str) -> str:
     if os.path.isdir(dest) and not os.path.islink(dest):
         return os.path.join(dest, source_name)
@@ -97,4 +136,5 @@ def copy(store: Store, source: str, destination: str, follow_link: bool = False)
                 f"Could not find the file {os.path.dirname(dst_path)} in container {dst_container}"
             )
         source_real = os.path.realpath(src_path) if follow_link else src_path
-        _copy_any(source_real, _destination(resolved, os.path.basename(os.path.normpath(src_path))))
+        name = os.path.basename(os.path.normpath(src_path))
+        _copy_into(str(view), source_real, _destination(resolved, name))
