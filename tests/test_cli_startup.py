@@ -37,7 +37,7 @@ def test_every_command_loads_from_its_own_module(monkeypatch) -> None:  # type: 
 
 
 def _general(store_root, argv: list[str]) -> str:  # type: ignore[no-untyped-def]
-    args = build_parser("images").parse_args(["--root", str(store_root), *argv])
+    args = build_parser(argv[0]).parse_args(["--root", str(store_root), *argv])
     out = io.StringIO()
     with redirect_stdout(out):
         assert args.handler(args) == 0

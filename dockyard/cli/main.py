@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from typing import Any
 
 COMMAND_MODULES = (
     "dockyard.cli.cmd_images",
@@ -90,13 +91,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only the module that registers it is loaded
     (all of them when that module turns out not to register it)."""
     only = COMMAND_MODULE.get(command) if command is not None else None
-    parser, choices = _build_parser((only,) if only else COMMAND_MODULES)
-    if only and command not in choices:
-        parser, _ = _build_parser(COMMAND_MODULES)
-    return parser
+    if only:
+        parser, choices = _build_parser((only,), command)
+        if command in choices:
+            return parser
+    return _build_parser(COMMAND_MODULES)[0]
 
 
-def _build_parser(modules: Sequence[str]) -> tuple[argparse.ArgumentParser, dict]:
+class _Skipped:
+    """Stands in for the parser of a command that was not named: building the other
+    commands' parsers (argparse looks up gettext and the terminal size for every
+    argument) would cost more than running most commands."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ignore
+
+    def _ignore(self, *args: Any, **kwargs: Any) -> _Skipped:
+        return self
+
+
+def _build_parser(
+    modules: Sequence[str], command: str | None = None
+) -> tuple[argparse.ArgumentParser, dict]:
     import importlib
 
     parser_class = _argument_parser_class()
@@ -106,6 +122,15 @@ def _build_parser(modules: Sequence[str]) -> tuple[argparse.ArgumentParser, dict
     )
     parser.add_argument("--version", action="version", version="dockyard 0.1.0")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
+    if command is not None:
+        add_parser = subparsers.add_parser
+
+        def add_named_parser(name: str, **kwargs: Any) -> Any:
+            if name == command or command in kwargs.get("aliases", ()):
+                return add_parser(name, **kwargs)
+            return _Skipped()
+
+        subparsers.add_parser = add_named_parser  # type: ignore[method-assign]
     for module_name in modules:
         try:
             module = importlib.import_module(module_name)
