@@ -26,8 +26,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _terminate(signum, frame):  # type: ignore[no-untyped-def]
+    print(f"signal {signum} received: stopping", flush=True)
     harness.STOPPING = True
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one way out, taken once
+    for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(other, signal.SIG_IGN)  # one way out, taken once
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(RESULTS))
     options = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
 
     started = time.monotonic()
     if not options.no_install:
@@ -97,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": options.warmup,
     }
     exit_code = 0
+    results = Path(options.results)
+
+    def checkpoint() -> None:  # the table so far, in case the run is cut short
+        partial = dict(meta, loadavg_end=[round(x, 2) for x in os.getloadavg()])
+        partial.setdefault("versions", {})
+        (results / "partial.md").parent.mkdir(parents=True, exist_ok=True)
+        (results / "partial.md").write_text(report.markdown(ctx.scenarios, partial))
+
+    ctx.checkpoint = checkpoint
     try:
         for engine in engines.values():
             ctx.log(f"starting {engine.name}")
@@ -114,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         scenarios_engine.through_daemon(ctx)
     except KeyboardInterrupt:
         harness.STOPPING = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         ctx.log("interrupted: stopping everything")
         exit_code = 130
     finally:
@@ -131,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         meta["duration_s"] = round(time.monotonic() - started)
         meta.setdefault("versions", {})
-    md, js = report.write(Path(options.results), ctx.scenarios, meta)
+    md, js = report.write(results, ctx.scenarios, meta)
+    (results / "partial.md").unlink(missing_ok=True)
     print(report.markdown(ctx.scenarios, meta))
     ctx.log(f"wrote {md} and {js} in {meta['duration_s']} s")
     if left:

@@ -33,6 +33,7 @@ class Context:
     scenarios: list[Scenario] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     only: set[str] | None = None
+    checkpoint: Callable[[], None] | None = None  # called after each scenario
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')} load {loadavg():.1f}] {message}", flush=True)
@@ -61,6 +62,9 @@ class Context:
         else:
             ratios = ", ".join(f"/{k} {v:.2f}x" for k, v in scenario.ratios().items())
             self.log(f"{key} done in {time.monotonic() - started:.0f} s: {ratios}")
+        finally:
+            if self.checkpoint is not None:
+                self.checkpoint()
 
     def alternate(
         self,
