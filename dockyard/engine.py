@@ -102,6 +102,41 @@ class Engine:
 
         return load_images(self.store, source, progress)
 
+    # ------------------------------------------------------------ registries
+
+    def pull(self, name: str, **options: Any) -> list:
+        """Pull from a registry (options: all_tags, platform, events, config, auth)."""
+        from dockyard.imageops.pull import pull
+
+        return pull(self.store, name, **options)
+
+    def push(self, name: str, **options: Any) -> list:
+        """Push to a registry (options: all_tags, compression, events, config, auth)."""
+        from dockyard.imageops.push import push
+
+        return push(self.store, name, **options)
+
+    def search(self, term: str, **options: Any) -> list:
+        """Docker Hub-style search of an index (options: limit, filters, config, auth)."""
+        from dockyard.imageops.search import search
+
+        return search(term, **options)
+
+    def login(self, server: str | None, username: str, password: str) -> Any:
+        """Check credentials with the registry and store them in Docker's config.json."""
+        from dockyard.client.login import login
+
+        return login(server, username, password)
+
+    # ------------------------------------------------------------ containers
+
+    def commit(self, container: str, repo_tag: str | None = None, **options: Any) -> Digest:
+        """Commit a container's changes as a new image (options: author, message, changes,
+        pause)."""
+        from dockyard.containers.commit import CommitOptions, commit_container
+
+        return commit_container(self.store, container, CommitOptions(repo_tag, **options))
+
     # ------------------------------------------------------------ housekeeping
 
     def prune_images(self, all_images: bool = False):  # type: ignore[no-untyped-def]
