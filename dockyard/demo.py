@@ -152,6 +152,89 @@ def container_steps(walk: Walkthrough) -> None:
     run("dockyard rm commit_test")
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def registry_steps(walk: Walkthrough) -> None:
+    """The tutorial's Docker Hub: dockyard's own registry on loopback, used as the default
+    search index and as a mirror of docker.io, then the sharing step (push, rmi, pull, run)."""
+    import json
+    import time
+    import urllib.request
+
+    run = walk.run
+    port = free_port()
+    registry = f"127.0.0.1:{port}"
+    storage = walk.workdir / "registry"
+    walk.section("13. a registry of our own: push, search, the web page")
+    print(f"\n$ dockyard registry serve --addr {registry} --storage {storage} &", flush=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli.main",
+            "registry",
+            "serve",
+            "--addr",
+            registry,
+            "--storage",
+            str(storage),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{registry}/v2/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        config = walk.workdir / "daemon.json"
+        config.write_text(
+            json.dumps(
+                {"registry-mirrors": [f"http://{registry}"], "index-server": f"http://{registry}"}
+            )
+        )
+        os.environ["DOCKYARD_CONFIG"] = str(config)
+        print(f"\n$ cat {config}\n{config.read_text()}")
+        run(f"dockyard tag busybox:latest {registry}/library/busybox:latest")
+        run(f"dockyard push {registry}/library/busybox:latest")
+        run(f"dockyard tag debian:bookworm {registry}/library/debian:bookworm")
+        run(f"dockyard push {registry}/library/debian:bookworm")
+        run(
+            f"dockyard registry repo set-description --storage {storage} library/busybox 'Busybox base image.'"
+        )
+        run(f"dockyard registry repo set-official --storage {storage} library/busybox")
+        run(
+            f"dockyard registry repo set-description --storage {storage} library/debian 'Debian is a Linux distribution.'"
+        )
+        run(f"dockyard registry repo set-official --storage {storage} library/debian")
+        run("dockyard search busybox")
+        run("dockyard search --filter is-official=true --format '{{.Name}}: {{.Description}}' b")
+        run(f"curl -s http://{registry}/v2/_catalog; echo")
+        run(f"curl -s 'http://{registry}/?q=deb' | grep -o '<a class=\"repo\"[^>]*>[^<]*</a>'")
+        walk.section("14. sharing: commit, push, remove, pull back, run")
+        run("dockyard run --network none --name share busybox sh -c 'echo shared! > /shared'")
+        run(f"dockyard commit -m 'to share' share {registry}/yceffort/commit_test:first")
+        run(f"dockyard push {registry}/yceffort/commit_test:first")
+        run(f"dockyard rm share && dockyard rmi {registry}/yceffort/commit_test:first")
+        run(f"dockyard pull {registry}/yceffort/commit_test:first")
+        run(f"dockyard run --rm --network none {registry}/yceffort/commit_test:first cat /shared")
+        run(f"dockyard rmi {registry}/library/busybox:latest busybox:latest")
+        run("dockyard pull busybox")
+        run("dockyard images --digests")
+    finally:
+        os.environ.pop("DOCKYARD_CONFIG", None)
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="store to use (default: a fresh temporary one)")
@@ -171,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         image_steps(walk, busybox_tar, debian_tar)
         if debian_tar is not None:
             container_steps(walk)
+            registry_steps(walk)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
