@@ -1,0 +1,36 @@
+"""The README's main job walks the whole tutorial; every step must behave as expected."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
+    reason="needs root and an OCI runtime",
+)
+
+
+def test_main_job_walks_the_tutorial(debian_tar, busybox_tar) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        [sys.executable, "-m", "dockyard.demo"], capture_output=True, text=True, timeout=1200
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]
+    assert out.rstrip().endswith("all steps behaved as expected")
+    for expected in (
+        "$ dockyard commit -a 'yceffort-test' -m 'my first commit' commit_test commit_test:first",
+        "Untagged: commit_test:first",
+        "first_test!\nsecond_test!",
+        "Loaded image: busybox:latest",
+        "NAME      DESCRIPTION           STARS     OFFICIAL   AUTOMATED",
+        "busybox   Busybox base image.   0         [OK]",
+        "Status: Downloaded newer image for",
+        "shared!",
+    ):
+        assert expected in out, expected
+    assert out.count("Deleted: sha256:") >= 4
