@@ -41,8 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
         gc_grace=args.gc_grace,
         gc_delete_untagged=args.gc_delete_untagged,
     )
-    serve(config, access_log=args.access_log)
-    return 0
+    return serve(config, access_log=args.access_log, workers=args.workers)
 
 
 def _gc(args: argparse.Namespace) -> int:
@@ -184,6 +183,13 @@ def register(subparsers) -> None:
         help="periodic gc also deletes manifests no tag reaches",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes sharing the port and the storage (default 1)",
+    )
     serve.set_defaults(handler=_serve)
 
     gc = commands.add_parser("gc", help="Delete unreferenced blobs and stale uploads")

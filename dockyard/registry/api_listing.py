@@ -21,11 +21,14 @@ def _json(data: object, headers: dict[str, str] | None = None) -> web.Response:
     return response
 
 
+MAX_PAGE_SIZE = 1 << 31  # a larger n would overflow SQLite's integers
+
+
 def _page_size(request: web.Request, default: int | None) -> int | None:
     text = request.query.get("n")
-    if text is None or not text.isdigit():
+    if text is None or not (text.isascii() and text.isdigit()):
         return default
-    return int(text)
+    return min(int(text), MAX_PAGE_SIZE)
 
 
 def _next_link(path: str, last: str, n: int) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
 import ssl
 import sys
+from dataclasses import replace
 
 from aiohttp import web
 from aiohttp.log import access_logger
@@ -35,28 +39,92 @@ def ssl_context(config: RegistryConfig) -> ssl.SSLContext | None:
     return context
 
 
-def serve(config: RegistryConfig, access_log: bool = False) -> None:
-    from dockyard.registry.tuning import keep_buffers_in_heap
+def _listen(config: RegistryConfig) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as error:
+        sock.close()
+        raise InvalidArgument(
+            f"cannot listen on {config.host}:{config.port}: {error.strerror}"
+        ) from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
-    keep_buffers_in_heap()
-    context = ssl_context(config)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    app = make_app(config)
-    scheme = "https" if context else "http"
 
-    def announce(_text: str) -> None:
-        sys.stderr.write(
-            f"registry listening on {scheme}://{config.host}:{config.port} "
-            f"(storage {config.storage})\n"
-        )
-        sys.stderr.flush()
-
+def _run(config: RegistryConfig, sock: socket.socket, context, access_log: bool, announce) -> None:
     web.run_app(
-        app,
-        host=config.host,
-        port=config.port,
+        make_app(config),
+        sock=sock,
         ssl_context=context,
         access_log=access_logger if access_log else None,
         print=announce,
         loop=asyncio.new_event_loop(),
     )
+
+
+def _supervise(children: list[int]) -> int:
+    """Wait for the worker processes; a signal to this process goes on to them."""
+
+    def forward(signum: int, _frame) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    status = 0
+    remaining = set(children)
+    while remaining:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        if pid in remaining:
+            remaining.discard(pid)
+            if code and remaining:  # one worker died: stop the others too
+                status = 1
+                forward(signal.SIGTERM, None)
+    return status
+
+
+def serve(config: RegistryConfig, access_log: bool = False, workers: int = 1) -> int:
+    """Serve until interrupted. ``workers`` > 1 forks processes sharing the listening
+    socket (and the storage: the metadata is SQLite); the first one runs periodic gc."""
+    from dockyard.registry.tuning import keep_buffers_in_heap
+
+    if workers < 1:
+        raise InvalidArgument("--workers must be at least 1")
+    keep_buffers_in_heap()
+    context = ssl_context(config)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    scheme = "https" if context else "http"
+    sock = _listen(config)
+    sys.stderr.write(
+        f"registry listening on {scheme}://{config.host}:{config.port} "
+        f"(storage {config.storage}{f', {workers} workers' if workers > 1 else ''})\n"
+    )
+    sys.stderr.flush()
+    if workers == 1:
+        _run(config, sock, context, access_log, None)
+        return 0
+    children = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                worker_config = config if index == 0 else replace(config, gc_interval=0.0)
+                _run(worker_config, sock, context, access_log, None)
+            except BaseException:  # noqa: BLE001 - a worker reports by its exit code
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+    return _supervise(children)

@@ -21,6 +21,7 @@ from aiohttp import StreamReader
 from dockyard.digest import Digest
 from dockyard.registry.content import Content, upload_dir, upload_path
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.storage import StorageWriter
 from dockyard.registry.streaming import receive
 
 UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -114,38 +115,37 @@ class Uploads:
 
     # -- data ---------------------------------------------------------------------
 
-    async def _append_locked(
+    async def _receive_into(
         self,
+        writer: StorageWriter,
         upload_id: str,
         body: StreamReader,
         start: int | None,
         algorithm: str,
-        durable: bool,
     ) -> int:
-        writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+        """Append ``body`` to an open writer, continuing the session's hash; the new size."""
         offset = writer.size
-        try:
-            if start is not None and start != offset:
-                raise RangeMismatch(offset)
-            state = self._hashes.pop(upload_id, None)
-            if state is not None and state.offset != offset:
-                state = None
-            if state is None and offset == 0:
-                state = _HashState(algorithm, hashlib.new(algorithm), 0)
-            count = await receive(body, writer, state.hasher if state else None)
-            if state is not None:
-                state.offset = offset + count
-                self._remember(upload_id, state)
-            if durable:
-                await asyncio.to_thread(writer.commit)
-            return offset + count
-        finally:
-            writer.close()
+        if start is not None and start != offset:
+            raise RangeMismatch(offset)
+        state = self._hashes.pop(upload_id, None)
+        if state is not None and state.offset != offset:
+            state = None
+        if state is None and offset == 0:
+            state = _HashState(algorithm, hashlib.new(algorithm), 0)
+        count = await receive(body, writer, state.hasher if state else None)
+        if state is not None:
+            state.offset = offset + count
+            self._remember(upload_id, state)
+        return offset + count
 
     async def append(self, upload_id: str, body: StreamReader, start: int | None) -> int:
         """Append a request body (PATCH); ``start`` is the Content-Range start, if any."""
         async with self._lock(upload_id):
-            offset = await self._append_locked(upload_id, body, start, "sha256", durable=False)
+            writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+            try:
+                offset = await self._receive_into(writer, upload_id, body, start, "sha256")
+            finally:
+                writer.close()
         await asyncio.to_thread(self._touch, upload_id)
         return offset
 
@@ -169,28 +169,29 @@ class Uploads:
         A mismatch deletes the whole session and raises DIGEST_INVALID: nothing is kept.
         """
         async with self._lock(upload_id):
-            if body is not None:
-                size = await self._append_locked(
-                    upload_id, body, start, expected.algorithm, durable=True
-                )
-            else:
-                writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+            # The writer locks the session's data (across processes) until the blob is linked.
+            writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+            try:
+                if body is not None:
+                    await self._receive_into(writer, upload_id, body, start, expected.algorithm)
                 size = writer.size
-                await asyncio.to_thread(writer.commit)
-            state = self._hashes.pop(upload_id, None)
-            if state is not None and state.offset == size and state.algorithm == expected.algorithm:
-                actual = Digest(state.algorithm, state.hasher.hexdigest())
-            else:
-                actual = await asyncio.to_thread(self._rehash, upload_id, expected.algorithm)
-            if actual != expected:
-                self._forget(upload_id)
-                await asyncio.to_thread(self._cancel_blocking, upload_id)
-                raise RegistryError(
-                    "DIGEST_INVALID", f"digest {expected} does not match content ({actual})"
+                await asyncio.to_thread(writer.sync)
+                state = self._hashes.pop(upload_id, None)
+                if state and state.offset == size and state.algorithm == expected.algorithm:
+                    actual = Digest(state.algorithm, state.hasher.hexdigest())
+                else:
+                    actual = await asyncio.to_thread(self._rehash, upload_id, expected.algorithm)
+                if actual != expected:
+                    self._forget(upload_id)
+                    await asyncio.to_thread(self._cancel_blocking, upload_id)
+                    raise RegistryError(
+                        "DIGEST_INVALID", f"digest {expected} does not match content ({actual})"
+                    )
+                await asyncio.to_thread(
+                    self.content.commit_upload, repo, upload_id, actual, size, time.time()
                 )
-            await asyncio.to_thread(
-                self.content.commit_upload, repo, upload_id, actual, size, time.time()
-            )
+            finally:
+                writer.close()
         self._forget(upload_id)
         # Deleting a duplicate upload of a large blob takes a while: not on the request path.
         cleanup = asyncio.get_running_loop().run_in_executor(

@@ -26,8 +26,8 @@ class _Writer(StorageWriter):
         with self._driver.lock:
             self._driver.objects[self._path] = (bytes(self._buffer), time.time())
 
-    def commit(self) -> None:
-        self.close()
+    def sync(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

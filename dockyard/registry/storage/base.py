@@ -36,8 +36,13 @@ class StorageWriter(abc.ABC):
             self.write(buffer)
 
     @abc.abstractmethod
+    def sync(self) -> None:
+        """Make the bytes written so far durable, keeping the writer open."""
+
     def commit(self) -> None:
         """Flush and make the written bytes durable (fsync); the writer is then closed."""
+        self.sync()
+        self.close()
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -75,7 +80,8 @@ class StorageDriver(abc.ABC):
 
     @abc.abstractmethod
     def writer(self, path: str, append: bool = False) -> StorageWriter:
-        """A writer for ``path``; ``append`` continues an existing object."""
+        """A writer for ``path``; ``append`` continues an existing object. A writer holds
+        the object exclusively (across processes) until it is closed."""
 
     @abc.abstractmethod
     def move(self, source: str, destination: str) -> None:

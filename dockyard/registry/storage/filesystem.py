@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import shutil
 import tempfile
@@ -35,6 +36,11 @@ class _FileWriter(StorageWriter):
         self._path = full_path
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
         self._fd = os.open(full_path, flags | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # one writer at a time, across processes
+        except BaseException:
+            os.close(self._fd)
+            raise
         self.size = os.fstat(self._fd).st_size if append else 0
         self._written_back = self.size
 
@@ -60,10 +66,9 @@ class _FileWriter(StorageWriter):
             )
             self._written_back = self.size
 
-    def commit(self) -> None:
+    def sync(self) -> None:
         if self._fd >= 0:
             os.fsync(self._fd)
-            self.close()
 
     def close(self) -> None:
         if self._fd >= 0:
