@@ -96,6 +96,9 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+DOCKYARD_WORKERS = 1
+
+
 def start_dockyard(scratch: str) -> Server:
     workdir = tempfile.mkdtemp(prefix="dockyard-", dir=scratch)
     port = free_port()
@@ -110,6 +113,8 @@ def start_dockyard(scratch: str) -> Server:
             f"127.0.0.1:{port}",
             "--storage",
             os.path.join(workdir, "storage"),
+            "--workers",
+            str(DOCKYARD_WORKERS),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -299,7 +304,12 @@ def main() -> int:
     parser.add_argument("--only", choices=("dockyard", "cncf"))
     parser.add_argument("--scratch", default=None, help="directory for storage and blobs")
     parser.add_argument("--no-skopeo", action="store_true", help="skip the skopeo push/pull")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="dockyard's `registry serve --workers` (default 1)"
+    )
     args = parser.parse_args()
+    global DOCKYARD_WORKERS
+    DOCKYARD_WORKERS = args.workers
 
     scratch = tempfile.mkdtemp(prefix="registry-bench-", dir=args.scratch)
     servers: list[Server] = []
@@ -360,7 +370,10 @@ def main() -> int:
         print(
             f"{label:32} {f'{a:.3f} s' if a else '-':>10} {f'{b:.3f} s' if b else '-':>10} {ratio:>7}"
         )
-    print("ratio = CNCF time / dockyard time (above 1: dockyard is faster); medians of", args.runs)
+    print(
+        f"ratio = CNCF time / dockyard time (above 1: dockyard is faster); medians of {args.runs}"
+        f"; dockyard with {args.workers} worker(s)"
+    )
     return 0
 
 
