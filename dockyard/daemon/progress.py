@@ -32,6 +32,10 @@ class JsonStream:
     def started(self) -> bool:
         return self.response is not None
 
+    async def start(self) -> web.StreamResponse:
+        """Send the 200 headers now: later errors become error lines of the stream."""
+        return await self._start()
+
     async def _start(self) -> web.StreamResponse:
         if self.response is None:
             response = web.StreamResponse(status=200)

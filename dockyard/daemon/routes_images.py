@@ -271,6 +271,7 @@ async def load(request: web.Request) -> web.StreamResponse:
             emit({"stream": line + "\n"})
         return report
 
+    await stream.start()  # Docker reports load errors inside the stream
     try:
         report = await run_streaming(stream, job)
     except StreamFailed:
