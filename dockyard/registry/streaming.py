@@ -51,8 +51,10 @@ async def receive(
     total = 0
     try:
         while True:
-            chunk, _ = await content.readchunk()
+            chunk, end_of_http_chunk = await content.readchunk()
             if not chunk:
+                if end_of_http_chunk:
+                    continue  # (b"", True): a chunk boundary, not the end of the body
                 break
             total += len(chunk)
             batch.append(chunk)
