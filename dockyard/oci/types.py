@@ -24,6 +24,8 @@ def load_json_object(data: bytes, what: str) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidArchive(f"{what} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InvalidArchive(f"{what} is not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidArchive(f"{what} must be a JSON object")
     return value
