@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench import archives, harness
@@ -62,15 +63,22 @@ def images(ctx: Context) -> None:
         with ctx.scenario(
             "images-500",
             "`images` (500 images)",
-            note="500 distinct images (configs differ by a label) over one shared layer, "
-            "loaded from one archive; removed after the scenario.",
+            note="500 distinct images (configs differ by a label), 20 on each of 25 small "
+            "layers, loaded from one archive, removed after the scenario; Podman 4.3 takes about "
+            "30 s per listing of them, so it is timed once, after the others' rounds",
         ) as s:
             archive = ctx.work / "many.tar"
             tags = archives.many_images(archive, 500)
             for engine in ctx.engines.values():
                 engine.run("load", "-i", str(archive))
             try:
-                ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("images")), runs=ctx.fast_runs)
+                quick = {k: e for k, e in ctx.engines.items() if k != "podman"}
+                cases = [(k, None, lambda e=e: e.quiet("images")) for k, e in quick.items()]
+                ctx.alternate(s, cases, runs=ctx.fast_runs)
+                if "podman" in ctx.engines:  # about 30 s a listing here: timed once
+                    start = time.perf_counter()
+                    ctx.engines["podman"].quiet("images")
+                    s.add("podman", time.perf_counter() - start)
             finally:
                 for engine in ctx.engines.values():
                     for start in range(0, len(tags), 100):
