@@ -107,9 +107,14 @@ class RegistryRepository:
         while path:
             async with self.session.request("GET", path, scopes=self.pull_scope) as response:
                 await self.session.check(response)
-                document = json.loads(await response.read())
+                body = await _read_limited(response, MAX_JSON_DOCUMENT, "tag list")
                 link = response.headers.get("Link", "")
-            result.extend(t for t in (document.get("tags") or []) if isinstance(t, str))
+            try:
+                document = json.loads(body)
+            except (ValueError, RecursionError):
+                raise InvalidArchive("the registry's tag list is not valid JSON") from None
+            tags = document.get("tags") if isinstance(document, dict) else None
+            result.extend(t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str))
             path = _next_link(link)
         return result
 
