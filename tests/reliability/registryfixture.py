@@ -62,7 +62,14 @@ def start_registry(
     log = open(storage.parent / f"registry-{port}.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         dockyard_argv(
-            "registry", "serve", "--addr", f"127.0.0.1:{port}", "--storage", str(storage), *extra
+            "registry",
+            "serve",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--storage",
+            str(storage),
+            "--access-log",
+            *extra,
         ),
         cwd=REPO,
         env=env or env_for(storage.parent / "unused-store"),
@@ -87,12 +94,14 @@ def skopeo_push(archive: Path, target: str, creds: str | None = None) -> None:
     command = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
     if creds:
         command.append(f"--dest-creds={creds}")
-    subprocess.run(
+    result = subprocess.run(
         [*command, f"docker-archive:{archive}", f"docker://{target}"],
-        check=True,
         capture_output=True,
-        timeout=120,
+        text=True,
+        timeout=300,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"skopeo copy to {target}: {result.stderr.strip()[-500:]}")
 
 
 def seeded_registry(storage: Path, *extra: str) -> RegistryProcess:
