@@ -103,6 +103,10 @@ def search(term: str, limit: int | None, filters: dict[str, list[str]], auth: di
         kwargs["limit"] = limit
     if auth is not None and _accepts(module.search, "auth"):
         kwargs["auth"] = auth
+    if _accepts(module.search, "filters"):
+        kwargs["filters"] = [
+            f"{key}={value}" for key, values in filters.items() for value in values
+        ]
     results = module.search(term, **kwargs)
     items = [_search_item(item) for item in results]
     return [item for item in items if _search_matches(item, filters)]
@@ -136,9 +140,11 @@ def _search_matches(item: dict[str, Any], filters: dict[str, list[str]]) -> bool
 
 
 def login(body: dict[str, Any]) -> dict[str, Any]:
+    """POST /auth: check the credentials (the docker client stores them itself)."""
     module = _module("dockyard.client.login")
-    result = module.login(
-        body.get("serveraddress") or "",
+    check = getattr(module, "authenticate", None) or module.login
+    result = check(
+        body.get("serveraddress") or None,
         body.get("username") or "",
         body.get("password") or "",
     )
