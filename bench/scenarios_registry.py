@@ -9,12 +9,10 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import shutil
 import statistics
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from bench.client_bench import skopeo
 from bench.harness import Context
 from bench.peers import remove_tree
 from bench.report import loadavg
-from bench.scenarios_engine import DEBIAN, rmi
+from bench.scenarios_engine import DEBIAN, rmi, variant_rootfs
 
 PULL_REPO = "bench/pull:latest"
 
@@ -38,20 +36,12 @@ def start_server(kind: str, scratch: Path) -> registry_bench.Server:
 def pull_archive(ctx: Context) -> Path:
     """An image of the debian rootfs plus one file: no engine has its layer yet."""
     path = ctx.work / "pull-image.tar"
-    if path.exists():
-        return path
-    layer = ctx.work / "pull-layer.tar"
-    shutil.copyfile(ctx.files["debian"], layer)
-    with tarfile.open(layer, "a") as archive:
-        data = b"this layer is not in any store yet\n"
-        info = tarfile.TarInfo("etc/bench-pull")
-        info.size = len(data)
-        info.mtime = 1_700_000_000
-        archive.addfile(info, io.BytesIO(data))
-    from bench.archives import write_archive
+    if not path.exists():
+        from bench.archives import write_archive
 
-    write_archive(path, [("bench/pull:latest", [layer.read_bytes()], {})])
-    layer.unlink()
+        layer = variant_rootfs(ctx, "pull-layer.tar")
+        write_archive(path, [("bench/pull:latest", [layer.read_bytes()], {})])
+        layer.unlink()
     return path
 
 
