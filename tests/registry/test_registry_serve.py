@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import time
@@ -28,6 +30,20 @@ def test_https_with_a_certificate(tmp_path):
         )  # fmt: skip
         assert result.stdout.startswith("HTTP/1.1 200")
         assert result.stdout.endswith("{}")
+        # a blob large enough for the threaded sendfile path still goes through TLS
+        blob = tmp_path / "blob"
+        blob.write_bytes(os.urandom(3 << 20))
+        digest = "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
+        url = f"https://{server.host}/v2/tls/blobs"
+        subprocess.run(
+            ["curl", "-sf", "--cacert", cert, "-X", "POST", "--data-binary", f"@{blob}",
+             f"{url}/uploads/?digest={digest}"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        got = subprocess.run(
+            ["curl", "-sf", "--cacert", cert, f"{url}/{digest}"], check=True, capture_output=True
+        )
+        assert got.stdout == blob.read_bytes()
         plain = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://{server.host}/v2/"],
             capture_output=True, text=True,
