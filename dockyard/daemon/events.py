@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 HISTORY = 1024
+CLOSED: dict[str, Any] = {"closed": True}  # put in the queues at shutdown
 
 
 def make_event(
@@ -101,6 +102,11 @@ class EventBus:
         if self.loop is None:
             return
         self.loop.call_soon_threadsafe(self.publish, kind, action, actor_id, attributes)
+
+    def close(self) -> None:
+        """Daemon shutdown: every /events stream ends."""
+        for queue in list(self.queues):
+            queue.put_nowait(CLOSED)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

@@ -56,6 +56,7 @@ class Hub:
         self.exit_waiters: dict[str, list[asyncio.Future[Exit]]] = {}
         self.watchers: dict[str, asyncio.Task[None]] = {}
         self.spawner: Any = None
+        self.sessions: set[AttachSession] = set()  # every live attach session
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -253,8 +254,25 @@ class Hub:
 
         await send_control(directory, message)
 
+    def track(self, session: AttachSession) -> None:
+        self.sessions.add(session)
+
+    def untrack(self, session: AttachSession) -> None:
+        self.sessions.discard(session)
+
     async def close(self) -> None:
-        """Daemon shutdown: containers keep running (their monitors own them)."""
+        """Daemon shutdown: containers keep running (their monitors own them); clients
+        attached or waiting lose their connection, as with Docker."""
+        for futures in list(self.exit_waiters.values()):
+            for future in futures:
+                if not future.done():
+                    future.set_exception(ConnectionAbortedError("the daemon is shutting down"))
+        self.exit_waiters.clear()
+        for running in list(self.running.values()):
+            if running.exited is not None and not running.exited.done():
+                running.exited.set_exception(ConnectionAbortedError("the daemon is shutting down"))
+        for session in list(self.sessions):
+            await session.finish()
         for watcher in list(self.watchers.values()):
             watcher.cancel()
         for running in list(self.running.values()):

@@ -104,6 +104,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         "container", "attach", record.id, {"image": record.image_name, "name": record.name}
     )
     hub = request.app["hub"]
+    hub.track(session)
     try:
         if want_logs:
             await _replay_logs(session, directory, record)
@@ -119,4 +120,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
     except asyncio.CancelledError:
         await session.finish()
         raise
+    finally:
+        hub.untrack(session)
     return conn.finished()

@@ -196,7 +196,12 @@ async def wait(request: web.Request) -> web.StreamResponse:
     if future is None:
         code, error = state.exit_code, ""
     else:
-        result = await future
+        try:
+            result = await future
+        except ConnectionAbortedError:  # the daemon stops: the client loses the connection
+            if request.transport is not None:
+                request.transport.abort()
+            return response
         code, error = result.code, result.error
     if condition == "removed":
         while directory.exists():

@@ -90,7 +90,7 @@ def _timestamp_ns(text: str | None, now: float) -> int | None:
 
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    from dockyard.daemon.events import matches
+    from dockyard.daemon.events import CLOSED, matches
 
     bus = request.app["events"]
     now = time.time()
@@ -114,6 +114,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             try:
                 event = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
+                break
+            if event is CLOSED:
                 break
             if until is not None and event["timeNano"] > until:
                 break

@@ -95,8 +95,11 @@ async def serve(
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        app["events"].close()
         await app["hub"].close()
+        log.debug("sessions closed")
         await runner.cleanup()
+        log.debug("server closed")
         workers.shutdown()
 
 
@@ -127,8 +130,10 @@ def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int
 
         spawner = Spawner.fork()  # before any thread or database connection exists
         asyncio.run(serve(root, hosts, spawner))
+        log.debug("event loop closed")
     finally:
         if spawner is not None:
             spawner.close()
         lock.release()
+        log.debug("stopped")
     return 0
