@@ -100,7 +100,7 @@ def test_fast_path_declines_what_it_does_not_handle(varied_store) -> None:  # ty
 def test_images_starts_without_argparse_or_the_store(varied_store) -> None:  # type: ignore[no-untyped-def]
     code = (
         "import sys; from dockyard.cli.main import main; main(['--root', sys.argv[1], 'images']);"
-        "bad = {'argparse', 'dataclasses', 'typing', 're', 'pathlib', 'dockyard.store'} & set(sys.modules);"
+        "bad = {'argparse', 'dataclasses', 'typing', 're', 'pathlib', 'dockyard.store', 'datetime'} & set(sys.modules);"
         "print(sorted(bad), file=sys.stderr)"
     )
     result = subprocess.run(

@@ -66,7 +66,10 @@ def images(argv: list[str]) -> int | None:
     path = os.path.join(root, "dockyard.db")
     if not os.path.isfile(path):
         return None  # the general path creates the store
-    import sqlite3
+    try:  # the C module alone: sqlite3's Python wrapper imports datetime for its adapters
+        import _sqlite3 as sqlite3
+    except ImportError:  # pragma: no cover - another Python's layout
+        import sqlite3  # type: ignore[no-redef]
 
     try:
         db = sqlite3.connect(path, timeout=60, isolation_level=None)
