@@ -148,3 +148,12 @@ def test_cli_and_daemon_at_the_same_time(daemon: Daemon, busybox_tar: Path) -> N
     assert set(results) == {200}
     names = [tag for image in daemon.json("GET", "/images/json") for tag in image["RepoTags"]]
     assert names == ["bb:1"]
+
+
+@pytest.mark.skipif(not have_docker_cli(), reason="needs the docker CLI")
+def test_networks_and_volumes(daemon: Daemon) -> None:
+    names = daemon.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout
+    assert names.splitlines() == ["host host", "none null"]
+    assert daemon.docker("volume", "ls", "-q").stdout == ""
+    result = daemon.docker("volume", "create", "data", check=False)
+    assert result.returncode == 1 and "use bind mounts" in result.stderr

@@ -14,6 +14,7 @@ ROUTE_MODULES = (
     "dockyard.daemon.routes_attach",
     "dockyard.daemon.routes_exec",
     "dockyard.daemon.routes_archive",
+    "dockyard.daemon.routes_networks",
 )
 
 
