@@ -326,3 +326,15 @@ def test_container_prune(daemon: Daemon) -> None:
     result = daemon.docker("container", "prune", "-f")
     assert "Deleted Containers:" in result.stdout and "Total reclaimed space:" in result.stdout
     assert "prunable" not in daemon.docker("ps", "-a").stdout
+
+
+def test_concurrent_starts_run_one_container(daemon: Daemon) -> None:
+    import concurrent.futures
+
+    cid = daemon.docker("create", "busybox", "sleep", "30").stdout.strip()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(lambda _: daemon.request("POST", f"/containers/{cid}/start")[0], range(4))
+        )
+    assert sorted(statuses) == [204, 304, 304, 304]
+    daemon.docker("rm", "-f", cid)

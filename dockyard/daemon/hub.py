@@ -57,6 +57,7 @@ class Hub:
         self.watchers: dict[str, asyncio.Task[None]] = {}
         self.spawner: Any = None
         self.sessions: set[AttachSession] = set()  # every live attach session
+        self.start_locks: dict[str, asyncio.Lock] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -83,6 +84,14 @@ class Hub:
 
     async def start(self, name: str) -> tuple[bool, Any]:
         """Start the container; (False, record) when it was already running."""
+        from dockyard.containers.lifecycle import find
+
+        record, _directory = await workers.run(lambda: find(workers.store(), name))
+        lock = self.start_locks.setdefault(record.id, asyncio.Lock())
+        async with lock:  # two starts of one container at once: one runs it
+            return await self._start(name)
+
+    async def _start(self, name: str) -> tuple[bool, Any]:
         from dockyard.containers.lifecycle import ContainerStartError, find
         from dockyard.runtime.state import read_state
 

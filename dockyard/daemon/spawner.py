@@ -80,7 +80,7 @@ def _handle(request: dict[str, Any], reply: socket.socket) -> None:
 def _serve(control: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handler children reap themselves
     while True:
         try:
             request, fds = _recv_with_fds(control)
@@ -88,7 +88,6 @@ def _serve(control: socket.socket) -> None:
             return
         if request is None:
             return  # the daemon is gone
-        _reap()
         if not fds:
             continue
         reply = socket.socket(fileno=fds[0])
@@ -97,22 +96,13 @@ def _serve(control: socket.socket) -> None:
             code = 0
             try:
                 control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # start_monitor waits for its child
                 _handle(request, reply)
             except BaseException:  # noqa: BLE001
                 code = 1
             finally:
                 os._exit(code)
         reply.close()
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 # ---------------------------------------------------------------- the daemon's side
