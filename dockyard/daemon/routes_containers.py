@@ -197,7 +197,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         code, error = state.exit_code, ""
     else:
         try:
-            result = await future
+            result = await asyncio.shield(future)  # shared with other waiters
         except ConnectionAbortedError:  # the daemon stops: the client loses the connection
             if request.transport is not None:
                 request.transport.abort()
