@@ -191,3 +191,26 @@ def test_errors_are_api_errors(client) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(docker.errors.APIError) as caught:
         client.images.get("busybox").tag("Upper/case")
     assert "must be lowercase" in str(caught.value)
+
+
+@pytest.mark.skipif(not have_runtime(), reason="needs root and an OCI runtime")
+def test_detach_keys_end_a_tty_attach(client) -> None:  # type: ignore[no-untyped-def]
+    container = client.containers.run("busybox", ["sh"], tty=True, stdin_open=True, detach=True)
+    sock = client.api.attach_socket(
+        container.id, params={"stdin": 1, "stdout": 1, "stream": 1, "detachKeys": "ctrl-a,x"}
+    )
+    raw = sock._sock
+    raw.settimeout(20)
+    raw.sendall(b"echo marker-$((6*7))\r")
+    data = b""
+    while b"marker-42" not in data:
+        chunk = raw.recv(65536)
+        assert chunk, data
+        data += chunk
+    raw.sendall(b"\x01x")
+    while raw.recv(65536):  # the daemon ends the attach
+        pass
+    sock.close()
+    container.reload()
+    assert container.status == "running"
+    container.remove(force=True)

@@ -92,6 +92,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
     await request.read()
     want_stream = query_bool(request, "stream")
     want_logs = query_bool(request, "logs")
+    detach_keys = b""
+    if record.tty:
+        from dockyard.daemon.detachkeys import parse
+
+        detach_keys = parse(request.query.get("detachKeys"))
     conn = await hijack(request, multiplexed=not record.tty)
     session = AttachSession(
         conn,
@@ -103,6 +108,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     request.app["events"].publish(
         "container", "attach", record.id, {"image": record.image_name, "name": record.name}
     )
+    session.detach_keys = detach_keys
     hub = request.app["hub"]
     hub.track(session)
     try:

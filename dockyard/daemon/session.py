@@ -28,6 +28,7 @@ class AttachSession:
         self.done = asyncio.Event()
         self.broken = False
         self._input_task: asyncio.Task[None] | None = None
+        self.detach_keys = b""  # set by the route (TTY attaches only)
 
     async def deliver(self, kind: int, payload: bytes) -> None:
         if self.broken or self.done.is_set():
@@ -50,12 +51,23 @@ class AttachSession:
         self._input_task = asyncio.ensure_future(self._pump(send, close))
 
     async def _pump(self, send: SendStdin, close: CloseStdin) -> None:
+        from dockyard.daemon.detachkeys import Scanner
+
         reader = self.conn.reader
+        scanner = Scanner(self.detach_keys) if self.tty and self.detach_keys else None
         try:
             while True:
                 data = await reader.read(65536)
                 if not data:
                     break
+                if scanner is not None:
+                    data, detached = scanner.feed(data)
+                    if data:
+                        await send(data)
+                    if detached:  # the container keeps running; this client leaves
+                        asyncio.ensure_future(self.finish())
+                        return
+                    continue
                 await send(data)
             await close()
         except (ConnectionError, OSError) as error:
@@ -65,7 +77,7 @@ class AttachSession:
 
     async def finish(self) -> None:
         """The container exited (or the stream ended): EOF to the client."""
-        if self._input_task is not None:
+        if self._input_task is not None and self._input_task is not asyncio.current_task():
             self._input_task.cancel()
         await self.conn.close()
         self.done.set()
