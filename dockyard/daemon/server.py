@@ -30,6 +30,14 @@ def _preload() -> None:
     import dockyard.runtime.spawn  # noqa: F401
     import dockyard.store  # noqa: F401
 
+    # what the first `docker ps` / `docker images` would otherwise import
+    import dockyard.cli.humanize  # noqa: F401
+    import dockyard.containers.inspect  # noqa: F401
+    import dockyard.containers.listing  # noqa: F401
+    import dockyard.imageops.inspect  # noqa: F401
+    import dockyard.imageops.listing  # noqa: F401
+    import dockyard.imageops.remove  # noqa: F401
+
 
 def _serialise_chdir() -> None:
     """rootfs mounts overlays with relative lowerdirs after a chdir, and the working
