@@ -21,22 +21,21 @@ log = logging.getLogger("dockyard.daemon")
 
 def _preload() -> None:
     """Import what a forked container monitor runs, before worker threads exist
-    (a module lock held by another thread at fork time would hang the child)."""
+    (a module lock held by another thread at fork time would hang the child), and
+    what the first `docker ps` / `docker images` would otherwise import."""
+    import dockyard.cli.humanize  # noqa: F401
     import dockyard.containers.commit  # noqa: F401
     import dockyard.containers.create  # noqa: F401
-    import dockyard.containers.lifecycle  # noqa: F401
-    import dockyard.runtime.jsonlog  # noqa: F401
-    import dockyard.runtime.monitor  # noqa: F401
-    import dockyard.runtime.spawn  # noqa: F401
-    import dockyard.store  # noqa: F401
-
-    # what the first `docker ps` / `docker images` would otherwise import
-    import dockyard.cli.humanize  # noqa: F401
     import dockyard.containers.inspect  # noqa: F401
+    import dockyard.containers.lifecycle  # noqa: F401
     import dockyard.containers.listing  # noqa: F401
     import dockyard.imageops.inspect  # noqa: F401
     import dockyard.imageops.listing  # noqa: F401
     import dockyard.imageops.remove  # noqa: F401
+    import dockyard.runtime.jsonlog  # noqa: F401
+    import dockyard.runtime.monitor  # noqa: F401
+    import dockyard.runtime.spawn  # noqa: F401
+    import dockyard.store  # noqa: F401
 
 
 def _serialise_chdir() -> None:
