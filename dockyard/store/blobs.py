@@ -37,7 +37,8 @@ class BlobWriter:
     def size(self) -> int:
         return self.hashing.count
 
-    def commit(self, expected: Digest | None = None) -> Digest:
+    def seal(self, expected: Digest | None = None) -> Digest:
+        """Verify the digest and make the bytes durable; the blob is not visible yet."""
         digest = self.hashing.digest()
         if expected is not None and digest != expected:
             self.abort()
@@ -45,12 +46,22 @@ class BlobWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        final = self._blobs.path(digest)
+        self._digest = digest
+        return digest
+
+    def publish(self) -> Digest:
+        """Rename a sealed blob into place (callers that must order this against a
+        concurrent removal do it inside a store transaction)."""
+        final = self._blobs.path(self._digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         fault_point("blob.before-rename")
         os.replace(self.path, final)
         fault_point("blob.after-rename")
-        return digest
+        return self._digest
+
+    def commit(self, expected: Digest | None = None) -> Digest:
+        self.seal(expected)
+        return self.publish()
 
     def abort(self) -> None:
         if not self._file.closed:

@@ -6,6 +6,7 @@ changes are single IMMEDIATE transactions, so several processes can share a root
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -155,6 +156,8 @@ class Store:
         if parent_chain is not None and self.layer(parent_chain) is None:
             raise NotFound(f"parent layer does not exist: {parent_chain}")
         staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        installed: str | None = None
+        kept = False
         try:
             with self.blobs.writer() as blob_writer:
                 tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
@@ -166,42 +169,77 @@ class Store:
                         f" got {applied.diff_id}"
                     )
                 fault_point("layer.extracted")
-                blob = blob_writer.commit(expected_blob)
-            if blob == applied.diff_id:
-                media_type = _uncompressed_media_type(media_type)
-            chain_id = (
-                applied.diff_id
-                if parent_chain is None
-                else Digest.of_bytes(f"{parent_chain} {applied.diff_id}".encode())
-            )
-            existing = self.layer(chain_id)
-            if existing is not None and existing.dir.is_dir():
-                return existing
-            directory = self._free_layer_dir_name(chain_id)
-            _fsync_tree_root(staging)
-            os.rename(staging, self.layers_dir / directory)
-            fault_point("layer.after-rename")
-            with self.transaction() as connection:
-                connection.execute(
-                    "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain, dir, size,"
-                    " tar_size, blob, blob_media_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        str(chain_id),
-                        str(applied.diff_id),
-                        str(parent_chain) if parent_chain else None,
-                        directory,
-                        applied.size,
-                        applied.tar_size,
-                        str(blob),
-                        media_type,
-                    ),
+                blob = blob_writer.seal(expected_blob)
+                if blob == applied.diff_id:
+                    media_type = _uncompressed_media_type(media_type)
+                chain_id = (
+                    applied.diff_id
+                    if parent_chain is None
+                    else Digest.of_bytes(f"{parent_chain} {applied.diff_id}".encode())
                 )
+                existing = self.layer(chain_id)
+                if existing is not None and existing.dir.is_dir():
+                    return existing
+                _fsync_tree_root(staging)
+                installed = self._install_layer_dir(staging, chain_id)
+                fault_point("layer.after-rename")
+                # Under the write lock: the parent still exists, no other process has
+                # added this layer meanwhile, and no rmi removes the blob between its
+                # rename and the row that names it.
+                with self.transaction() as connection:
+                    row = connection.execute(
+                        "SELECT dir FROM layers WHERE chain_id = ?", (str(chain_id),)
+                    ).fetchone()
+                    if row is None or not (self.layers_dir / row[0] / "diff").is_dir():
+                        if parent_chain is not None and not self._layer_exists(
+                            connection, parent_chain
+                        ):
+                            raise NotFound(f"parent layer does not exist: {parent_chain}")
+                        blob_writer.publish()
+                        connection.execute(
+                            "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain,"
+                            " dir, size, tar_size, blob, blob_media_type)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                str(chain_id),
+                                str(applied.diff_id),
+                                str(parent_chain) if parent_chain else None,
+                                installed,
+                                applied.size,
+                                applied.tar_size,
+                                str(blob),
+                                media_type,
+                            ),
+                        )
+                        kept = True
             record = self.layer(chain_id)
-            assert record is not None
+            if record is None:
+                raise NotFound(f"layer {chain_id} was removed while it was added")
             return record
         finally:
+            if installed is not None and not kept:
+                remove_tree(self.layers_dir / installed)  # another process added it first
             if staging.exists():
                 remove_tree(staging)
+
+    def _layer_exists(self, connection: sqlite3.Connection, chain_id: Digest) -> bool:
+        row = connection.execute(
+            "SELECT 1 FROM layers WHERE chain_id = ?", (str(chain_id),)
+        ).fetchone()
+        return row is not None
+
+    def _install_layer_dir(self, staging: Path, chain_id: Digest) -> str:
+        """Rename a staged layer into ``layers/`` under a free name (two processes
+        extracting the same layer at once each get their own)."""
+        for _attempt in range(1000):
+            directory = self._free_layer_dir_name(chain_id)
+            try:
+                os.rename(staging, self.layers_dir / directory)
+                return directory
+            except OSError as error:
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+        raise Conflict(f"no free directory name for layer {chain_id}")
 
     def add_empty_layer(self) -> LayerRecord:
         """The layer of an empty input (Docker imports an empty file as one: diff ID e3b0c4...)."""
@@ -273,6 +311,8 @@ class Store:
         self.hold_shared_lock()
         self.blobs.put_bytes(config_bytes, image_id)
         with self.transaction() as connection:
+            if not self.blobs.exists(image_id):  # a concurrent rmi removed it meanwhile
+                self.blobs.put_bytes(config_bytes, image_id)
             size = 0
             for chain in chains:
                 row = connection.execute(
@@ -483,8 +523,11 @@ class Store:
 
     def remove_blobs_if_unreferenced(self, digests: list[str]) -> None:
         for digest in digests:
-            if not self.blob_referenced(digest):
-                self.blobs.remove(Digest.parse(digest))
+            # Under the write lock, so that no image or layer naming the blob is
+            # committed between the check and the unlink.
+            with self.transaction():
+                if not self.blob_referenced(digest):
+                    self.blobs.remove(Digest.parse(digest))
 
     def referenced_blobs(self) -> set[str]:
         names = {row[0] for row in self.db.execute("SELECT id FROM images")}
