@@ -89,6 +89,35 @@ def save_images(store: Store, names: list[str], out: BinaryIO) -> None:
     write_docker_archive(out, images)
 
 
+LAYER_RACE_ATTEMPTS = 5
+
+
+def _add_layers(store: Store, entry, config, progress) -> None:  # type: ignore[no-untyped-def]
+    """Extract the layers of one archive image the store does not have yet."""
+    parent_chain: Digest | None = None
+    for diff_id, chain_id, layer in zip(
+        config.diff_ids, chain_ids(config.diff_ids), entry.layers, strict=True
+    ):
+        if store.layer(chain_id) is None:
+            report = None
+            if progress is not None:
+                short = diff_id.short
+
+                def report(done: int, _short: str = short, _size: int = layer.size) -> None:
+                    progress(_short, done, _size)
+
+            with layer.open() as stream:
+                store.add_layer_from_tar(
+                    stream,
+                    parent_chain,
+                    media_type=layer.media_type,
+                    expected_diff_id=diff_id,
+                    expected_blob=layer.digest,
+                    progress=report,
+                )
+        parent_chain = chain_id
+
+
 @dataclass
 class LoadReport:
     lines: list[str]
@@ -115,43 +144,34 @@ def load_images(
                     f"invalid archive: image config lists {len(config.diff_ids)} layers,"
                     f" the manifest {len(entry.layers)}"
                 )
-            parent_chain: Digest | None = None
-            for diff_id, chain_id, layer in zip(
-                config.diff_ids, chain_ids(config.diff_ids), entry.layers, strict=True
-            ):
-                if store.layer(chain_id) is None:
-                    report = None
-                    if progress is not None:
-                        short = diff_id.short
-
-                        def report(done: int, _short: str = short, _size: int = layer.size) -> None:
-                            progress(_short, done, _size)
-
-                    with layer.open() as stream:
-                        store.add_layer_from_tar(
-                            stream,
-                            parent_chain,
-                            media_type=layer.media_type,
-                            expected_diff_id=diff_id,
-                            expected_blob=layer.digest,
-                            progress=report,
-                        )
-                parent_chain = chain_id
-            image_id = config.id
-            existed = {n for n, i, _k in store.all_refs() if i == str(image_id)}
-            store.add_image(entry.config)
+            refs = [reference.parse(text).with_default_tag() for text in entry.repo_tags]
+            for attempt in range(LAYER_RACE_ATTEMPTS):
+                try:
+                    _add_layers(store, entry, config, progress)
+                    image_id = config.id
+                    existed = {n for n, i, _k in store.all_refs() if i == str(image_id)}
+                    previous = {str(ref): store.lookup_ref(ref) for ref in refs}
+                    # Tagged in the transaction that adds it: a concurrent `image prune`
+                    # never sees it dangling.
+                    store.add_image(entry.config, tag=refs[0] if refs else None)
+                    for ref in refs[1:]:
+                        store.set_tag(ref, image_id)
+                    break
+                except NotFound:
+                    # Another process removed a layer this image shares meanwhile (rmi,
+                    # image prune): add what is missing again.
+                    if attempt == LAYER_RACE_ATTEMPTS - 1:
+                        raise
             ids.append(image_id)
-            if not entry.repo_tags:
+            if not refs:
                 lines.append(f"Loaded image ID: {image_id}")
                 continue
-            for tag_text in entry.repo_tags:
-                ref = reference.parse(tag_text).with_default_tag()
-                previous = store.lookup_ref(ref)
-                if previous is not None and previous != image_id and str(ref) not in existed:
+            for ref in refs:
+                before = previous[str(ref)]
+                if before is not None and before != image_id and str(ref) not in existed:
                     lines.append(
                         f"The image {ref.familiar()} already exists, renaming the old one with ID"
-                        f" {previous} to empty string"
+                        f" {before} to empty string"
                     )
-                store.set_tag(ref, image_id)
                 lines.append(f"Loaded image: {ref.familiar()}")
     return LoadReport(lines, ids)
