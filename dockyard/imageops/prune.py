@@ -36,9 +36,10 @@ def prune_images(store: Store, all_images: bool = False) -> PruneReport:
             targets = [name for name, _kind in image_refs]
         else:
             targets = [image_id]
+        known = frozenset(name for name, _kind in image_refs)
         for target in targets:
             try:
-                items = remove_image(store, target if target == image_id else target, False, True)
+                items = remove_image(store, target, False, True, known_refs=known)
             except (Conflict, NotFound):
                 continue
             for item in items:

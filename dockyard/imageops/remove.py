@@ -189,10 +189,24 @@ def _is_single_reference(refs: list[tuple[str, str]]) -> bool:
     return len(names) == 1 and single in names
 
 
-def remove_image(store: Store, text: str, force: bool = False, prune: bool = True) -> list[dict]:
-    """Remove one image argument; returns Docker's list of {"Untagged"} / {"Deleted"} items."""
+def remove_image(
+    store: Store,
+    text: str,
+    force: bool = False,
+    prune: bool = True,
+    known_refs: frozenset[str] | None = None,
+) -> list[dict]:
+    """Remove one image argument; returns Docker's list of {"Untagged"} / {"Deleted"} items.
+
+    ``known_refs`` (for `image prune`, which chose the image before this transaction):
+    refuse with a Conflict when the image has gained a reference since.
+    """
     with store.transaction() as connection:
         remover = ImageRemover(store, connection)
+        if known_refs is not None:
+            current = {name for name, _kind in remover.refs(resolve_image_id(store, text))}
+            if not current <= known_refs:
+                raise Conflict(f"image {text} was tagged meanwhile")
         remover.remove(text, force, prune)
     fault_point("rmi.after-commit")
     store.remove_layer_files(remover.released)
