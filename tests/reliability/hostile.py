@@ -146,7 +146,54 @@ def run_registry_cases(directory: Path, names: list[str] | None = None) -> list[
     return verdicts
 
 
-AREAS = {"pull": run_pull_cases, "registry": run_registry_cases}
+def run_cp_cases(directory: Path, names: list[str] | None = None) -> list[Verdict]:
+    from .hostile_cp import CASES, SECRET, container_setup, leaked, make_sources
+
+    root = directory / "store"
+    outside = directory / "outside"
+    outside.mkdir()
+    (outside / "sentinel").write_text("keep\n")
+    (outside / "secret").write_bytes(SECRET)
+    src = directory / "src"
+    make_sources(src)
+    for args in (
+        ["import", str(BUSYBOX), "bb:base"],
+        ["run", "--name", "cpc", "bb:base", "sh", "-c", container_setup(outside)],
+    ):
+        outcome = run(root, *args)
+        assert outcome.ok, outcome.line()
+    verdicts = []
+    for case in CASES:
+        if names and case.name not in names:
+            continue
+        verdict = Verdict("cp", case.name)
+        dest = directory / "dest" / case.name
+        dest.mkdir(parents=True)
+        args = [
+            a.replace("{outside}", str(outside)).replace("{src}", str(src))
+            .replace("{dest}", str(dest))
+            for a in case.args
+        ]  # fmt: skip
+        result = run(root, "cp", *args)
+        if not result.ok:
+            verdict.problems += one_clear_line(result.stderr)
+        if sorted(os.listdir(outside)) != ["secret", "sentinel"]:
+            verdict.problems.append(f"outside changed: {sorted(os.listdir(outside))}")
+        if (outside / "sentinel").read_text() != "keep\n":
+            verdict.problems.append("the host's sentinel was overwritten")
+        if (outside / "secret").read_bytes() != SECRET:
+            verdict.problems.append("the host's secret was overwritten")
+        verdict.problems += [f"host file handed over: {p}" for p in leaked(dest)]
+        if verdict.problems:
+            verdict.problems.append(
+                f"rc={result.returncode} stderr: {result.stderr.strip()[-300:]}"
+            )
+        verdicts.append(verdict)
+    run(root, "rm", "-f", "cpc")
+    return verdicts
+
+
+AREAS = {"cp": run_cp_cases, "pull": run_pull_cases, "registry": run_registry_cases}
 
 
 def main(argv: list[str] | None = None) -> int:
