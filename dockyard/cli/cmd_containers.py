@@ -92,6 +92,7 @@ def _create_options(args: argparse.Namespace, foreground: bool) -> Any:
         auto_remove=getattr(args, "rm", False),
         runtime=args.runtime,
         labels=labels,
+        security_opt=list(args.security_opt or []),
     )
 
 
@@ -124,11 +125,27 @@ def _relay(client: Any, *, stdin: bool, tty: bool, directory: Any) -> int:
 
         code = wait_exit(directory, 5)
         code = read_state(directory).exit_code if code is None else code
+        if not os.path.isdir(directory):  # removed (--rm): its exit status is not known
+            sys.stderr.write("Error: the container's monitor went away without its exit status\n")
+            code = 125
     finally:
         client.close()
     if code == attach.DETACHED:
         return 0
     return code
+
+
+def _start(store: Any, record: Any, **kwargs: Any) -> Any:
+    """lifecycle.start with this process's database connection closed first.
+
+    The monitor is forked from this process, and the monitor of an --rm container opens
+    the store: SQLite's per-process lock bookkeeping inherited from a live connection
+    makes that fail ("locking protocol") or hang. The store reconnects on next use.
+    """
+    from dockyard.containers import lifecycle
+
+    store.close()
+    return lifecycle.start(store, record, **kwargs)
 
 
 def _console_size(tty: bool) -> tuple[int, int] | None:
@@ -153,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     directory = container_dir(store, record.id)
     foreground = not args.detach
     try:
-        started = lifecycle.start(
+        started = _start(
             store,
             record,
             attach_streams=foreground,
@@ -194,6 +211,11 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", action="store_true", help="run an init inside the container")
     parser.add_argument("-l", "--label", action="append", help="set metadata on a container")
     parser.add_argument("--runtime", help="runtime to use for this container (crun, runc)")
+    parser.add_argument(
+        "--security-opt",
+        action="append",
+        help="security options (seccomp=unconfined|PROFILE.json, no-new-privileges)",
+    )
     parser.add_argument("--pull", default="missing", help="pull image before running (never here)")
     parser.add_argument("image", metavar="IMAGE")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
@@ -211,7 +233,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
         def start_one(name: str) -> None:
             record, _ = lifecycle.find(store, name)
-            lifecycle.start(store, record)
+            _start(store, record)
 
         return _each(args.containers, start_one)
     if len(args.containers) > 1:
@@ -223,7 +245,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return _not_a_tty()
     directory = container_dir(store, record.id)
     try:
-        started = lifecycle.start(
+        started = _start(
             store,
             record,
             attach_streams=True,
@@ -233,6 +255,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     except lifecycle.ContainerStartError as error:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return error.exit_code
+    except DockyardError as error:
+        sys.stderr.write(f"Error response from daemon: {error}\n")
+        return 1
     if started is None:
         return _attach(store, record, directory, stdin)
     assert started.client is not None
@@ -243,8 +268,12 @@ def _attach(store: Any, record: Any, directory: Any, stdin: bool) -> int:
     from dockyard.runtime import stream
     from dockyard.runtime.state import read_state
 
-    if not read_state(directory).running:
+    state = read_state(directory)
+    if not state.running:
         sys.stderr.write("You cannot attach to a stopped container, start it first\n")
+        return 1
+    if state.paused:
+        sys.stderr.write("You cannot attach to a paused container, unpause it first\n")
         return 1
     if record.tty and stdin and not os.isatty(0):
         return _not_a_tty()
@@ -282,9 +311,23 @@ def cmd_restart(args: argparse.Namespace) -> int:
     def restart_one(name: str) -> None:
         lifecycle.stop(store, name, args.time)
         record, _ = lifecycle.find(store, name)
-        lifecycle.start(store, record)
+        _start(store, record)
 
     return _each(args.containers, restart_one)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from dockyard.containers import lifecycle
+
+    store = _store(args)
+    return _each(args.containers, lambda name: lifecycle.pause(store, name))
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    from dockyard.containers import lifecycle
+
+    store = _store(args)
+    return _each(args.containers, lambda name: lifecycle.unpause(store, name))
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
@@ -363,9 +406,25 @@ def _go_quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def ps_rows(store: Any, summaries: list[Any], no_trunc: bool) -> list[dict[str, str]]:
+def _size_text(size_rw: int, size_root_fs: int) -> str:
+    """The docker CLI's SIZE: "2B (virtual 1.24MB)"."""
+    from dockyard.cli.humanize import human_size
+
+    if size_root_fs > 0:
+        return f"{human_size(size_rw)} (virtual {human_size(size_root_fs)})"
+    return human_size(size_rw)
+
+
+def ps_rows(
+    store: Any, summaries: list[Any], no_trunc: bool, sizes: bool = False
+) -> list[dict[str, str]]:
     from dockyard.cli.humanize import time_ago
-    from dockyard.containers.listing import command_text, image_text, status_text
+    from dockyard.containers.listing import (
+        command_text,
+        container_sizes,
+        image_text,
+        status_text,
+    )
 
     rows = []
     now = time.time()
@@ -388,7 +447,7 @@ def ps_rows(store: Any, summaries: list[Any], no_trunc: bool) -> list[dict[str, 
                 "Networks": summary.record.network,
                 "Ports": "",
                 "RunningFor": time_ago(summary.created, now),
-                "Size": "0B",
+                "Size": _size_text(*container_sizes(store, summary)) if sizes else "0B",
                 "State": summary.state.status,
                 "Status": status_text(summary.state, now),
             }
@@ -428,8 +487,13 @@ def cmd_ps(args: argparse.Namespace) -> int:
         for summary in summaries:
             print(summary.id if args.no_trunc else summary.id[:12])
         return 0
-    rows = ps_rows(store, summaries, args.no_trunc)
     fmt = args.format or PS_TABLE
+    if fmt == "table":
+        fmt = PS_TABLE
+    if args.size and fmt == PS_TABLE:
+        fmt += "\t{{.Size}}"
+    sizes = args.size or ".Size" in fmt
+    rows = ps_rows(store, summaries, args.no_trunc, sizes)
     if fmt == "json":
         from dockyard.cli.common import go_json
 
@@ -440,8 +504,6 @@ def cmd_ps(args: argparse.Namespace) -> int:
         from dockyard.cli.table import render_table
     except ImportError:  # the shared table module is not in this build yet
         render_table = _render_table
-    if fmt == "table":
-        fmt = PS_TABLE
     sys.stdout.write(render_table(fmt, rows, PS_HEADERS))
     return 0
 
@@ -481,7 +543,7 @@ def cmd_container_inspect(args: argparse.Namespace) -> int:
     found, errors = [], []
     for name in args.containers:
         try:
-            found.append(inspect_container(store, name))
+            found.append(inspect_container(store, name, size=args.size))
         except DockyardError as error:
             errors.append(str(error))
     if found or not args.format:
@@ -560,10 +622,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
-    from dockyard.containers.copy import copy
+    from dockyard.containers.copy import copy, copy_from_stream, copy_to_stream, split_target
 
+    source, destination = split_target(args.source), split_target(args.destination)
     try:
-        copy(_store(args), args.source, args.destination, follow_link=args.follow_link)
+        if source[0] is not None and destination == (None, "-"):
+            copy_to_stream(_store(args), source[0], source[1], sys.stdout.buffer, args.follow_link)
+            sys.stdout.buffer.flush()
+        elif source == (None, "-") and destination[0] is not None:
+            copy_from_stream(
+                _store(args), destination[0], destination[1], sys.stdin.buffer, args.archive
+            )
+        else:
+            copy(_store(args), args.source, args.destination, follow_link=args.follow_link)
     except DockyardError as error:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return 1
@@ -626,6 +697,11 @@ def _register_verbs(sub: Any, prefix: str = "") -> None:
         )
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
+    p = _add(sub, ["pause"], "pause all processes within containers", cmd_pause)
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p = _add(sub, ["unpause"], "unpause all processes within containers", cmd_unpause)
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
     p = _add(sub, ["kill"], "kill running containers", cmd_kill)
     p.add_argument("-s", "--signal", default="KILL", help="signal to send")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
@@ -668,7 +744,12 @@ def _register_verbs(sub: Any, prefix: str = "") -> None:
 
     p = _add(sub, ["cp"], "copy files between a container and the local filesystem", cmd_cp)
     p.add_argument("-L", "--follow-link", action="store_true", help="follow symlinks in SRC")
-    p.add_argument("-a", "--archive", action="store_true", help="keep uid/gid (always)")
+    p.add_argument(
+        "-a",
+        "--archive",
+        action="store_true",
+        help="keep uid/gid (always for files; tar streams too)",
+    )
     p.add_argument("source", metavar="SRC")
     p.add_argument("destination", metavar="DEST")
 

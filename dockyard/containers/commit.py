@@ -130,7 +130,8 @@ def commit_container(store: Store, name: str, options: CommitOptions) -> Digest:
     parent = store.image(image_id)
     paused = False
     runtime = None
-    if options.pause and read_state(directory).running:
+    state = read_state(directory)
+    if options.pause and state.running and not state.paused:  # a paused one stays paused
         try:
             runtime = get_runtime(record.host_config.get("Runtime") or None)
             runtime.pause(record.id)

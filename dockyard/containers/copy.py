@@ -7,8 +7,10 @@ import fcntl
 import os
 import shutil
 import stat
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from dockyard.containers.lifecycle import find
 from dockyard.errors import InvalidArgument, NotFound
@@ -138,3 +140,127 @@ def copy(store: Store, source: str, destination: str, follow_link: bool = False)
         source_real = os.path.realpath(src_path) if follow_link else src_path
         name = os.path.basename(os.path.normpath(src_path))
         _copy_into(str(view), source_real, _destination(resolved, name))
+
+
+# ---------------------------------------------------------------- tar streams (`cp ... -`)
+
+
+def _archive_name(path: str) -> str:
+    """The name a path's entries get in the tar: its basename ("." for a path ending in /.)."""
+    return os.path.basename(os.path.normpath(path).rstrip("/")) if not path.endswith("/.") else "."
+
+
+def _numeric_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uname = info.gname = ""
+    return info
+
+
+def copy_to_stream(
+    store: Store, container: str, path: str, out: BinaryIO, follow_link: bool = False
+) -> None:
+    """`cp CONTAINER:PATH -`: a tar of PATH (named by its basename) written to out."""
+    from dockyard.containers.export import merged_view
+
+    _, directory = find(store, container)
+    with merged_view(directory) as view:
+        resolved = secure_join(str(view), path, follow_last=follow_link)
+        if not os.path.lexists(resolved):
+            raise NotFound(f"Could not find the file {path} in container {container}")
+        name = "." if resolved == str(view) else _archive_name(path)
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(resolved, arcname=name, filter=_numeric_owner)
+
+
+def copy_from_stream(
+    store: Store, container: str, path: str, source: BinaryIO, copy_uid_gid: bool = False
+) -> None:
+    """`cp - CONTAINER:DIR`: extract a tar (plain, gzip, bzip2 or xz) into the directory DIR.
+
+    As Docker's: a directory is not replaced by a non-directory nor the reverse; owners
+    are the container's root unless copy_uid_gid (-a). Every entry's parent is resolved
+    inside the container and the entry itself is never followed, so a symlink in the
+    container or in the archive cannot send a write outside the container.
+    """
+    _, directory = find(store, container)
+    with writable_view(directory) as view:
+        target = secure_join(str(view), path)
+        if not os.path.lexists(target):
+            raise NotFound(f"Could not find the file {path} in container {container}")
+        if not os.path.isdir(target):
+            raise InvalidArgument(f'destination "{container}:{path}" must be a directory')
+        try:
+            with tarfile.open(fileobj=source, mode="r|*") as tar:
+                _extract(tar, str(view), target, copy_uid_gid)
+        except (tarfile.ReadError, tarfile.CompressionError, EOFError) as error:
+            raise InvalidArgument(f"invalid tar archive: {error}") from None
+
+
+def _extract(tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool) -> None:
+    directories: list[tuple[str, tarfile.TarInfo]] = []
+    for member in tar:
+        parts = [part for part in member.name.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise InvalidArgument(f"{member.name!r} is outside of the destination")
+        if not parts:  # the archive's root: the destination directory itself
+            if member.isdir():
+                directories.append((target, member))
+            continue
+        parent_rel = os.path.relpath(os.path.join(target, *parts[:-1]), view)
+        parent = secure_join(view, parent_rel)
+        if not os.path.isdir(parent):
+            raise InvalidArgument(f"cannot extract {member.name!r}: its parent is not a directory")
+        final = os.path.join(parent, parts[-1])
+        existing_dir = os.path.isdir(final) and not os.path.islink(final)
+        if os.path.lexists(final) and existing_dir != member.isdir():
+            what = (
+                ("directory", "non-directory") if existing_dir else ("non-directory", "directory")
+            )
+            shown = "/" + os.path.relpath(final, view)
+            raise InvalidArgument(
+                f"cannot overwrite {what[0]} {shown!r} with {what[1]} {member.name!r}"
+            )
+        if member.isdir():
+            if not existing_dir:
+                os.mkdir(final, 0o700)
+            directories.append((final, member))
+            continue
+        if os.path.lexists(final):
+            os.unlink(final)
+        if member.isreg():
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            data = tar.extractfile(member)
+            assert data is not None
+            with os.fdopen(os.open(final, flags, 0o600), "wb") as out:
+                shutil.copyfileobj(data, out, 1 << 20)
+        elif member.issym():
+            os.symlink(member.linkname, final)
+        elif member.islnk():
+            link_parts = [part for part in member.linkname.split("/") if part not in ("", ".")]
+            if not link_parts or ".." in link_parts:
+                raise InvalidArgument(f"invalid hard link {member.name!r} -> {member.linkname!r}")
+            link_rel = os.path.relpath(os.path.join(target, *link_parts), view)
+            source = secure_join(view, link_rel, follow_last=False)
+            if not os.path.lexists(source) or os.path.isdir(source):
+                raise InvalidArgument(f"invalid hard link {member.name!r} -> {member.linkname!r}")
+            os.link(source, final, follow_symlinks=False)
+            continue  # a hard link shares its target's owner, mode and times
+        elif member.ischr() or member.isblk() or member.isfifo():
+            kind = (
+                stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            )
+            os.mknod(
+                final, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor)
+            )
+        else:
+            continue  # sparse and other special members: nothing to create
+        _set_attributes(final, member, copy_uid_gid)
+    for path, member in reversed(directories):  # children first: their writes touch mtimes
+        _set_attributes(path, member, copy_uid_gid)
+
+
+def _set_attributes(path: str, member: tarfile.TarInfo, copy_uid_gid: bool) -> None:
+    uid, gid = (member.uid, member.gid) if copy_uid_gid else (0, 0)
+    os.lchown(path, uid, gid)
+    if not member.issym():
+        os.chmod(path, member.mode & 0o7777)
+    os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)

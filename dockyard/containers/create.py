@@ -12,7 +12,7 @@ from dockyard.containers import record as records
 from dockyard.containers.hostconfig import container_config, host_config
 from dockyard.containers.names import check_name, random_name
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
-from dockyard.runtime import etcfiles, rootfs
+from dockyard.runtime import etcfiles, rootfs, seccomp
 from dockyard.runtime.state import ContainerState, write_state
 from dockyard.store import Store
 from dockyard.timeutil import now_rfc3339
@@ -39,6 +39,7 @@ class CreateOptions:
     auto_remove: bool = False
     runtime: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    security_opt: list[str] = field(default_factory=list)  # seccomp=unconfined|PROFILE, ...
 
 
 def container_dir(store: Store, cid: str) -> Path:
@@ -149,6 +150,10 @@ def create_container(store: Store, opts: CreateOptions) -> records.ContainerReco
     if not command:
         raise InvalidArgument("No command specified")
     binds = _binds(opts.volumes)
+    try:
+        security_opt = seccomp.parse_security_opts(opts.security_opt)
+    except seccomp.ProfileError as error:
+        raise InvalidArgument(str(error)) from None
     name = check_name(opts.name) if opts.name else None
     for attempt in range(10):
         try:
@@ -177,6 +182,7 @@ def create_container(store: Store, opts: CreateOptions) -> records.ContainerReco
                 read_only=opts.read_only,
                 runtime=runtime.name,
                 init=opts.init or None,
+                security_opt=security_opt,
             ),
             image=str(image_id),
             image_name=opts.image,

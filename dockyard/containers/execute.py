@@ -34,8 +34,11 @@ def exec_in_container(store: Store, name: str, options: ExecOptions) -> int:
     from dockyard.runtime.ocirt import get_runtime
 
     record, directory = find(store, name)
-    if not read_state(directory).running:
+    state = read_state(directory)
+    if not state.running:
         raise Conflict(f"Container {record.id} is not running")
+    if state.paused:
+        raise Conflict(f"Container {name} is paused, unpause the container before exec")
     if not options.command:
         raise InvalidArgument("No exec command specified")
     merged = directory / "merged"

@@ -16,6 +16,7 @@ def host_config(
     runtime: str,
     init: bool | None,
     console_size: tuple[int, int] = (0, 0),
+    security_opt: list[str] | None = None,
 ) -> dict[str, Any]:
     """HostConfig in the order `docker inspect` prints it."""
     config: dict[str, Any] = {
@@ -44,7 +45,7 @@ def host_config(
         "Privileged": False,
         "PublishAllPorts": False,
         "ReadonlyRootfs": read_only,
-        "SecurityOpt": None,
+        "SecurityOpt": list(security_opt) if security_opt else None,
         "UTSMode": "",
         "UsernsMode": "",
         "ShmSize": 67108864,

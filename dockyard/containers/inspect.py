@@ -99,9 +99,11 @@ def _network_settings(record: records.ContainerRecord) -> dict[str, Any]:
     }
 
 
-def inspect_record(record: records.ContainerRecord, directory: Path) -> dict[str, Any]:
+def inspect_record(
+    record: records.ContainerRecord, directory: Path, sizes: tuple[int, int] | None = None
+) -> dict[str, Any]:
     state = read_state(directory)
-    return {
+    document = {
         "Id": record.id,
         "Created": record.created,
         "Path": record.path,
@@ -122,12 +124,22 @@ def inspect_record(record: records.ContainerRecord, directory: Path) -> dict[str
         "ExecIDs": None,
         "HostConfig": record.host_config,
         "GraphDriver": _graph_driver(record, directory),
-        "Mounts": _mounts(record),
-        "Config": record.config,
-        "NetworkSettings": _network_settings(record),
     }
+    if sizes is not None:  # `inspect --size`: Docker's SizeRw and SizeRootFs
+        document["SizeRw"], document["SizeRootFs"] = sizes
+    document["Mounts"] = _mounts(record)
+    document["Config"] = record.config
+    document["NetworkSettings"] = _network_settings(record)
+    return document
 
 
-def inspect_container(store: Store, name: str) -> dict[str, Any]:
+def inspect_container(store: Store, name: str, size: bool = False) -> dict[str, Any]:
     record, directory = find(store, name)
-    return inspect_record(record, directory)
+    sizes = None
+    if size:
+        from dockyard.containers.listing import ContainerSummary, container_sizes
+
+        row = store.find_container(record.id)
+        summary = ContainerSummary(row, record, read_state(directory), directory)
+        sizes = container_sizes(store, summary)
+    return inspect_record(record, directory, sizes)

@@ -44,7 +44,10 @@ def start(
 ) -> Started | None:
     """Start the container; None when it already runs. With attach_streams, Started.client is connected."""
     directory = container_dir(store, record.id)
-    if read_state(directory).running:
+    state = read_state(directory)
+    if state.paused:
+        raise Conflict("cannot start a paused container, try unpause instead")
+    if state.running:
         return None
     launch = Launch(
         directory,
@@ -93,6 +96,78 @@ def send_signal(directory: Path, record: records.ContainerRecord, signum: int) -
         pass
     finally:
         os.close(pidfd)
+    if state.paused:
+        _unpause_after_signal(directory, record, signum)
+
+
+def _ask_monitor(directory: Path, record: records.ContainerRecord, kind: str) -> None:
+    """Send the monitor a control request (pause, resume) and wait for its answer."""
+    import json
+
+    not_running = Conflict(f"Container {record.id} is not running")
+    try:
+        sock = stream.connect(directory)
+    except OSError:
+        raise not_running from None
+    with sock:
+        sock.settimeout(60)
+        try:
+            sock.sendall(stream.control({"type": kind}))
+        except (BrokenPipeError, ConnectionResetError):  # the monitor is finishing
+            raise not_running from None
+        reader = stream.FrameReader()
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                raise not_running
+            for frame_kind, payload in reader.feed(data):
+                if frame_kind != stream.CONTROL:
+                    continue
+                message = json.loads(payload)
+                if message.get("type") == "exit":
+                    raise not_running
+                if message.get("type") == f"{kind}-result":
+                    if message.get("error"):
+                        raise Conflict(message["error"])
+                    return
+
+
+def pause(store: Store, text: str) -> None:
+    """Freeze every process of the container (the runtime's cgroup freezer)."""
+    record, directory = find(store, text)
+    state = read_state(directory)
+    if not state.running:
+        raise Conflict(f"Container {record.id} is not running")
+    if state.paused:
+        raise Conflict(f"Container {record.id} is already paused")
+    _ask_monitor(directory, record, "pause")
+
+
+def unpause(store: Store, text: str) -> None:
+    record, directory = find(store, text)
+    state = read_state(directory)
+    if not state.running:
+        raise Conflict(f"Container {record.id} is not running")
+    if not state.paused:
+        raise Conflict(f"Container {record.id} is not paused")
+    _ask_monitor(directory, record, "resume")
+
+
+def _unpause_after_signal(directory: Path, record: records.ContainerRecord, signum: int) -> None:
+    """Docker's rule: a paused container is thawed after SIGKILL or its stop signal (any
+    signal when the image sets none), so that the signal is delivered."""
+    if not read_state(directory).paused:
+        return
+    stop_signal = record.config.get("StopSignal")
+    if stop_signal and signum != signals.SIGKILL and parse_signal(stop_signal) != signum:
+        return
+    try:
+        _ask_monitor(directory, record, "resume")
+    except Conflict:
+        pass
 
 
 def wait_exit(directory: Path, timeout: float | None = None) -> int | None:
@@ -150,10 +225,10 @@ def remove(store: Store, text: str, force: bool = False) -> None:
     state = read_state(directory)
     if state.running:
         if not force:
-            raise Conflict(
-                f"You cannot remove a running container {record.id}. Stop the container"
-                " before attempting removal or force remove"
-            )
+            procedure = "Stop the container before attempting removal or force remove"
+            if state.paused:
+                procedure = "Unpause and then " + procedure.lower()
+            raise Conflict(f"You cannot remove a {state.status} container {record.id}. {procedure}")
         try:
             send_signal(directory, record, signals.SIGKILL)
         except Conflict:

@@ -38,6 +38,39 @@ class ContainerSummary:
         return parse_rfc3339(self.record.created) or self.row.created
 
 
+def upper_size(directory: Path) -> int:
+    """SizeRw: bytes in the container's upper directory, as overlay2's DiffSize counts them
+    (lstat sizes of everything but directories, a hard-linked file once)."""
+    import os
+
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for parent, dirs, files in os.walk(directory / "upper"):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            try:
+                info = os.lstat(os.path.join(parent, name))
+            except OSError:
+                continue
+            if info.st_size == 0 or (info.st_dev, info.st_ino) in seen:
+                continue
+            if info.st_nlink > 1:
+                seen.add((info.st_dev, info.st_ino))
+            total += info.st_size
+    return total
+
+
+def container_sizes(store: Store, summary: ContainerSummary) -> tuple[int, int]:
+    """(SizeRw, SizeRootFs): the upper directory, and that plus the image's layers."""
+    from dockyard.digest import Digest
+
+    size_rw = upper_size(summary.directory)
+    try:
+        image_size = store.image(Digest.parse(summary.record.image)).size
+    except Exception:  # noqa: BLE001 - the image was removed (rmi -f): no layers to add
+        image_size = 0
+    return size_rw, size_rw + image_size
+
+
 def command_text(record: records.ContainerRecord) -> str:
     """Docker's Command: path then args, args holding a space wrapped in single quotes."""
     if not record.args:

@@ -79,6 +79,35 @@ class _DetachScanner:
         return bytes(out), False
 
 
+class _Peer:
+    """The monitor's end of the connection.
+
+    The monitor may finish (send the last output and the exit status, close) before
+    this side has said anything: under load, `run` of a short command can reach its
+    first send after the container is gone. A send then fails (EPIPE, or ECONNRESET),
+    but everything the monitor sent is still queued here and must be read; so a failed
+    send only marks the peer closed, and a reset reads as the end of the stream.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.closed = True
+
+    def recv(self) -> bytes:
+        try:
+            return self.sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+
+
 def relay(
     sock: socket.socket,
     *,
@@ -91,9 +120,8 @@ def relay(
     stderr_fd: int = 2,
 ) -> int:
     """Relay until the container exits (its exit code) or the user detaches (DETACHED)."""
-    sock.sendall(
-        stream.control({"type": "hello", "stdin": stdin, "stdout": stdout, "stderr": stderr})
-    )
+    peer = _Peer(sock)
+    peer.send(stream.control({"type": "hello", "stdin": stdin, "stdout": stdout, "stderr": stderr}))
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, "sock")
     wake_r, wake_w = os.pipe()
@@ -110,18 +138,18 @@ def relay(
 
     handled = [signal.SIGWINCH] if tty else [signal.SIGINT, signal.SIGTERM]
     previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-    if stdin:
+    if stdin and not peer.closed:
         try:
             selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
         except PermissionError:  # a regular file or /dev/null: epoll refuses it, it never blocks
-            _send_file(sock, stdin_fd)
+            _send_file(peer, stdin_fd)
     scanner = _DetachScanner(DETACH_KEYS) if tty else None
     reader = stream.FrameReader()
     if tty:
         size = terminal_size(stdin_fd) if stdin else None
         size = size or terminal_size(stdout_fd)
         if size:
-            sock.sendall(stream.control({"type": "resize", "height": size[0], "width": size[1]}))
+            peer.send(stream.control({"type": "resize", "height": size[0], "width": size[1]}))
     try:
         while True:
             for key, _ in selector.select():
@@ -133,28 +161,28 @@ def relay(
                             size = terminal_size(stdin_fd) or terminal_size(stdout_fd)
                             if size:
                                 message = {"type": "resize", "height": size[0], "width": size[1]}
-                                sock.sendall(stream.control(message))
+                                peer.send(stream.control(message))
                         else:
-                            sock.sendall(stream.control({"type": "signal", "signal": int(signum)}))
+                            peer.send(stream.control({"type": "signal", "signal": int(signum)}))
                 elif key.data == "stdin":
                     try:
                         data = os.read(stdin_fd, 65536)
                     except OSError:
                         data = b""
-                    if not data:
+                    if not data or peer.closed:
                         selector.unregister(stdin_fd)
-                        sock.sendall(stream.control({"type": "close-stdin"}))
+                        peer.send(stream.control({"type": "close-stdin"}))
                         continue
                     if scanner is not None:
                         data, detach = scanner.feed(data)
                         if data:
-                            sock.sendall(stream.frame(stream.STDIN, data))
+                            peer.send(stream.frame(stream.STDIN, data))
                         if detach:
                             return DETACHED
                     else:
-                        sock.sendall(stream.frame(stream.STDIN, data))
+                        peer.send(stream.frame(stream.STDIN, data))
                 else:
-                    data = sock.recv(65536)
+                    data = peer.recv()
                     if not data:
                         raise MonitorGone()
                     for kind, payload in reader.feed(data):
@@ -174,13 +202,13 @@ def relay(
         os.close(wake_w)
 
 
-def _send_file(sock: socket.socket, fd: int) -> None:
-    while True:
+def _send_file(peer: _Peer, fd: int) -> None:
+    while not peer.closed:
         data = os.read(fd, 65536)
         if not data:
             break
-        sock.sendall(stream.frame(stream.STDIN, data))
-    sock.sendall(stream.control({"type": "close-stdin"}))
+        peer.send(stream.frame(stream.STDIN, data))
+    peer.send(stream.control({"type": "close-stdin"}))
 
 
 class MonitorGone(Exception):
@@ -201,12 +229,11 @@ def _exit_code(payload: bytes) -> int | None:
 
 def wait_exit(sock: socket.socket) -> int:
     """Wait on a monitor connection (no streams) for the exit code."""
-    sock.sendall(
-        stream.control({"type": "hello", "stdin": False, "stdout": False, "stderr": False})
-    )
+    peer = _Peer(sock)
+    peer.send(stream.control({"type": "hello", "stdin": False, "stdout": False, "stderr": False}))
     reader = stream.FrameReader()
     while True:
-        data = sock.recv(65536)
+        data = peer.recv()
         if not data:
             raise MonitorGone()
         for kind, payload in reader.feed(data):

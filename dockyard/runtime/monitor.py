@@ -28,16 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.containers import record as records
-from dockyard.runtime import etcfiles, linux, rootfs, stream
+from dockyard.runtime import etcfiles, linux, rootfs, seccomp, stream
 from dockyard.runtime.jsonlog import LogWriter
 from dockyard.runtime.ocirt import STATE_ROOT, Runtime, get_runtime
 from dockyard.runtime.procenv import container_env
-from dockyard.runtime.spec import Bind, ContainerSpec, ProcessSpec, build_spec
+from dockyard.runtime.spec import (
+    DEFAULT_CAPS,
+    Bind,
+    ContainerSpec,
+    ProcessSpec,
+    build_spec,
+    init_binary,
+)
 from dockyard.runtime.state import ContainerState, read_state, write_json_atomic, write_state
 from dockyard.runtime.users import resolve_user
 from dockyard.timeutil import now_rfc3339
 
 DRAIN_SECONDS = 2.0
+REAP_SECONDS = 60.0  # how long an exited init may stay the runtime helper's child
+REAP_POLL_SECONDS = 0.002
 
 
 @dataclass
@@ -140,6 +149,21 @@ class Monitor:
         for bind in rec.host_config.get("Binds") or []:
             parts = bind.split(":")
             binds.append(Bind(parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")))
+        init_path = None
+        if rec.host_config.get("Init"):
+            init_path = init_binary()
+            if init_path is None:
+                raise StartError(
+                    'exec: "docker-init": executable file not found in $PATH'
+                    " (install Debian's tini package: /usr/bin/tini-static)",
+                    127,
+                )
+        try:
+            seccomp_profile = seccomp.profile_for(
+                rec.host_config.get("SecurityOpt"), list(DEFAULT_CAPS)
+            )
+        except seccomp.ProfileError as error:
+            raise StartError(str(error)) from None
         spec = ContainerSpec(
             process=process,
             rootfs=str(merged),
@@ -151,6 +175,8 @@ class Monitor:
             resolv_path=str(self.dir / "resolv.conf"),
             binds=binds,
             cgroups_path=f"/dockyard/{rec.id}",
+            init_path=init_path,
+            seccomp=seccomp_profile,
         )
         return build_spec(spec)
 
@@ -158,10 +184,14 @@ class Monitor:
         rec = self.record
         with open(self.dir / "lock", "a+b") as lock:  # `cp` into a stopped container holds it
             fcntl.flock(lock, fcntl.LOCK_EX)
+            if rec.host_config.get("Init"):
+                rootfs.prepare_init_mountpoint(self.dir)
             merged = rootfs.mount(self.dir)
         etcfiles.write_all(self.dir, rec.config.get("Hostname") or rec.id[:12], rec.network)
         try:
             spec = self._spec(merged)
+        except StartError:
+            raise
         except Exception as error:
             raise StartError(str(error), getattr(error, "exit_code", 125)) from None
         write_json_atomic(self.dir / "config.json", spec)
@@ -347,15 +377,42 @@ class Monitor:
                 set_winsize(self.master_fd, int(message["height"]), int(message["width"]))
             except (OSError, KeyError, ValueError):
                 pass
-        elif kind == "signal" and self.init_pid:
+        elif kind == "signal" and self.init_pid and self.exit_code is None:
             try:
                 os.kill(self.init_pid, int(message.get("signal", signal.SIGTERM)))
             except (OSError, ValueError):
                 pass
+        elif kind in ("pause", "resume"):
+            error = self._set_paused(kind == "pause")
+            try:
+                client.sock.sendall(stream.control({"type": f"{kind}-result", "error": error}))
+            except OSError:
+                self._drop(client)
         elif kind == "close-stdin" and client.stdin and not self.record.tty:
             self._stdin_close_requested = True
             if not self.stdin_pending:
                 self._close_stdin()
+
+    def _set_paused(self, pause: bool) -> str:
+        """Freeze or thaw the container (the runtime's freezer) and record it; an error or ""."""
+        if self.exit_code is not None or self.runtime is None or not self.created:
+            return f"Container {self.cid} is not running"
+        state = read_state(self.dir)
+        if pause and state.paused:
+            return f"Container {self.cid} is already paused"
+        if not pause and not state.paused:
+            return f"Container {self.cid} is not paused"
+        try:
+            if pause:
+                self.runtime.pause(self.cid)
+            else:
+                self.runtime.resume(self.cid)
+        except Exception as error:  # noqa: BLE001 - the runtime's message goes to the caller
+            verb = "pause" if pause else "unpause"
+            return f"Cannot {verb} container {self.cid}: {error}"
+        state.status = "paused" if pause else "running"
+        write_state(self.dir, state)
+        return ""
 
     def _read_output(self, fd: int) -> bool:
         """Read one chunk; False at EOF."""
@@ -390,19 +447,27 @@ class Monitor:
             self.selector.register(client.sock, selectors.EVENT_READ, client)
         status: int | None = None
         deadline = None
+        reap_deadline: float | None = None  # set once the init has exited
         while True:
+            if status is None and reap_deadline is not None:
+                status = self._collect_init()
+                if status is None and time.monotonic() > reap_deadline:
+                    raise RuntimeError(f"exited init {self.init_pid} never became reapable")
+                if status is not None:
+                    deadline = time.monotonic() + DRAIN_SECONDS
             if status is not None and (not self.out_fds or time.monotonic() > deadline):
                 break
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if status is None and reap_deadline is not None:
+                timeout: float | None = REAP_POLL_SECONDS
+            else:
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             for key, _ in self.selector.select(timeout):
                 tag = key.data
                 if tag == "exit":
-                    _, wait_status = os.waitpid(self.init_pid, 0)
-                    status = os.waitstatus_to_exitcode(wait_status)
-                    status = 128 - status if status < 0 else status
+                    # Reaped at the top of the loop, once it is our child.
                     self.selector.unregister(pidfd)
                     os.close(pidfd)
-                    deadline = time.monotonic() + DRAIN_SECONDS
+                    reap_deadline = time.monotonic() + REAP_SECONDS
                 elif tag == "listen":
                     conn, _ = self.listener.accept()
                     client = Client(conn)
@@ -416,7 +481,42 @@ class Monitor:
                     self._on_client(tag)
             if status is not None:
                 _reap_others()
-        return status if status is not None else 255
+        return status
+
+    def _collect_init(self) -> int | None:
+        """The init's exit code if it has exited and is ours to reap, else None.
+
+        The init is not always our child when it exits: crun's `run --detach` returns
+        as soon as its double-forked helper reports the container started, and the init
+        stays that helper's child until the helper exits a moment later. An init that
+        exits in between (`true` under load) is reparented to us, the subreaper, only
+        then; until that, waitpid says ECHILD.
+        """
+        try:
+            pid, wait_status = os.waitpid(self.init_pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if pid == 0:
+            return None
+        code = os.waitstatus_to_exitcode(wait_status)
+        self.exit_code = 128 - code if code < 0 else code
+        return self.exit_code
+
+    def _kill_and_collect_init(self) -> int:
+        """After a failure of the loop: make sure the init is gone, and its exit code."""
+        if self.exit_code is not None:  # already reaped: its pid may be someone else's now
+            return self.exit_code
+        try:
+            os.kill(self.init_pid, signal.SIGKILL)
+        except OSError:
+            pass
+        deadline = time.monotonic() + REAP_SECONDS
+        while time.monotonic() < deadline:
+            code = self._collect_init()
+            if code is not None:
+                return code
+            time.sleep(REAP_POLL_SECONDS)
+        return 255
 
     # ------------------------------------------------------------ run
 
@@ -459,13 +559,7 @@ class Monitor:
             code = self._loop()
         except Exception:  # noqa: BLE001 - never leave a container without its monitor's cleanup
             (self.dir / "monitor.err").write_text(traceback.format_exc())
-            try:
-                os.kill(self.init_pid, signal.SIGKILL)
-                _, wait_status = os.waitpid(self.init_pid, 0)
-                code = os.waitstatus_to_exitcode(wait_status)
-                code = 128 - code if code < 0 else code
-            except OSError:
-                code = 255
+            code = self._kill_and_collect_init()
         state = read_state(self.dir)
         state.status = "exited"
         state.pid = 0

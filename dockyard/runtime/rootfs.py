@@ -97,6 +97,55 @@ def mount(container_dir: Path) -> Path:
     return merged
 
 
+INIT_BINARY = "sbin/docker-init"  # where --init's binary is bind-mounted, as in Docker
+_INIT_MOUNTPOINT_RECORD = "init-mountpoint"
+
+
+def prepare_init_mountpoint(container_dir: Path) -> None:
+    """Give /sbin/docker-init a mount point in the init layer (once per container).
+
+    The runtime would otherwise create it in the upper directory, where `diff` and
+    `commit` would see it. Where the image resolves the path matters: /sbin is a
+    symlink to usr/sbin in merged-/usr images (Debian since bookworm), and a plain
+    sbin/ directory in the init layer would hide the image's /sbin.
+    The overlay must not be mounted: its lower layers are changed here.
+    """
+    from dockyard.runtime.securejoin import secure_join
+
+    record = container_dir / _INIT_MOUNTPOINT_RECORD
+    if record.exists():
+        return
+    merged = mount(container_dir)
+    try:
+        real = secure_join(str(merged), INIT_BINARY)
+        relative = os.path.relpath(real, merged)
+        exists = os.path.lexists(real)
+        parents = []  # (relative dir, mode, uid, gid) as the image has them
+        current = ""
+        for part in relative.split("/")[:-1]:
+            current = os.path.join(current, part)
+            try:
+                info = os.lstat(os.path.join(merged, current))
+                parents.append((current, info.st_mode & 0o7777, info.st_uid, info.st_gid))
+            except FileNotFoundError:
+                parents.append((current, 0o755, 0, 0))
+    finally:
+        unmount(merged)
+    if relative.startswith("..") or os.path.isabs(relative):
+        raise OSError(f"cannot place {INIT_BINARY} in the container")
+    if not exists:
+        init = container_dir / "init"
+        for directory, mode, uid, gid in parents:
+            path = init / directory
+            if not path.is_dir() or path.is_symlink():
+                path.mkdir(mode=mode)
+                os.chown(path, uid, gid)
+                os.chmod(path, mode)
+        target = init / relative
+        target.touch(mode=0o755, exist_ok=True)
+    record.write_text(relative + "\n")
+
+
 def _clear_volatile_marker(container_dir: Path) -> None:
     shutil.rmtree(container_dir / "work" / "work" / "incompat", ignore_errors=True)
 

@@ -56,6 +56,24 @@ _DEVICE_RULES: list[dict[str, Any]] = [
 ]
 
 
+INIT_CANDIDATES = (
+    "/usr/bin/tini-static",  # Debian's tini package: a static tini
+    "/usr/libexec/docker/docker-init",  # Docker's own packages (a static tini)
+    "/usr/local/bin/docker-init",
+)
+
+
+def init_binary() -> str | None:
+    """A static init for --init ($DOCKYARD_INIT_PATH, else tini-static or docker-init)."""
+    import os
+
+    explicit = os.environ.get("DOCKYARD_INIT_PATH")
+    for path in (explicit,) if explicit else INIT_CANDIDATES:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 @dataclass
 class Bind:
     source: str
@@ -88,6 +106,7 @@ class ContainerSpec:
     binds: list[Bind] = field(default_factory=list)
     cgroups_path: str | None = None
     init_path: str | None = None  # a static init binary for --init
+    seccomp: dict[str, Any] | None = None  # the OCI linux.seccomp section; None: unconfined
 
 
 def _rlimits() -> list[dict[str, Any]]:
@@ -210,6 +229,8 @@ def build_spec(spec: ContainerSpec) -> dict[str, Any]:
     }
     if spec.cgroups_path:
         linux["cgroupsPath"] = spec.cgroups_path
+    if spec.seccomp:
+        linux["seccomp"] = spec.seccomp
     return {
         "ociVersion": "1.0.2",
         "process": proc,
