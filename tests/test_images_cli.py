@@ -137,3 +137,11 @@ def test_load_draws_progress_bars_on_a_terminal(cli, tmp_path, images) -> None: 
         r"\x1b\[1A\x1b\[2K\r[0-9a-f]{12}: Loading layer \[=+>\]\s+2\.\d+MB/2\.\d+MB", text
     )
     assert text.rstrip().endswith("Loaded image: busybox:latest")
+
+
+def test_reference_filter_lists_only_matching_names(cli, images) -> None:  # type: ignore[no-untyped-def]
+    cli("tag", "busybox:latest", "mybusybox:v1")
+    rows = cli("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox").stdout.splitlines()
+    assert rows == ["busybox:latest"]
+    rows = cli("images", "--format", "{{.Repository}}:{{.Tag}}", "-f", "reference=*busybox").stdout
+    assert rows.splitlines() == ["busybox:latest", "mybusybox:v1"]

@@ -56,16 +56,18 @@ def parse_filters(values: list[str]) -> dict[str, list[str]]:
     return filters
 
 
-def _reference_matches(patterns: list[str], tags: list[str]) -> bool:
+def _matching_tags(patterns: list[str], tags: list[str]) -> list[str]:
+    """The tags that match a reference filter (Docker lists only those names)."""
+    matching = []
     for tag in tags:
         ref = reference.parse(tag)
         name = ref.familiar_name
-        for pattern in patterns:
-            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern):
-                return True
-            if ":" not in pattern.rsplit("/", 1)[-1] and fnmatch.fnmatchcase(name, pattern):
-                return True
-    return False
+        if any(
+            fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern)
+            for pattern in patterns
+        ):
+            matching.append(tag)
+    return matching
 
 
 def _labels_match(patterns: list[str], labels: dict[str, str]) -> bool:
@@ -110,8 +112,10 @@ def list_images(
             continue
         if want_dangling is not None and (not tags) != want_dangling:
             continue
-        if "reference" in filters and not _reference_matches(filters["reference"], tags):
-            continue
+        if "reference" in filters:
+            tags = _matching_tags(filters["reference"], tags)
+            if not tags:
+                continue
         if not tags and not digests and not all_images and image_id in parents:
             continue  # an intermediate parent of a tagged child: shown with -a only
         labels: dict[str, str] = {}
