@@ -96,11 +96,12 @@ class Engine:
 
         save_images(self.store, names, out)
 
-    def load(self, source: Path | BinaryIO, progress=None):  # type: ignore[no-untyped-def]
-        """Load an archive; returns a LoadReport (lines as Docker prints them, image IDs)."""
+    def load(self, source: Path | BinaryIO, progress=None, on_line=None):  # type: ignore[no-untyped-def]
+        """Load an archive; returns a LoadReport (lines as Docker prints them, image IDs).
+        ``progress(short_id, done, total)`` and ``on_line(text)`` report as it goes."""
         from dockyard.imageops.archive import load_images
 
-        return load_images(self.store, source, progress)
+        return load_images(self.store, source, progress, on_line)
 
     # ------------------------------------------------------------ registries
 

@@ -63,14 +63,17 @@ def cmd_load(args: argparse.Namespace) -> int:
             raise NotFound(f"open {args.input}: no such file or directory")
         if path.is_dir():
             raise InvalidArgument(f"read {args.input}: is a directory")
-        report = engine.load(path, progress)
+        engine.load(path, progress, _print_line)
     else:
         if sys.stdin.isatty():
             raise DockyardError("requested load from stdin, but stdin is empty")
-        report = engine.load(sys.stdin.buffer, progress)
-    for line in report.lines:
-        sys.stdout.write(line + "\n")
+        engine.load(sys.stdin.buffer, progress, _print_line)
     return 0
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _add_save(parser: argparse.ArgumentParser) -> None:

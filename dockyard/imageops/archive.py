@@ -128,12 +128,20 @@ def load_images(
     store: Store,
     source: Path | BinaryIO,
     progress: Callable[[str, int, int], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> LoadReport:
-    """Load every image of an archive; layers already in the store are not extracted again."""
+    """Load every image of an archive; layers already in the store are not extracted again.
+    ``on_line`` gets each "Loaded image" line as soon as that image is in the store."""
     from dockyard.places.docker_archive import open_archive
 
     lines: list[str] = []
     ids: list[Digest] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
     with store.staging_dir("load-") as tmpdir, open_archive(source, tmpdir) as archive:
         for entry in archive.images:
             config = parse_image_config(entry.config)
@@ -164,7 +172,7 @@ def load_images(
                         raise
             ids.append(image_id)
             if not refs:
-                lines.append(f"Loaded image ID: {image_id}")
+                say(f"Loaded image ID: {image_id}")
                 continue
             for ref in refs:
                 before = previous[str(ref)]
@@ -173,5 +181,5 @@ def load_images(
                         f"The image {ref.familiar()} already exists, renaming the old one with ID"
                         f" {before} to empty string"
                     )
-                lines.append(f"Loaded image: {ref.familiar()}")
+                say(f"Loaded image: {ref.familiar()}")
     return LoadReport(lines, ids)
