@@ -423,7 +423,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
     def produce() -> None:
         from dockyard.runtime import jsonlog
-        from dockyard.runtime.timefmt import parse_rfc3339
+        from dockyard.timeutil import parse_rfc3339_or_zero as parse_rfc3339
 
         path = directory / f"{record.id}-json.log"
         try:
