@@ -198,3 +198,144 @@ def test_killed_monitor_is_cleaned_up_on_next_look(tmp_path: Path, busybox_tar: 
     assert repaired.status == "exited" and repaired.exit_code == 255
     assert dockyard_mounts(root) == []
     assert run_cli(root, "rm", cid).returncode == 0
+
+
+# ---------------------------------------------------------------- seccomp, --init, sizes
+
+
+def test_default_seccomp_profile() -> None:
+    import platform
+
+    from dockyard.runtime import seccomp
+
+    profile = seccomp.default_profile()
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
+    if platform.machine() == "x86_64":
+        assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    denied = profile["syscalls"][0]
+    assert denied["action"] == "SCMP_ACT_ERRNO" and denied["errnoRet"] == 1
+    for name in ("keyctl", "add_key", "request_key", "unshare", "setns", "mount", "reboot"):
+        assert name in denied["names"]
+    for allowed in ("clone", "chroot", "sethostname", "ptrace", "personality", "socket"):
+        assert allowed not in denied["names"]
+    assert {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38} in profile["syscalls"]
+    clone_masks = sorted(
+        rule["args"][0]["value"] for rule in profile["syscalls"] if rule["names"] == ["clone"]
+    )
+    assert len(clone_masks) == 7 and 0x10000000 in clone_masks  # CLONE_NEWUSER among them
+    for rule in profile["syscalls"]:
+        for arg in rule.get("args", []):
+            if arg["op"] == "SCMP_CMP_MASKED_EQ":
+                assert arg["value"] == arg["valueTwo"]  # (flags & bit) == bit
+    spec = build_spec(
+        ContainerSpec(
+            process=ProcessSpec(args=["sh"], env=[]), rootfs="/r", hostname="h", seccomp=profile
+        )
+    )
+    assert spec["linux"]["seccomp"] is profile
+    bare = build_spec(
+        ContainerSpec(process=ProcessSpec(args=["sh"], env=[]), rootfs="/r", hostname="h")
+    )
+    assert "seccomp" not in bare["linux"]
+
+
+def test_seccomp_options_and_docker_profiles(tmp_path: Path) -> None:
+    from dockyard.runtime import seccomp
+
+    assert seccomp.profile_for(["seccomp=unconfined"], []) is None
+    assert seccomp.profile_for(None, []) == seccomp.default_profile()
+    assert seccomp.profile_for(["apparmor=unconfined"], []) == seccomp.default_profile()
+    docker_profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+        "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+            {
+                "names": ["mount"],
+                "action": "SCMP_ACT_ALLOW",
+                "includes": {"caps": ["CAP_SYS_ADMIN"]},
+            },
+            {"names": ["kcmp"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_KILL"]}},
+            {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8"}},
+            {"names": ["vm86"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["s390x"]}},
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}],
+            },
+        ],
+    }
+    option = seccomp.parse_security_opts([f"seccomp={_write(tmp_path, docker_profile)}"])[0]
+    profile = seccomp.profile_for([option], ["CAP_KILL", "CAP_CHOWN"])
+    assert profile is not None
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == 1
+    names = [rule["names"] for rule in profile["syscalls"]]
+    assert names == [["read", "write"], ["ptrace"], ["personality"]]
+    assert profile["syscalls"][2]["args"] == [
+        {"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+    ]
+    assert seccomp.parse_security_opts(["no-new-privileges", "label=disable"]) == [
+        "no-new-privileges",
+        "label=disable",
+    ]
+    for bad, message in (
+        (["bogus"], 'invalid --security-opt 1: "bogus"'),
+        (["seccomp=unconfined", "what=ever"], 'invalid --security-opt 2: "what=ever"'),
+        ([f"seccomp={tmp_path}/missing.json"], "opening seccomp profile"),
+        ([f"seccomp={_write(tmp_path, 'not json')}"], "decoding seccomp profile"),
+        ([f"seccomp={_write(tmp_path, {'syscalls': []})}"], "missing defaultAction"),
+    ):
+        with pytest.raises(seccomp.ProfileError, match=message):
+            seccomp.parse_security_opts(bad)
+
+
+def _write(directory: Path, data: object) -> str:
+    path = directory / f"profile{len(os.listdir(directory))}.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def test_init_binary_and_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockyard.runtime.spec import init_binary
+
+    fake = tmp_path / "tini"
+    fake.write_bytes(b"")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DOCKYARD_INIT_PATH", str(fake))
+    assert init_binary() == str(fake)
+    monkeypatch.setenv("DOCKYARD_INIT_PATH", str(tmp_path / "none"))
+    assert init_binary() is None
+    spec = build_spec(
+        ContainerSpec(
+            process=ProcessSpec(args=["sh", "-c", "x"], env=[]),
+            rootfs="/r",
+            hostname="h",
+            init_path=str(fake),
+        )
+    )
+    assert spec["process"]["args"] == ["/sbin/docker-init", "--", "sh", "-c", "x"]
+    mount = [m for m in spec["mounts"] if m["destination"] == "/sbin/docker-init"]
+    assert mount == [
+        {
+            "destination": "/sbin/docker-init",
+            "type": "bind",
+            "source": str(fake),
+            "options": ["rbind", "ro", "rprivate"],
+        }
+    ]
+
+
+def test_upper_size_counts_like_overlay2(tmp_path: Path) -> None:
+    from dockyard.containers.listing import upper_size
+
+    upper = tmp_path / "upper"
+    (upper / "d" / "e").mkdir(parents=True)
+    (upper / "d" / "f").write_bytes(b"x" * 1000)
+    os.link(upper / "d" / "f", upper / "g")  # counted once
+    os.symlink("/bin/busybox", upper / "l")  # 12 bytes
+    os.symlink("d", upper / "dl")  # a symlink to a directory: 1 byte
+    (upper / "empty").write_bytes(b"")
+    if os.geteuid() == 0:  # a whiteout (0/0 character device): counts nothing
+        os.mknod(upper / "whiteout", 0o600 | 0o020000, os.makedev(0, 0))
+    assert upper_size(tmp_path) == 1000 + 12 + 1
