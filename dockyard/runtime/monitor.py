@@ -414,13 +414,13 @@ class Monitor:
         write_state(self.dir, state)
         return ""
 
-    def _read_output(self, fd: int) -> bool:
-        """Read one chunk; False at EOF."""
+    def _read_output(self, fd: int) -> int:
+        """Read one chunk: its size, 0 at EOF, -1 when nothing is there now."""
         try:
             data = os.read(fd, 65536)
         except OSError as error:
             if error.errno in (errno.EAGAIN,):
-                return True
+                return -1
             data = b""  # EIO on the pty master once the container side is closed
         if not data:
             try:
@@ -428,12 +428,26 @@ class Monitor:
             except (KeyError, ValueError):
                 pass
             self.out_fds.pop(fd, None)
-            return False
+            return 0
         name = self.out_fds[fd]
         if self.log is not None:
             self.log.write(name, data)
         self._broadcast(name, data)
-        return True
+        return len(data)
+
+    def _drain_available(self, limit: int = 16 << 20) -> None:
+        """Read what is already in the output pipes when the drain deadline has passed.
+
+        On a loaded machine the monitor can be kept off the CPU past the deadline
+        while the container's last output is still in the pipe; it is not lost.
+        """
+        for fd in list(self.out_fds):
+            budget = limit
+            while budget > 0 and fd in self.out_fds:
+                size = self._read_output(fd)
+                if size <= 0:
+                    break
+                budget -= size
 
     def _loop(self) -> int:
         pidfd = os.pidfd_open(self.init_pid)
@@ -481,6 +495,7 @@ class Monitor:
                     self._on_client(tag)
             if status is not None:
                 _reap_others()
+        self._drain_available()
         return status
 
     def _collect_init(self) -> int | None:
