@@ -338,3 +338,14 @@ def test_concurrent_starts_run_one_container(daemon: Daemon) -> None:
         )
     assert sorted(statuses) == [204, 304, 304, 304]
     daemon.docker("rm", "-f", cid)
+
+
+def test_pause_and_unpause(daemon: Daemon) -> None:
+    daemon.docker("run", "-d", "--name", "frozen", "busybox", "sleep", "600")
+    assert daemon.docker("pause", "frozen").stdout == "frozen\n"
+    status = daemon.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    assert "frozen Up" in status and "(Paused)" in status
+    assert json.loads(daemon.docker("inspect", "frozen").stdout)[0]["State"]["Paused"] is True
+    assert daemon.docker("unpause", "frozen").stdout == "frozen\n"
+    assert "(Paused)" not in daemon.docker("ps", "--format", "{{.Status}}").stdout
+    daemon.docker("rm", "-f", "frozen")

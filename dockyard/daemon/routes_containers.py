@@ -157,6 +157,35 @@ async def kill(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+async def _pause_or_unpause(request: web.Request, action: str) -> web.StreamResponse:
+    from dockyard.containers import lifecycle
+
+    name = _name(request)
+    change = lifecycle.pause if action == "pause" else lifecycle.unpause
+
+    def job() -> Any:
+        record, _ = _find(name)
+        change(workers.store(), record.id)
+        return record
+
+    try:
+        record = await workers.run(job)
+    except Conflict as error:
+        raise ApiError(409, str(error)) from None
+    _publish(request, action, record)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{name}/pause")
+async def pause(request: web.Request) -> web.StreamResponse:
+    return await _pause_or_unpause(request, "pause")
+
+
+@routes.post("/containers/{name}/unpause")
+async def unpause(request: web.Request) -> web.StreamResponse:
+    return await _pause_or_unpause(request, "unpause")
+
+
 @routes.post("/containers/{name}/restart")
 async def restart(request: web.Request) -> web.StreamResponse:
     from dockyard.containers import lifecycle
