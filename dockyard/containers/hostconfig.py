@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.imageops.changes import normalize_config
+from dockyard.runtime.spec import MASKED_PATHS, READONLY_PATHS
 
 
 def host_config(
@@ -83,19 +84,8 @@ def host_config(
         "CpuPercent": 0,
         "IOMaximumIOps": 0,
         "IOMaximumBandwidth": 0,
-        "MaskedPaths": [
-            "/proc/asound",
-            "/proc/acpi",
-            "/proc/kcore",
-            "/proc/keys",
-            "/proc/latency_stats",
-            "/proc/timer_list",
-            "/proc/timer_stats",
-            "/proc/sched_debug",
-            "/proc/scsi",
-            "/sys/firmware",
-        ],
-        "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        "MaskedPaths": list(MASKED_PATHS),
+        "ReadonlyPaths": list(READONLY_PATHS),
     }
     if init:
         config["Init"] = True
