@@ -157,6 +157,8 @@ def parse_manifest_or_index(data: bytes, declared_type: str | None = None) -> Ma
     obj = load_json_object(data, "manifest")
     schema = obj.get("schemaVersion")
     media_type = obj.get("mediaType") or declared_type
+    if not isinstance(media_type, str | None):
+        raise InvalidArchive("manifest: mediaType must be a string")
     if isinstance(schema, bool):
         raise InvalidArchive("manifest: schemaVersion must be 2")
     if schema == 1 or media_type in mt.SCHEMA1:
