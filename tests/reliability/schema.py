@@ -38,6 +38,7 @@ def run_schemathesis(directory: Path, examples: int, seed: int = 1) -> subproces
                 binary, "--no-color", "run", str(SPEC), "--url", registry.url,
                 "--checks", CHECKS, "--max-examples", str(examples), "--seed", str(seed),
                 "--request-timeout", "30", "--generation-deterministic",
+                "--suppress-health-check", "too_slow,filter_too_much",
             ],
             capture_output=True, text=True, timeout=3600, cwd=directory,
         )  # fmt: skip
