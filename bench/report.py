@@ -120,7 +120,8 @@ def markdown(scenarios: list[Scenario], meta: dict) -> str:
     lines = [
         f"# dockyard benchmark, {meta['date']}",
         "",
-        f"Machine: {meta['machine']}. Load average (1, 5, 15 min) at start "
+        f"Machine: {meta['machine']}. Stores and files on: {meta.get('scratch', '?')}. "
+        "Load average (1, 5, 15 min) at start "
         f"{meta['loadavg_start']}, at end {meta['loadavg_end']}.",
         "",
         "Versions: " + "; ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
