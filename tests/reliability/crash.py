@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .harness import copy_tree, env_for, remove_tree, run, run_killed_after
-from .scenarios import SCENARIOS, Scenario, make_base, prepare, write_inputs
+from .scenarios import REGISTRY, SCENARIOS, Scenario, make_base, prepare, write_inputs
 from .storestate import preserved, read_state
 
 
@@ -58,8 +58,25 @@ class Workspace:
         self.base = directory / "base" / "store"
         self.base.parent.mkdir()
         make_base(self.base, self.work)
+        self.registry = None
+
+    def start_registry(self) -> None:
+        """The registry of the pull and push scenarios (a fresh storage per push trial
+        is not needed: a push is idempotent)."""
+        if self.registry is None:
+            from .registryfixture import seeded_registry
+
+            self.registry = seeded_registry(self.directory / "registry")
+            REGISTRY["host"] = self.registry.host
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.stop()
+            self.registry = None
 
     def template(self, scenario: Scenario) -> Path:
+        if scenario.name in ("pull", "push"):
+            self.start_registry()
         if scenario.name not in self.templates:
             root = self.directory / f"template-{scenario.name}" / "store"
             root.parent.mkdir()
@@ -189,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     ws = Workspace(directory)
     trials = []
-    for scenario, point in plan(ws, chosen, randoms, rng):
+    try:
+        planned = plan(ws, chosen, randoms, rng)
+    except BaseException:
+        ws.close()
+        raise
+    for scenario, point in planned:
         trial = run_trial(ws, scenario, point)
         trials.append(trial)
         status = "ok" if trial.ok else "FAIL"
@@ -200,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for problem in trial.problems:
             print(f"     {problem}", flush=True)
+    ws.close()
     killed = sum(t.killed for t in trials)
     failed = [t for t in trials if not t.ok]
     print(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import reference
 
-from .artifacts import ArchiveImage, docker_archive, random_tree
+from .artifacts import ArchiveImage, docker_archive, random_tree, sha256
 from .harness import run
 from .storestate import StoreState
 
@@ -42,7 +43,14 @@ class Scenario:
     done_error: str | None = None  # rerun's error when the first run had already finished
 
     def command(self, work: Path) -> list[str]:
-        return [arg.replace("{work}", str(work)) for arg in self.args]
+        return [_fill(arg, work) for arg in self.args]
+
+
+REGISTRY = {"host": ""}  # the registry of the pull and push scenarios (set by the harness)
+
+
+def _fill(arg: str, work: Path) -> str:
+    return arg.replace("{work}", str(work)).replace("{registry}", REGISTRY["host"])
 
 
 def _has(*names: str) -> Callable[[StoreState], list[str]]:
@@ -138,6 +146,40 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
+def _pulled(state: StoreState) -> list[str]:
+    names = [name for name in state.refs if name.endswith("/lib/img0:1")]
+    return [] if names else ["lib/img0:1 was not pulled"]
+
+
+def _pushed(state: StoreState) -> list[str]:
+    """The registry holds the pushed tag with every blob (checked over HTTP)."""
+    from .hostile_registry import request
+
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    host = REGISTRY["host"]
+    answer = request(host, "GET", "/v2/pushed/bb/manifests/1", None, accept)
+    if answer.status != 200:
+        return [f"pushed manifest: {answer.status}"]
+    document = json.loads(answer.body)
+    problems = []
+    for descriptor in [document["config"], *document["layers"]]:
+        blob = request(host, "GET", f"/v2/pushed/bb/blobs/{descriptor['digest']}")
+        if blob.status != 200 or sha256(blob.body) != descriptor["digest"]:
+            problems.append(f"pushed blob {descriptor['digest']}: {blob.status}")
+    return problems
+
+
+SCENARIOS += [
+    Scenario("pull", ["pull", "{registry}/lib/img0:1"], expect=_pulled),
+    Scenario(
+        "push",
+        ["push", "{registry}/pushed/bb:1"],
+        prepare=[["tag", "bb:base", "{registry}/pushed/bb:1"]],
+        expect=_pushed,
+    ),
+]
+
+
 def write_inputs(work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     (work / "base.tar").write_bytes(docker_archive(BASE_IMAGES))
@@ -155,6 +197,6 @@ def make_base(root: Path, work: Path) -> None:
 
 def prepare(scenario: Scenario, root: Path, work: Path) -> None:
     for args in scenario.prepare:
-        outcome = run(root, *[a.replace("{work}", str(work)) for a in args])
+        outcome = run(root, *[_fill(a, work) for a in args])
         if not outcome.ok:
             raise RuntimeError(f"preparing {scenario.name}: {args}: {outcome.line()}")
