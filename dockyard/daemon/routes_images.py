@@ -44,23 +44,10 @@ async def list_images(request: web.Request) -> web.StreamResponse:
     all_images = query_bool(request, "all")
 
     def job(engine: Any) -> list[dict[str, Any]]:
-        items = []
-        for summary in engine.images(all_images=all_images, filters=filters):
-            item = summary.to_api()
-            if filters.get("reference"):
-                item["RepoTags"] = _matching(filters["reference"], item["RepoTags"])
-                item["RepoDigests"] = _matching(filters["reference"], item["RepoDigests"])
-            items.append(item)
-        return items
+        # with a reference filter the engine lists only the matching names, as Docker does
+        return [s.to_api() for s in engine.images(all_images=all_images, filters=filters)]
 
     return web.json_response(await workers.with_engine(job))
-
-
-def _matching(patterns: list[str], names: list[str]) -> list[str]:
-    """Like Docker with a reference filter: only the names that match a pattern are listed."""
-    from dockyard.imageops.listing import _reference_matches
-
-    return [name for name in names if _reference_matches(patterns, [name])]
 
 
 @routes.get("/images/{name:.+}/json")

@@ -56,17 +56,17 @@ def parse_filters(values: list[str]) -> dict[str, list[str]]:
     return filters
 
 
-def _matching_tags(patterns: list[str], tags: list[str]) -> list[str]:
-    """The tags that match a reference filter (Docker lists only those names)."""
+def _matching_names(patterns: list[str], names: list[str]) -> list[str]:
+    """The references that match a reference filter (Docker lists only those names)."""
     matching = []
-    for tag in tags:
-        ref = reference.parse(tag)
+    for name_text in names:
+        ref = reference.parse(name_text)
         name = ref.familiar_name
         if any(
             fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern)
             for pattern in patterns
         ):
-            matching.append(tag)
+            matching.append(name_text)
     return matching
 
 
@@ -113,8 +113,9 @@ def list_images(
         if want_dangling is not None and (not tags) != want_dangling:
             continue
         if "reference" in filters:
-            tags = _matching_tags(filters["reference"], tags)
-            if not tags:
+            tags = _matching_names(filters["reference"], tags)
+            digests = _matching_names(filters["reference"], digests)
+            if not tags and not digests:
                 continue
         if not tags and not digests and not all_images and image_id in parents:
             continue  # an intermediate parent of a tagged child: shown with -a only
