@@ -27,7 +27,9 @@ def schemathesis_binary() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("schemathesis")
 
 
-def run_schemathesis(directory: Path, examples: int, seed: int = 1) -> subprocess.CompletedProcess:
+def run_schemathesis(
+    directory: Path, examples: int, seed: int = 1, phases: str | None = None
+) -> subprocess.CompletedProcess:
     binary = schemathesis_binary()
     if binary is None:
         raise RuntimeError("schemathesis is not installed: pip install schemathesis")
@@ -39,6 +41,7 @@ def run_schemathesis(directory: Path, examples: int, seed: int = 1) -> subproces
                 "--checks", CHECKS, "--max-examples", str(examples), "--seed", str(seed),
                 "--request-timeout", "30", "--generation-deterministic",
                 "--suppress-health-check", "too_slow,filter_too_much",
+                *(["--phases", phases] if phases else []),
             ],
             capture_output=True, text=True, timeout=3600, cwd=directory,
         )  # fmt: skip
