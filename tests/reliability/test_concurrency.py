@@ -20,3 +20,11 @@ def test_four_clients_share_one_store(tmp_path: Path) -> None:
         registry.stop()
     assert not problems, "\n".join(problems)
     assert sum(counts.values()) >= 48
+
+
+def test_registry_gc_beside_pushers_and_pullers(tmp_path: Path) -> None:
+    from .gcconcurrency import run_gc_concurrency
+
+    problems, pushes, _gc_runs = run_gc_concurrency(tmp_path, 3, 2)
+    assert not problems, "\n".join(problems)
+    assert pushes == 6
