@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from dataclasses import dataclass, field
 
@@ -39,23 +40,18 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
 
     if repair:
         store.lock_exclusive()
+    else:
+        store.hold_shared_lock()
     for digest in list(store.blobs.all()):
         if not _blob_matches(store, digest):
             problem(
                 f"blob {digest} does not match its digest", lambda d=digest: store.blobs.remove(d)
             )
-    for entry in list(store.tmp.iterdir()):
-        problem(
-            f"leftover of an interrupted operation: tmp/{entry.name}",
-            lambda p=entry: remove_tree(p) if p.is_dir() else p.unlink(missing_ok=True),
-        )
 
     db = store.db
-    known_dirs = set()
     for chain, directory, blob, parent in db.execute(
         "SELECT chain_id, dir, blob, parent_chain FROM layers"
     ).fetchall():
-        known_dirs.add(directory)
         if not (store.layers_dir / directory / "diff").is_dir():
             problem(f"layer {chain}: directory layers/{directory} is missing")
         if not store.blobs.exists(Digest.parse(blob)):
@@ -65,12 +61,6 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
             and db.execute("SELECT 1 FROM layers WHERE chain_id = ?", (parent,)).fetchone() is None
         ):
             problem(f"layer {chain}: parent layer {parent} is missing")
-    for entry in list(store.layers_dir.iterdir()):
-        if entry.name not in known_dirs:
-            problem(
-                f"layer directory layers/{entry.name} belongs to no layer",
-                lambda p=entry: remove_tree(p),
-            )
     for image_id, top in db.execute("SELECT id, top_chain FROM images").fetchall():
         if not store.blobs.exists(Digest.parse(image_id)):
             problem(f"image {image_id}: config blob is missing")
@@ -84,10 +74,42 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
                     connection.execute("DELETE FROM refs WHERE name = ?", (n,))
 
             problem(f"reference {name} points to missing image {image_id}", drop)
+    # Leftovers: only while no other dockyard process runs (the lock tells), since
+    # a running command's temp files, and its blobs and layer directories renamed into
+    # place a moment before the transaction naming them, look the same.
+    if repair or _try_exclusive(store):
+        try:
+            _leftovers(store, problem)
+        finally:
+            if not repair:
+                fcntl.flock(store._lock(), fcntl.LOCK_SH)
+    return report
+
+
+def _try_exclusive(store: Store) -> bool:
+    try:
+        fcntl.flock(store._lock(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _leftovers(store: Store, problem) -> None:  # type: ignore[no-untyped-def]
+    for entry in list(store.tmp.iterdir()):
+        problem(
+            f"leftover of an interrupted operation: tmp/{entry.name}",
+            lambda p=entry: remove_tree(p) if p.is_dir() else p.unlink(missing_ok=True),
+        )
+    known_dirs = {row[0] for row in store.db.execute("SELECT dir FROM layers")}
+    for entry in list(store.layers_dir.iterdir()):
+        if entry.name not in known_dirs:
+            problem(
+                f"layer directory layers/{entry.name} belongs to no layer",
+                lambda p=entry: remove_tree(p),
+            )
     referenced = store.referenced_blobs()
     for digest in list(store.blobs.all()):
         if str(digest) not in referenced:
             problem(
                 f"blob {digest} is referenced by nothing", lambda d=digest: store.blobs.remove(d)
             )
-    return report
