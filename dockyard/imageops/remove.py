@@ -201,6 +201,7 @@ def remove_image(
     ``known_refs`` (for `image prune`, which chose the image before this transaction):
     refuse with a Conflict when the image has gained a reference since.
     """
+    store.hold_shared_lock()  # its files are removed after the commit: not leftovers
     with store.transaction() as connection:
         remover = ImageRemover(store, connection)
         if known_refs is not None:
