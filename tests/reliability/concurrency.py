@@ -135,6 +135,10 @@ class Client:
             tag = self.rng.choice(sorted(self.own))
             self.cli("inspect", "inspect", "--format", "{{.Id}}", tag)
 
+    def op_check(self) -> None:
+        """`check` beside the others: consistent, whatever is half-way at that moment."""
+        self.cli("check", "check")
+
     def op_pull(self) -> None:
         if self.registry is None:
             return self.op_load()
@@ -143,7 +147,7 @@ class Client:
 
     OPS = {
         "op_tag": 20, "op_rmi_own": 14, "op_rmi_shared": 8, "op_load": 14, "op_import": 6,
-        "op_run": 6, "op_commit": 4, "op_prune": 8, "op_read": 10, "op_pull": 10,
+        "op_run": 6, "op_commit": 4, "op_prune": 8, "op_read": 10, "op_pull": 10, "op_check": 4,
     }  # fmt: skip
 
     def work_loop(self, operations: int) -> None:
