@@ -193,7 +193,50 @@ def run_cp_cases(directory: Path, names: list[str] | None = None) -> list[Verdic
     return verdicts
 
 
-AREAS = {"cp": run_cp_cases, "pull": run_pull_cases, "registry": run_registry_cases}
+REFERENCE_CASES = {
+    "pull-uppercase": ["pull", "127.0.0.1:1/Evil/Name:1"],
+    "pull-three-colons": ["pull", "a:b:c:d"],
+    "pull-300-char-name": ["pull", "a" * 300],
+    "pull-dotdot": ["pull", "127.0.0.1:1/../../x:1"],
+    "pull-bad-digest": ["pull", "busybox@sha256:xyz"],
+    "tag-leading-dash": ["tag", "bb:base", "--", "-x"],
+    "tag-129-char-tag": ["tag", "bb:base", "x:" + "t" * 129],
+    "tag-with-digest": ["tag", "bb:base", f"x@sha256:{'0' * 64}"],
+    "push-no-such-image": ["push", "127.0.0.1:1/nothere:1"],
+    "save-invalid-name": ["save", "-o", "/dev/null", "UPPER:case"],
+    "rmi-empty": ["rmi", ""],
+    "import-digest-tag": ["import", str(BUSYBOX), f"x@sha256:{'0' * 64}"],
+}
+
+
+def run_reference_cases(directory: Path, names: list[str] | None = None) -> list[Verdict]:
+    root = directory / "store"
+    assert run(root, "import", str(BUSYBOX), "bb:base").ok
+    verdicts = []
+    for name, args in REFERENCE_CASES.items():
+        if names and name not in names:
+            continue
+        verdict = Verdict("reference", name)
+        before = store_snapshot(root)
+        result = run(root, *args)
+        if result.ok:
+            verdict.problems.append("accepted")
+        else:
+            verdict.problems += one_clear_line(result.stderr)
+        if store_snapshot(root) != before:
+            verdict.problems.append("the store changed")
+        if verdict.problems:
+            verdict.problems.append(f"stderr: {result.stderr.strip()[-300:]}")
+        verdicts.append(verdict)
+    return verdicts
+
+
+AREAS = {
+    "reference": run_reference_cases,
+    "cp": run_cp_cases,
+    "pull": run_pull_cases,
+    "registry": run_registry_cases,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

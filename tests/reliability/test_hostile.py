@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .hostile import run_cp_cases, run_pull_cases, run_registry_cases
+from .hostile import run_cp_cases, run_pull_cases, run_reference_cases, run_registry_cases
 
 PULL_SUBSET = [
     "by-digest-wrong-bytes",
@@ -21,7 +21,9 @@ PULL_SUBSET = [
 
 
 @pytest.mark.parametrize(
-    "area", [run_cp_cases, run_registry_cases, run_pull_cases], ids=["cp", "registry", "pull"]
+    "area",
+    [run_cp_cases, run_registry_cases, run_pull_cases, run_reference_cases],
+    ids=["cp", "registry", "pull", "reference"],
 )
 def test_hostile_area(tmp_path: Path, area) -> None:  # type: ignore[no-untyped-def]
     names = PULL_SUBSET if area is run_pull_cases else None
