@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import reference
+from dockyard.baseimages import ensure_base_image
 
 from .artifacts import ArchiveImage, docker_archive, random_tree, sha256
 from .harness import run
 from .storestate import StoreState
 
-BUSYBOX = Path("/var/cache/dockyard/base/busybox.tar")
+BUSYBOX = ensure_base_image("busybox")  # the cached rootfs tar (built if missing)
 
 
 def full(name: str) -> str:
