@@ -43,31 +43,44 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
     else:
         store.hold_shared_lock()
     for digest in list(store.blobs.all()):
-        if not _blob_matches(store, digest):
+        try:
+            matches = _blob_matches(store, digest)
+        except FileNotFoundError:
+            continue  # removed meanwhile by another process (rmi)
+        if not matches:
             problem(
                 f"blob {digest} does not match its digest", lambda d=digest: store.blobs.remove(d)
             )
 
     db = store.db
+
+    def still(sql: str, *args: str) -> bool:
+        """Re-read after a file was found missing: rows are deleted before their files
+        and written after them, so a row gone meanwhile was another process's rmi."""
+        return db.execute(sql, args).fetchone() is not None
+
+    layer_row = "SELECT 1 FROM layers WHERE chain_id = ?"
     for chain, directory, blob, parent in db.execute(
         "SELECT chain_id, dir, blob, parent_chain FROM layers"
     ).fetchall():
-        if not (store.layers_dir / directory / "diff").is_dir():
-            problem(f"layer {chain}: directory layers/{directory} is missing")
-        if not store.blobs.exists(Digest.parse(blob)):
-            problem(f"layer {chain}: blob {blob} is missing")
-        if (
-            parent
-            and db.execute("SELECT 1 FROM layers WHERE chain_id = ?", (parent,)).fetchone() is None
+        if not (store.layers_dir / directory / "diff").is_dir() and still(
+            "SELECT 1 FROM layers WHERE chain_id = ? AND dir = ?", chain, directory
         ):
+            problem(f"layer {chain}: directory layers/{directory} is missing")
+        if not store.blobs.exists(Digest.parse(blob)) and still(layer_row, chain):
+            problem(f"layer {chain}: blob {blob} is missing")
+        if parent and not still(layer_row, parent) and still(layer_row, chain):
             problem(f"layer {chain}: parent layer {parent} is missing")
+    image_row = "SELECT 1 FROM images WHERE id = ?"
     for image_id, top in db.execute("SELECT id, top_chain FROM images").fetchall():
-        if not store.blobs.exists(Digest.parse(image_id)):
+        if not store.blobs.exists(Digest.parse(image_id)) and still(image_row, image_id):
             problem(f"image {image_id}: config blob is missing")
-        if top and db.execute("SELECT 1 FROM layers WHERE chain_id = ?", (top,)).fetchone() is None:
+        if top and not still(layer_row, top) and still(image_row, image_id):
             problem(f"image {image_id}: top layer {top} is missing")
     for name, image_id in db.execute("SELECT name, image_id FROM refs").fetchall():
-        if db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
+        if not still(image_row, image_id) and still(
+            "SELECT 1 FROM refs WHERE name = ? AND image_id = ?", name, image_id
+        ):
 
             def drop(n: str = name) -> None:
                 with store.transaction() as connection:
