@@ -53,9 +53,9 @@ async def receive(
         while True:
             chunk, end_of_http_chunk = await content.readchunk()
             if not chunk:
-                if end_of_http_chunk:
+                if end_of_http_chunk and not content.at_eof():
                     continue  # (b"", True): a chunk boundary, not the end of the body
-                break
+                break  # an empty body's reader answers (b"", True) for ever once drained
             total += len(chunk)
             batch.append(chunk)
             backlog += len(chunk)
