@@ -49,6 +49,7 @@ class RegistryCase:
     name: str
     send: Callable[[str], Answer]  # host -> the answer to judge
     allowed: tuple[int, ...] = ()  # statuses that are fine besides 4xx
+    stores: bool = False  # a legitimate upload: the storage may gain the blob
 
 
 def _simple(method: str, path: str, body: bytes | None = None, headers: dict | None = None):  # type: ignore[no-untyped-def]
@@ -80,6 +81,16 @@ def _started_upload(host: str) -> str:
 def _patch_garbage_range(host: str) -> Answer:
     location = _started_upload(host)
     return request(host, "PATCH", location, b"abc", {"Content-Range": "bytes=abc-def"})
+
+
+def _empty_patches(host: str) -> Answer:
+    """Bodiless PATCHes and PUT (once made the server spin on an empty body's reader)."""
+    location = _started_upload(host)
+    for _ in range(2):
+        answer = request(host, "PATCH", location, None)
+        if answer.status != 202:
+            return answer
+    return request(host, "PUT", f"{location}?digest={sha(b'')}", None)
 
 
 def _put_wrong_length(host: str) -> Answer:
@@ -134,6 +145,9 @@ CASES: list[RegistryCase] = [
     ),
     RegistryCase("upload-id-unknown-get", _simple("GET", "/v2/evil/x/blobs/uploads/" + "f" * 300)),
     RegistryCase("upload-content-range-garbage", _patch_garbage_range),
+    RegistryCase(
+        "upload-empty-patches-then-put", _empty_patches, allowed=(201,), stores=True
+    ),
     RegistryCase("upload-body-not-matching-digest", _put_wrong_length),
     RegistryCase("upload-content-length-lies", _length_lies, allowed=(499,)),
     RegistryCase("mount-from-traversal", _mount_from_traversal, allowed=(202,)),
