@@ -24,7 +24,7 @@ from .gcconcurrency import verify
 from .harness import dockyard_argv, remove_tree
 from .registryfixture import skopeo_push, start_registry
 
-BIG = [random_tree(7000 + n, files=40, size=65536, top=f"big{n}") for n in range(2)]  # ~5 MiB
+BIG = [random_tree(7000 + n, files=40, size=65536, top=f"big{n}") for n in range(4)]  # ~10 MiB
 
 
 @dataclass
@@ -133,11 +133,11 @@ def run_trials(directory: Path, pushes: int, collections: int, seed: int) -> lis
     for n in range(pushes):
         place = directory / f"push-{n}"
         place.mkdir()
-        trials.append(push_trial(place, rng.uniform(0.2, 1.5), n))
+        trials.append(push_trial(place, rng.uniform(0.1, 0.8), n))
     for n in range(collections):
         place = directory / f"gc-{n}"
         place.mkdir()
-        trials.append(gc_trial(place, rng.uniform(0.2, 1.5), n))
+        trials.append(gc_trial(place, rng.uniform(0.02, 0.35), n))
     return trials
 
 
