@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.containers.lifecycle import find
+from dockyard.containers.record import CONFIG_FILE
+from dockyard.errors import NotFound
 from dockyard.runtime import linux, rootfs
 from dockyard.store import Store
 
@@ -24,9 +25,17 @@ def merged_view(directory: Path) -> Iterator[Path]:
         yield view
 
 
-def export_container(store: Store, name: str, out: BinaryIO) -> None:
-    from dockyard.layers.create import create_layer
+def _container_directory(store: Store, name: str) -> Path:
+    """The container's directory. (Not lifecycle.find: that module costs ~50 ms
+    to import, a tenth of an export.)"""
+    directory = store.containers_dir / store.find_container(name).id
+    if not (directory / CONFIG_FILE).is_file():
+        raise NotFound(f"No such container: {name}")
+    return directory
 
-    _, directory = find(store, name)
-    with merged_view(directory) as view:
-        create_layer(view, out, overlay_upper=False)
+
+def export_container(store: Store, name: str, out: BinaryIO) -> None:
+    from dockyard.layers.create import write_tree
+
+    with merged_view(_container_directory(store, name)) as view:
+        write_tree(view, out)
