@@ -1,13 +1,13 @@
 """`commit`: the container's upper directory becomes a new layer on top of its image.
 
-The layer tar is produced by the layer codec (overlay whiteouts become .wh.
-entries) in a thread and streamed through a pipe into the store, which hashes,
-keeps and extracts it in one pass.
+The store walks the upper directory once, writing the layer tar (overlay
+whiteouts become .wh. entries) and copying the files into the new layer's
+directory from the same bytes (dockyard/layers/snapshot.py).
 """
 
 from __future__ import annotations
 
-import os
+import fcntl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,44 +37,6 @@ def _reference(text: str | None) -> reference.Reference | None:
     if ref.digest is not None:
         raise InvalidReference("invalid reference format")
     return ref.with_default_tag()
-
-
-def _layer_from_upper(store: Store, upper: os.PathLike[str], parent_chain: Digest | None) -> Any:
-    """Stream the upper directory as a layer tar into the store.
-
-    The tar is written by a forked child so that producing it (reading files,
-    building headers) and consuming it (hashing, storing, extracting) run on two
-    cores without sharing the GIL.
-    """
-    from dockyard.layers.create import create_layer
-
-    read_fd, write_fd = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: produce the tar
-        code = 0
-        try:
-            os.close(read_fd)
-            os.close(err_r)
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
-                create_layer(upper, out, overlay_upper=True, exclude=list(ENGINE_FILES))
-        except BaseException as error:  # noqa: BLE001 - reported through err_w
-            os.write(err_w, str(error).encode()[:4000])
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    os.close(err_w)
-    try:
-        with os.fdopen(read_fd, "rb", buffering=1 << 20) as source:
-            layer = store.add_layer_from_tar(source, parent_chain)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        with os.fdopen(err_r, "rb") as errors:
-            message = errors.read().decode("utf-8", "replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise InvalidArgument(f"commit: {message or 'the layer could not be written'}")
-    return layer
 
 
 def image_config(
@@ -139,7 +101,17 @@ def commit_container(store: Store, name: str, options: CommitOptions) -> Digest:
         except Exception:  # noqa: BLE001 - commit still works unpaused
             paused = False
     try:
-        layer = _layer_from_upper(store, directory / "upper", parent.top_chain)
+        # A stopped container's files only change through `start` or `cp`, which take
+        # its lock: holding it lets the snapshot copy big files by the kernel.
+        with open(directory / "lock", "a+b") as lock:
+            if not state.running:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            layer = store.add_layer_from_upper(
+                directory / "upper",
+                parent.top_chain,
+                exclude=list(ENGINE_FILES),
+                stable=not state.running and not read_state(directory).running,
+            )
     finally:
         if paused and runtime is not None:
             runtime.resume(record.id)

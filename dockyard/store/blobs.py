@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,28 +16,58 @@ COPY_CHUNK = 1 << 20
 
 
 class BlobWriter:
-    """A temp file in the store; `commit()` verifies the digest and renames it into place."""
+    """A temp file in the store; `commit()` verifies the digest and renames it into place.
 
-    def __init__(self, blobs: BlobStore, algorithm: str = "sha256") -> None:
+    With ``hashed=False`` the writer does not hash: the caller hashes exactly the
+    bytes it writes and passes that digest to `seal` (commit's snapshot does, so
+    that 100 MB are not hashed twice)."""
+
+    def __init__(self, blobs: BlobStore, algorithm: str = "sha256", hashed: bool = True) -> None:
+        import tempfile  # here, not at the top: tempfile costs start-up time
+
         self._blobs = blobs
         fd, name = tempfile.mkstemp(prefix="blob-", dir=blobs.tmp)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
-        self.hashing = HashingWriter(self._file, algorithm)
+        self.hashing = HashingWriter(self._file, algorithm) if hashed else None
+        self._written = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        return self.hashing.write(data)
+        if self.hashing is not None:
+            return self.hashing.write(data)
+        self._written += len(data)
+        return self._file.write(data)
 
     def flush(self) -> None:
         self._file.flush()
 
+    def copy_from_fd(self, fd: int, offset: int, count: int) -> None:
+        """Append ``count`` bytes of the file ``fd`` from ``offset``, copied by the kernel
+        (only for an unhashed writer: the caller hashes those bytes itself)."""
+        if self.hashing is not None:
+            raise ValueError("a hashed blob must see its bytes")
+        self._file.flush()
+        out = self._file.fileno()
+        end = offset + count
+        while offset < end:
+            sent = os.sendfile(out, fd, offset, end - offset)
+            if not sent:
+                raise OSError(f"the source ended {end - offset} bytes early")
+            offset += sent
+        self._written += count
+
     @property
     def size(self) -> int:
-        return self.hashing.count
+        return self.hashing.count if self.hashing is not None else self._written
 
     def seal(self, expected: Digest | None = None) -> Digest:
         """Verify the digest and make the bytes durable; the blob is not visible yet."""
-        digest = self.hashing.digest()
+        if self.hashing is None:
+            if expected is None:
+                raise ValueError("an unhashed blob needs the digest its writer computed")
+            digest = expected
+        else:
+            digest = self.hashing.digest()
         if expected is not None and digest != expected:
             self.abort()
             raise InvalidArchive(f"digest mismatch: expected {expected}, got {digest}")
@@ -98,14 +126,16 @@ class BlobStore:
         return writer.commit(digest)
 
     @contextmanager
-    def writer(self, algorithm: str = "sha256") -> Iterator[BlobWriter]:
-        writer = BlobWriter(self, algorithm)
+    def writer(self, algorithm: str = "sha256", hashed: bool = True) -> Iterator[BlobWriter]:
+        writer = BlobWriter(self, algorithm, hashed)
         try:
             yield writer
         finally:
             writer.abort()  # no-op after commit: the temp file was renamed away
 
     def put_stream(self, stream: BinaryIO, expected: Digest | None = None) -> Digest:
+        import shutil
+
         with self.writer() as writer:
             shutil.copyfileobj(stream, writer, COPY_CHUNK)  # type: ignore[misc]
             return writer.commit(expected)

@@ -9,16 +9,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import Conflict, InvalidArchive, NotFound
 from dockyard.faults import fault_point
@@ -26,11 +24,22 @@ from dockyard.oci import mediatypes
 from dockyard.oci.types import ImageConfig, chain_ids, parse_image_config
 from dockyard.reference import Reference
 from dockyard.store import db
-from dockyard.store.blobs import BlobStore
+from dockyard.store.blobs import BlobStore, BlobWriter
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
 from dockyard.timeutil import now_rfc3339
 
 LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
+
+
+@dataclass(frozen=True)
+class _StagedLayer:
+    """A layer extracted into a staging directory, its blob sealed but not published."""
+
+    diff_id: Digest
+    size: int
+    tar_size: int
+    blob: Digest
+    media_type: str
 
 
 @dataclass(frozen=True)
@@ -152,75 +161,131 @@ class Store:
         """
         from dockyard.layers.apply import apply_layer
 
+        with self._layer_staging(parent_chain) as staging, self.blobs.writer() as blob_writer:
+            tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
+            applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
+            if expected_diff_id is not None and applied.diff_id != expected_diff_id:
+                raise InvalidArchive(
+                    f"layer content does not match its diff ID: expected {expected_diff_id},"
+                    f" got {applied.diff_id}"
+                )
+            fault_point("layer.extracted")
+            blob = blob_writer.seal(expected_blob)
+            if blob == applied.diff_id:
+                media_type = _uncompressed_media_type(media_type)
+            return self._install_staged_layer(
+                staging,
+                blob_writer,
+                _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type),
+                parent_chain,
+            )
+
+    def add_layer_from_upper(
+        self,
+        upper: Path,
+        parent_chain: Digest | None,
+        exclude: Iterable[str] = (),
+        stable: bool = False,
+    ) -> LayerRecord:
+        """A new layer from an overlay upper directory (`commit`): its tar becomes the
+        blob and its copy the layer directory, both from one walk. ``stable``: no
+        process changes the files meanwhile (see snapshot_layer)."""
+        from dockyard.layers.snapshot import snapshot_layer
+
+        with (
+            self._layer_staging(parent_chain) as staging,
+            self.blobs.writer(hashed=False) as blob_writer,
+        ):
+            layer = snapshot_layer(
+                upper,
+                staging / "diff",
+                blob_writer,  # type: ignore[arg-type]
+                exclude=exclude,
+                stable=stable,
+            )
+            fault_point("layer.extracted")
+            blob = blob_writer.seal(layer.diff_id)
+            return self._install_staged_layer(
+                staging,
+                blob_writer,
+                _StagedLayer(layer.diff_id, layer.size, layer.tar_size, blob, mediatypes.OCI_LAYER),
+                parent_chain,
+            )
+
+    @contextmanager
+    def _layer_staging(self, parent_chain: Digest | None) -> Iterator[Path]:
+        """An empty staging directory with an empty ``diff`` inside, removed afterwards."""
         self.hold_shared_lock()
         if parent_chain is not None and self.layer(parent_chain) is None:
             raise NotFound(f"parent layer does not exist: {parent_chain}")
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        try:
+            (staging / "diff").mkdir()
+            yield staging
+        finally:
+            if staging.exists():
+                remove_tree(staging)
+
+    def _install_staged_layer(
+        self,
+        staging: Path,
+        blob_writer: BlobWriter,
+        staged: _StagedLayer,
+        parent_chain: Digest | None,
+    ) -> LayerRecord:
+        """Rename a complete staged layer and its sealed blob into place and record it."""
+        chain_id = (
+            staged.diff_id
+            if parent_chain is None
+            else Digest.of_bytes(f"{parent_chain} {staged.diff_id}".encode())
+        )
+        existing = self.layer(chain_id)
+        if existing is not None and existing.dir.is_dir():
+            return existing
         installed: str | None = None
         kept = False
         try:
-            with self.blobs.writer() as blob_writer:
-                tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
-                (staging / "diff").mkdir()
-                applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
-                if expected_diff_id is not None and applied.diff_id != expected_diff_id:
-                    raise InvalidArchive(
-                        f"layer content does not match its diff ID: expected {expected_diff_id},"
-                        f" got {applied.diff_id}"
+            _fsync_tree_root(staging)
+            installed = self._install_layer_dir(staging, chain_id)
+            fault_point("layer.after-rename")
+            # Under the write lock: the parent still exists, no other process has
+            # added this layer meanwhile, and no rmi removes the blob between its
+            # rename and the row that names it.
+            with self.transaction() as connection:
+                row = connection.execute(
+                    "SELECT dir FROM layers WHERE chain_id = ?", (str(chain_id),)
+                ).fetchone()
+                if row is None or not (self.layers_dir / row[0] / "diff").is_dir():
+                    if parent_chain is not None and not self._layer_exists(
+                        connection, parent_chain
+                    ):
+                        raise NotFound(f"parent layer does not exist: {parent_chain}")
+                    blob_writer.publish()
+                    connection.execute(
+                        "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain,"
+                        " dir, size, tar_size, blob, blob_media_type)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            str(chain_id),
+                            str(staged.diff_id),
+                            str(parent_chain) if parent_chain else None,
+                            installed,
+                            staged.size,
+                            staged.tar_size,
+                            str(staged.blob),
+                            staged.media_type,
+                        ),
                     )
-                fault_point("layer.extracted")
-                blob = blob_writer.seal(expected_blob)
-                if blob == applied.diff_id:
-                    media_type = _uncompressed_media_type(media_type)
-                chain_id = (
-                    applied.diff_id
-                    if parent_chain is None
-                    else Digest.of_bytes(f"{parent_chain} {applied.diff_id}".encode())
-                )
-                existing = self.layer(chain_id)
-                if existing is not None and existing.dir.is_dir():
-                    return existing
-                _fsync_tree_root(staging)
-                installed = self._install_layer_dir(staging, chain_id)
-                fault_point("layer.after-rename")
-                # Under the write lock: the parent still exists, no other process has
-                # added this layer meanwhile, and no rmi removes the blob between its
-                # rename and the row that names it.
-                with self.transaction() as connection:
-                    row = connection.execute(
-                        "SELECT dir FROM layers WHERE chain_id = ?", (str(chain_id),)
-                    ).fetchone()
-                    if row is None or not (self.layers_dir / row[0] / "diff").is_dir():
-                        if parent_chain is not None and not self._layer_exists(
-                            connection, parent_chain
-                        ):
-                            raise NotFound(f"parent layer does not exist: {parent_chain}")
-                        blob_writer.publish()
-                        connection.execute(
-                            "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent_chain,"
-                            " dir, size, tar_size, blob, blob_media_type)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                str(chain_id),
-                                str(applied.diff_id),
-                                str(parent_chain) if parent_chain else None,
-                                installed,
-                                applied.size,
-                                applied.tar_size,
-                                str(blob),
-                                media_type,
-                            ),
-                        )
-                        kept = True
-            record = self.layer(chain_id)
-            if record is None:
-                raise NotFound(f"layer {chain_id} was removed while it was added")
-            return record
+                    kept = True
         finally:
             if installed is not None and not kept:
                 remove_tree(self.layers_dir / installed)  # another process added it first
-            if staging.exists():
-                remove_tree(staging)
+        record = self.layer(chain_id)
+        if record is None:
+            raise NotFound(f"layer {chain_id} was removed while it was added")
+        return record
 
     def _layer_exists(self, connection: sqlite3.Connection, chain_id: Digest) -> bool:
         row = connection.execute(
@@ -249,6 +314,8 @@ class Store:
         if existing is not None and existing.dir.is_dir():
             return existing
         directory = self._free_layer_dir_name(diff_id)
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
         (staging / "diff").mkdir()
         os.rename(staging, self.layers_dir / directory)
@@ -538,6 +605,8 @@ class Store:
     @contextmanager
     def staging_dir(self, prefix: str = "work-") -> Iterator[Path]:
         self.hold_shared_lock()
+        import tempfile
+
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp))
         try:
             yield path
@@ -576,6 +645,7 @@ def _fsync_tree_root(path: Path) -> None:
 
 def remove_tree(path: Path) -> None:
     """Remove a tree that may hold read-only directories and overlay whiteouts."""
+    import shutil  # here: shutil (bz2, lzma, fnmatch) costs start-up time
 
     def make_writable_and_retry(function, name, _excinfo):  # type: ignore[no-untyped-def]
         try:
@@ -584,9 +654,7 @@ def remove_tree(path: Path) -> None:
         except OSError:
             pass
 
-    shutil.rmtree(path, onexc=make_writable_and_retry) if _HAS_ONEXC else shutil.rmtree(
-        path, onerror=make_writable_and_retry
-    )
-
-
-_HAS_ONEXC = "onexc" in shutil.rmtree.__code__.co_varnames
+    if "onexc" in shutil.rmtree.__code__.co_varnames:
+        shutil.rmtree(path, onexc=make_writable_and_retry)
+    else:
+        shutil.rmtree(path, onerror=make_writable_and_retry)
