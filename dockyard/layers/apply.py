@@ -5,9 +5,7 @@ archive cannot write outside the target."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import BinaryIO
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
 from dockyard.layers import _archive
+from dockyard.layers._readahead import ReadAhead
 from dockyard.layers._tree import Refused, Tree, display, split_name
 from dockyard.layers.compression import CHUNK, open_decompressed
 from dockyard.layers.limits import DEFAULT_LIMITS, Limits
@@ -80,37 +79,6 @@ class _Tee:
         return n
 
 
-class _Input:
-    """Feeds libarchive from the decompressed stream, hashing every byte.
-
-    Reading, decompressing and hashing happen in the caller's thread: a
-    read-ahead thread was measured no faster on a busy two-core machine, and
-    this way the tee and any progress reporting stay in the caller's thread.
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._readinto = stream.readinto
-        self._buffer = bytearray(CHUNK)
-        self._view = memoryview(self._buffer)
-        self._address = ctypes.addressof((ctypes.c_char * CHUNK).from_buffer(self._buffer))
-        self.hash = hashlib.sha256()
-        self.count = 0
-
-    def fill(self) -> tuple[int, int]:
-        """The next block as (address, length); length 0 at the end. libarchive
-        is done with the previous block when it asks for the next one."""
-        n = self._readinto(self._view) or 0
-        if n:
-            self.hash.update(self._view[:n])
-            self.count += n
-        return self._address, n
-
-    def drain(self) -> None:
-        """Read (and hash) to the end of the stream."""
-        while self.fill()[1]:
-            pass
-
-
 @dataclass(slots=True)
 class _Entry:
     raw: bytes  # the name as archived
@@ -164,9 +132,11 @@ class _Applier:
         # group (setgid, or the grpid mount option). Directories we give another
         # group are remembered, and files below them are always chowned.
         root_info = os.fstat(tree.root_fd)
-        self.own_ids = (os.geteuid(), os.getegid())
+        self.own_uid, self.own_gid = os.geteuid(), os.getegid()
+        self._foreign_key: list[bytes] | None = None
+        self._foreign = False
         self.foreign_group_dirs: set[tuple[bytes, ...]] = set()
-        if root_info.st_gid != self.own_ids[1] or root_info.st_mode & stat.S_ISGID:
+        if root_info.st_gid != self.own_gid or root_info.st_mode & stat.S_ISGID:
             self.foreign_group_dirs.add(())
         umask = _current_umask()
         self.plain_modes = None if umask is None else ~umask & 0o777
@@ -220,28 +190,24 @@ class _Applier:
             raise _refuse(self.current, f"invalid owner {uid}:{gid}")
         # Far-off times are clamped rather than refused (tar only warns about them).
         seconds = min(max(_archive.entry_mtime(handle), -_MAX_SECONDS), _MAX_SECONDS)
-        entry = _Entry(
-            raw,
-            parts,
-            mode & 0o7777,
-            uid,
-            gid,
-            seconds * 1_000_000_000 + _archive.entry_mtime_nsec(handle) % 1_000_000_000,
-            _archive.entry_xattrs(handle),
-        )
+        mtime_ns = seconds * 1_000_000_000 + _archive.entry_mtime_nsec(handle) % 1_000_000_000
+        xattrs = _archive.entry_xattrs(handle)
+        if hardlink is None and parts:
+            # The common entries, without building an _Entry.
+            if kind == stat.S_IFREG or kind == 0:
+                self.size += size
+                self.regular(handle, parts, mode & 0o7777, uid, gid, mtime_ns, size, xattrs)
+                return
+            if kind == stat.S_IFLNK:
+                self.symlink(handle, parts, uid, gid, mtime_ns, xattrs)
+                return
+        entry = _Entry(raw, parts, mode & 0o7777, uid, gid, mtime_ns, xattrs)
         if not parts and (hardlink is not None or kind != stat.S_IFDIR):
             raise _refuse(self.current, "the root of a layer can only be a directory")
         if hardlink is not None:
             self.hardlink(entry, hardlink)
         elif kind == stat.S_IFDIR:
             self.directory(entry)
-        elif kind == stat.S_IFREG or kind == 0:
-            self.size += size
-            self.regular(entry, size, sparse=_archive.entry_sparse_count(handle) > 0)
-        elif kind == stat.S_IFLNK:
-            target = _archive.entry_symlink(handle) or b""
-            self.size += len(target)  # overlay2's DiffSize counts a symlink's lstat size
-            self.symlink(entry, target)
         elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
             major, minor = _archive.entry_rdevmajor(handle), _archive.entry_rdevminor(handle)
             if major >= 2**32 or minor >= 2**32:
@@ -249,6 +215,67 @@ class _Applier:
             device = os.makedev(major, minor)
             self.node(entry, kind, device)
         # sockets cannot be archived meaningfully: skipped, as tar does
+
+    def regular(
+        self,
+        handle: int,
+        parts: list[bytes],
+        mode: int,
+        uid: int,
+        gid: int,
+        mtime_ns: int,
+        size: int,
+        xattrs: list[tuple[bytes, bytes]],
+    ) -> None:
+        parent = self.tree.parent_fd(parts)
+        base = parts[-1]
+        # The fd is writable whatever the mode: open(O_CREAT) checks no permission.
+        initial = mode & 0o777
+        try:
+            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
+        except FileExistsError:
+            self.tree.clear(parent, base, keep_dir=False)
+            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
+        try:
+            if size:
+                self.reader.data_into_fd(fd)
+                if _archive.entry_sparse_count(handle) > 0:
+                    os.ftruncate(fd, size)  # libarchive leaves out a trailing hole
+            # chown drops setuid bits and writes drop capabilities: data, owner,
+            # mode, xattrs, times in that order.
+            if self.needs_chown(parts, uid, gid):
+                os.fchown(fd, uid, gid)
+            if self.plain_modes is None or mode != initial & self.plain_modes:
+                os.fchmod(fd, mode)
+            if xattrs:
+                self.set_xattrs(xattrs, fd)
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(fd)
+
+    def symlink(
+        self,
+        handle: int,
+        parts: list[bytes],
+        uid: int,
+        gid: int,
+        mtime_ns: int,
+        xattrs: list[tuple[bytes, bytes]],
+    ) -> None:
+        target = _archive.entry_symlink(handle) or b""
+        if len(target) > self.limits.max_name:
+            raise _refuse(self.current, f"link target longer than {self.limits.max_name} bytes")
+        if not target:
+            raise _refuse(self.current, "symlink with an empty target")
+        self.size += len(target)  # overlay2's DiffSize counts a symlink's lstat size
+        parent = self.tree.parent_fd(parts)
+        base = parts[-1]
+        self._replace(parent, base, lambda: os.symlink(target, base, dir_fd=parent))
+        if self.needs_chown(parts, uid, gid):
+            os.chown(base, uid, gid, dir_fd=parent, follow_symlinks=False)
+        if xattrs:
+            self.set_xattrs(xattrs, b"/proc/self/fd/%d/%s" % (parent, base))
+        os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=parent, follow_symlinks=False)
 
     def _replace(self, parent: int, base: bytes, make) -> None:
         """Run ``make`` (which creates ``base``); if something is in the way, a
@@ -289,55 +316,25 @@ class _Applier:
                 if not self.tree.clear(parent, base, keep_dir=True):
                     os.mkdir(base, 0o700, dir_fd=parent)
             # lchown-style calls: the name is a directory we just made or kept.
-            if self.is_root and (
-                (entry.uid, entry.gid) != self.own_ids or self._under_foreign_group(entry.parts)
-            ):
+            if self.needs_chown(entry.parts, entry.uid, entry.gid):
                 os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
             if entry.xattrs:
-                self.set_xattrs(entry, b"/proc/self/fd/%d/%s" % (parent, base))
+                self.set_xattrs(entry.xattrs, b"/proc/self/fd/%d/%s" % (parent, base))
         else:
             fd = os.open(".", _DIR_OPEN, dir_fd=self.tree.root_fd)
             try:
-                self.owner_and_xattrs(entry, fd)
+                if self.needs_chown(entry.parts, entry.uid, entry.gid):
+                    os.fchown(fd, entry.uid, entry.gid)
+                if entry.xattrs:
+                    self.set_xattrs(entry.xattrs, fd)
             finally:
                 os.close(fd)
         # Mode and times are set once all children exist (see finish).
         key = tuple(entry.parts)
         self.dirs[key] = entry
-        if entry.gid != self.own_ids[1]:
+        if entry.gid != self.own_gid:
             self.foreign_group_dirs.add(key)
-
-    def regular(self, entry: _Entry, size: int, sparse: bool = False) -> None:
-        parent = self.tree.parent_fd(entry.parts)
-        base = entry.parts[-1]
-        # The fd is writable whatever the mode: open(O_CREAT) checks no permission.
-        initial = entry.mode & 0o777
-        try:
-            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
-        except FileExistsError:
-            self.tree.clear(parent, base, keep_dir=False)
-            fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
-        try:
-            if size:
-                self.reader.data_into_fd(fd)
-            if sparse:
-                os.ftruncate(fd, size)  # libarchive leaves out a trailing hole
-            # chown drops setuid bits and writes drop capabilities: data, owner,
-            # mode, xattrs, times in that order.
-            self.owner_and_xattrs(entry, fd, chmod=True)
-            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
-        finally:
-            os.close(fd)
-
-    def symlink(self, entry: _Entry, target: bytes) -> None:
-        if len(target) > self.limits.max_name:
-            raise _refuse(entry.name, f"link target longer than {self.limits.max_name} bytes")
-        if not target:
-            raise _refuse(entry.name, "symlink with an empty target")
-        parent = self.tree.parent_fd(entry.parts)
-        base = entry.parts[-1]
-        self._replace(parent, base, lambda: os.symlink(target, base, dir_fd=parent))
-        self.path_metadata(entry, parent, base, chmod=False)
+            self._foreign_key = None  # forget the remembered answer
 
     def node(self, entry: _Entry, kind: int, device: int) -> None:
         parent = self.tree.parent_fd(entry.parts)
@@ -394,8 +391,9 @@ class _Applier:
 
     # -- metadata -------------------------------------------------------------------
 
-    def set_xattrs(self, entry: _Entry, where) -> None:
-        for key, value in entry.xattrs:
+    def set_xattrs(self, xattrs: list[tuple[bytes, bytes]], where: int | bytes) -> None:
+        """Set the current entry's xattrs on an fd, or on a path without following it."""
+        for key, value in xattrs:
             if key.startswith(_FORBIDDEN_XATTRS):
                 continue
             try:
@@ -407,30 +405,25 @@ class _Applier:
                 if error.errno in _IGNORED_XATTR_ERRORS:
                     continue
                 raise _refuse(
-                    entry.name, f"cannot set xattr {_entry_name(key)!r}: {error}"
+                    self.current, f"cannot set xattr {_entry_name(key)!r}: {error}"
                 ) from None
 
-    def owner_and_xattrs(self, entry: _Entry, fd: int, chmod: bool = False) -> None:
-        if self.is_root and (
-            (entry.uid, entry.gid) != self.own_ids or self._under_foreign_group(entry.parts)
-        ):
-            os.fchown(fd, entry.uid, entry.gid)
-        if chmod and entry.mode != self.plain_modes_of(entry.mode):
-            os.fchmod(fd, entry.mode)
-        if entry.xattrs:
-            self.set_xattrs(entry, fd)
-
-    def _under_foreign_group(self, parts: list[bytes]) -> bool:
+    def needs_chown(self, parts: list[bytes], uid: int, gid: int) -> bool:
+        """Whether a new ``parts`` must be chowned to get ``uid``:``gid`` (it is
+        ours, with our group unless a directory above hands down its own)."""
+        if not self.is_root:
+            return False
+        if uid != self.own_uid or gid != self.own_gid:
+            return True
         if not self.foreign_group_dirs:
             return False
-        return any(tuple(parts[:depth]) in self.foreign_group_dirs for depth in range(len(parts)))
-
-    def plain_modes_of(self, mode: int) -> int | None:
-        """The mode a new file asked for with ``mode`` already has (umask applied),
-        or None when unknown."""
-        if self.plain_modes is None:
-            return None
-        return mode & 0o777 & self.plain_modes
+        key = parts[:-1]  # the answer is the same for every entry of a directory
+        if key != self._foreign_key:
+            self._foreign_key = key
+            self._foreign = any(
+                tuple(parts[:depth]) in self.foreign_group_dirs for depth in range(len(parts))
+            )
+        return self._foreign
 
     def path_metadata(self, entry: _Entry, parent: int, base: bytes, chmod: bool) -> None:
         if self.is_root:
@@ -439,7 +432,7 @@ class _Applier:
             # Just created by us as a non-symlink, so following is harmless here.
             os.chmod(base, entry.mode, dir_fd=parent)
         if entry.xattrs:
-            self.set_xattrs(entry, b"/proc/self/fd/%d/%s" % (parent, base))
+            self.set_xattrs(entry.xattrs, b"/proc/self/fd/%d/%s" % (parent, base))
         times = (entry.mtime_ns, entry.mtime_ns)
         os.utime(base, ns=times, dir_fd=parent, follow_symlinks=False)
 
@@ -476,11 +469,17 @@ def apply_layer(
     # Read the unbuffered stream below (nothing is buffered yet): short reads
     # suit libarchive, and the size limit then fails at the entry crossing it.
     data = getattr(decompressed, "raw", decompressed)
-    source = _Input(data)
-    tree = Tree(target)
+
+    def rest_of_raw() -> None:
+        while raw.read(CHUNK):  # the rest of the raw stream reaches the tee too
+            pass
+
+    source = ReadAhead(data.readinto, rest_of_raw)
+    tree: Tree | None = None
     reader: _archive.TarReader | None = None
     applier: _Applier | None = None
     try:
+        tree = Tree(target)
         reader = _archive.TarReader(source.fill)  # reads the first block to check the format
         applier = _Applier(tree, reader, limits)
         for handle in reader.entries():
@@ -494,8 +493,6 @@ def apply_layer(
                 raise _refuse(applier.current, error.strerror or str(error)) from None
         applier.finish()
         source.drain()
-        while raw.read(CHUNK):  # the rest of the raw stream reaches the tee too
-            pass
     except _archive.ArchiveFailure as failure:
         raise _describe_failure(str(failure), applier) from None
     except InvalidArchive as error:
@@ -503,9 +500,11 @@ def apply_layer(
             raise InvalidArchive(f"{error} (at entry {applier.current!r})") from None
         raise
     finally:
+        source.close()
         if reader is not None:
             reader.close()
-        tree.close()
+        if tree is not None:
+            tree.close()
     return AppliedLayer(
         diff_id=Digest("sha256", source.hash.hexdigest()), size=applier.size, tar_size=source.count
     )
