@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
-from typing import BinaryIO
 
+from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidDigest
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import hashlib
+    from typing import BinaryIO
+
+
+def _new_hash(algorithm: str, data: bytes = b"") -> hashlib._Hash:
+    """hashlib is imported here: loading OpenSSL costs 5 ms of a command's start-up."""
+    import hashlib
+
+    return hashlib.new(algorithm, data)
+
+
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+_DIGEST_PATTERN = r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$"  # re caches it compiled
 
 
 @dataclass(frozen=True, order=True)
@@ -22,7 +33,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> Digest:
-        match = _DIGEST_RE.match(text or "")
+        match = re.match(_DIGEST_PATTERN, text or "")
         if not match:
             raise InvalidDigest(f"invalid digest: {text!r}")
         algorithm, hexpart = match.groups()
@@ -35,7 +46,7 @@ class Digest:
 
     @classmethod
     def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
-        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+        return cls(algorithm, _new_hash(algorithm, data).hexdigest())
 
     @classmethod
     def is_valid(cls, text: str) -> bool:
@@ -46,7 +57,7 @@ class Digest:
         return True
 
     def hasher(self) -> hashlib._Hash:
-        return hashlib.new(self.algorithm)
+        return _new_hash(self.algorithm)
 
     @property
     def short(self) -> str:
@@ -62,7 +73,7 @@ class HashingReader:
 
     def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
         self._stream = stream
-        self._hash = hashlib.new(algorithm)
+        self._hash = _new_hash(algorithm)
         self.algorithm = algorithm
         self.count = 0
 
@@ -92,7 +103,7 @@ class HashingWriter:
 
     def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
         self._stream = stream
-        self._hash = hashlib.new(algorithm)
+        self._hash = _new_hash(algorithm)
         self.algorithm = algorithm
         self.count = 0
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.containers import record as records
 from dockyard.containers.hostconfig import container_config, host_config
 from dockyard.containers.names import check_name, random_name
+from dockyard.datarecord import dataclass, field
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.runtime import etcfiles, rootfs, seccomp
 from dockyard.runtime.state import ContainerState, write_state

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 
 from dockyard.containers.create import merge_env
 from dockyard.containers.lifecycle import find
+from dockyard.datarecord import dataclass, field
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.procenv import container_env
 from dockyard.runtime.spec import DEFAULT_CAPS

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.containers import record as records
 from dockyard.containers.create import container_dir
+from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.state import ContainerState, read_state
 from dockyard.store import ContainerRow, Store

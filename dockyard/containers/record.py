@@ -7,10 +7,10 @@ Both files are replaced atomically (temporary file + rename).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.datarecord import dataclass, field
 from dockyard.runtime.state import write_json_atomic
 
 CONFIG_FILE = "config.v2.json"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import reference
+from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArgument
 from dockyard.imageops.resolve import resolve_image_id

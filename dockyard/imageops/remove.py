@@ -9,10 +9,10 @@ that are now childless.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from enum import IntFlag
 
 from dockyard import reference
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import Conflict
 from dockyard.faults import fault_point

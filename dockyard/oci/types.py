@@ -7,9 +7,9 @@ required shapes are refused with InvalidArchive naming what is wrong.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive, InvalidDigest
 from dockyard.oci import mediatypes as mt

@@ -10,9 +10,9 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.datarecord import dataclass
 from dockyard.timeutil import now_rfc3339
 
 MAX_PARTIAL = 16 * 1024  # Docker flushes a line without newline at 16 KiB

@@ -24,10 +24,10 @@ import struct
 import termios
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.containers import record as records
+from dockyard.datarecord import dataclass, field
 from dockyard.runtime import etcfiles, linux, rootfs, seccomp, stream
 from dockyard.runtime.jsonlog import LogWriter
 from dockyard.runtime.ocirt import STATE_ROOT, Runtime, get_runtime
@@ -118,6 +118,7 @@ class Monitor:
         self.created = False
         self.log: LogWriter | None = None
         self.listener: socket.socket | None = None
+        self.host_mount_ns: int | None = None  # set while the monitor is in a private one
 
     # ------------------------------------------------------------ start
 
@@ -195,8 +196,14 @@ class Monitor:
         except Exception as error:
             raise StartError(str(error), getattr(error, "exit_code", 125)) from None
         write_json_atomic(self.dir / "config.json", spec)
-        self.runtime = get_runtime(rec.host_config.get("Runtime") or None)
-        (self.runtime.state_root / self.runtime.name).mkdir(parents=True, exist_ok=True)
+        runtime = get_runtime(rec.host_config.get("Runtime") or None)
+        (runtime.state_root / runtime.name).mkdir(parents=True, exist_ok=True)
+        if runtime.hide:
+            # The rootfs is mounted in the host's namespace above; the runtime's calls
+            # all run in a private one from here on, the host's kept for the teardown.
+            self.host_mount_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            runtime = runtime.hide_mounts_here()
+        self.runtime = runtime
         self.listener = stream.listen(self.dir)
         self.log = LogWriter(self.dir / f"{rec.id}-json.log")
         pid_file = self.dir / "init.pid"
@@ -603,6 +610,14 @@ class Monitor:
         if self.master_fd is not None:
             os.close(self.master_fd)
         self.stdin_fd = self.master_fd = None
+        if self.host_mount_ns is not None:
+            try:
+                linux.umount(self.dir / "merged", linux.MNT_DETACH)  # this namespace's copy
+            except OSError:
+                pass
+            linux.setns(self.host_mount_ns, linux.CLONE_NEWNS)
+            os.close(self.host_mount_ns)
+            self.host_mount_ns = None
         rootfs.unmount(self.dir / "merged")
         if self.listener is not None:
             self.listener.close()

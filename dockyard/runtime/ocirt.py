@@ -12,9 +12,9 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.datarecord import dataclass, field
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.runtime import linux
 
@@ -69,6 +69,15 @@ class Runtime:
     @property
     def preexec(self) -> Callable[[], None] | None:
         return _hide_mounts(self.hide) if self.hide else None
+
+    def hide_mounts_here(self) -> Runtime:
+        """Hide the mounts in this process's own (new, private) mount namespace once, and
+        return the runtime that then needs no per-call namespace: its processes start
+        without a preexec hook, which lets subprocess use vfork (a long-lived caller
+        with many runtime calls, the container monitor, saves a fork each time)."""
+        if self.hide:
+            _hide_mounts(self.hide)()
+        return Runtime(self.name, self.path, (), self.state_root)
 
     def popen(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.argv(*args), preexec_fn=self.preexec, **kwargs)  # type: ignore[call-overload]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 
+from dockyard.datarecord import dataclass
 from dockyard.runtime.monitor import Launch, Monitor
 
 
@@ -67,6 +68,9 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # first child
+        # Collections would walk (and so copy-on-write) every object inherited from
+        # the caller: leave those to the caller's copy.
+        gc.freeze()
         code = 0
         try:
             os.close(ready_r)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass, field
 from typing import Any
+
+from dockyard.datarecord import dataclass, field
 
 DEFAULT_CAPS = [
     "CAP_CHOWN",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from dockyard.datarecord import asdict, dataclass, fields
 from dockyard.timeutil import ZERO_TIME, now_rfc3339
 
 STATE_FILE = "state.json"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from dockyard.datarecord import dataclass, field
 from dockyard.errors import DockyardError
 from dockyard.runtime.securejoin import secure_join
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.oci.types import ImageConfig
 
