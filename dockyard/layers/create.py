@@ -17,7 +17,7 @@ import hashlib
 import io
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -187,38 +187,63 @@ class _Writer:
 
 class _Creator:
     """Walks the tree by directory descriptors (each name looked up once, relative
-    to its open parent) and writes the entries."""
+    to its open parent) and writes the entries.
 
-    def __init__(self, source: Path, writer: _Writer, overlay_upper: bool, exclude: set[bytes]):
-        self.base = os.fsencode(source)
+    The tree is one directory, or (``merge``) a stack of overlayfs layer
+    directories, top first, read as the overlay would show them mounted:
+    the topmost entry of a name wins, whiteouts (c 0 0) hide it below,
+    directories merge down to an opaque one or to a layer where the name is
+    not a directory."""
+
+    def __init__(
+        self,
+        sources: Sequence[Path],
+        writer: _Writer,
+        overlay_upper: bool,
+        exclude: set[bytes],
+        merge: bool = False,
+    ):
+        self.sources = [os.fsencode(source) for source in sources]
         self.writer = writer
         self.overlay_upper = overlay_upper
         self.exclude = exclude
+        self.merge = merge
         self.inodes: dict[tuple[int, int], bytes] = {}
 
     def run(self) -> None:
+        stack: list[int] = []
         try:
-            top = os.open(self.base, _OPEN_DIRECTORY & ~os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return
-        try:
-            self.directory(top, b"")
+            for source in self.sources:
+                try:
+                    stack.append(os.open(source, _OPEN_DIRECTORY & ~os.O_NOFOLLOW))
+                except FileNotFoundError:
+                    if not self.merge:
+                        return
+            self.directory(stack, b"")
         finally:
-            os.close(top)
+            for fd in stack:
+                os.close(fd)
 
-    def directory(self, dfd: int, relative: bytes) -> None:
+    def directory(self, stack: list[int], relative: bytes) -> None:
+        """The entries under ``relative``, whose directories are open in ``stack``."""
         try:
-            names = sorted(map(os.fsencode, os.listdir(dfd)))
+            if len(stack) == 1:
+                dfd = stack[0]
+                listing = [(name, stack) for name in sorted(map(os.fsencode, os.listdir(dfd)))]
+            else:
+                listing = _merged_listing(stack)
         except FileNotFoundError:
             return  # removed while we walked (a running container)
         exclude = self.exclude
-        for name in names:
+        for name, present in listing:
             child = relative + b"/" + name if relative else name
             if exclude and child in exclude:
                 continue
-            self.entry(dfd, name, child)
+            self.entry(present, name, child)
 
-    def entry(self, dfd: int, name: bytes, relative: bytes) -> None:
+    def entry(self, present: list[int], name: bytes, relative: bytes) -> None:
+        """One name, found in the directories ``present`` (top first)."""
+        dfd = present[0]
         try:
             info = os.lstat(name, dir_fd=dfd)
         except FileNotFoundError:
@@ -247,32 +272,33 @@ class _Creator:
             self.writer.file_data(fd, size)
             return
         if kind == stat.S_IFDIR:
+            stack = self.open_directories(present, name)
+            if not stack:
+                return
             try:
-                sub = os.open(name, _OPEN_DIRECTORY, dir_fd=dfd)
-            except OSError as error:
-                if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                    return  # removed or replaced since lstat (a running container)
-                raise
-            try:
-                xattrs = _xattrs(sub)
+                xattrs = _xattrs(stack[0])
                 add(header(relative + b"/", tf.DIRECTORY, mode, uid, gid, mtime, xattrs=xattrs))
-                if self.overlay_upper and _is_opaque(sub):
+                if self.overlay_upper and _is_opaque(stack[0]):
                     marker = relative + b"/" + _OPAQUE_MARKER
                     add(header(marker, tf.REGULAR, mode & 0o777, uid, gid, mtime))
-                self.directory(sub, relative)
+                self.directory(stack, relative)
             finally:
-                os.close(sub)
+                for fd in stack:
+                    os.close(fd)
             return
-        if self.overlay_upper and kind == stat.S_IFCHR and info.st_rdev == 0:
-            head, _, tail = relative.rpartition(b"/")
-            whiteout = (head + b"/" if head else b"") + _WHITEOUT_PREFIX + tail
-            add(header(whiteout, tf.REGULAR, mode & 0o777, uid, gid, mtime))
-            return
+        if kind == stat.S_IFCHR and info.st_rdev == 0:
+            if self.merge:
+                return  # a whiteout: hides the name
+            if self.overlay_upper:
+                head, _, tail = relative.rpartition(b"/")
+                whiteout = (head + b"/" if head else b"") + _WHITEOUT_PREFIX + tail
+                add(header(whiteout, tf.REGULAR, mode & 0o777, uid, gid, mtime))
+                return
         if kind == stat.S_IFSOCK:
             return  # tar cannot carry sockets; Docker skips them too
         if info.st_nlink > 1 and self.hardlinked(info, relative):
             return
-        xattrs = _xattrs(self.base + b"/" + relative)
+        xattrs = _xattrs(b"/proc/self/fd/%d/%s" % (dfd, name))
         if kind == stat.S_IFLNK:
             try:
                 target = os.readlink(name, dir_fd=dfd)
@@ -298,6 +324,30 @@ class _Creator:
         elif kind == stat.S_IFIFO:
             add(header(relative, tf.FIFO, mode, uid, gid, mtime, xattrs=xattrs))
 
+    def open_directories(self, present: list[int], name: bytes) -> list[int]:
+        """The directory ``name`` opened in each layer that contributes to it, top first
+        (the first of ``present`` is known to hold a directory); [] if it went away."""
+        stack: list[int] = []
+        try:
+            for index, dfd in enumerate(present):
+                if index:
+                    below = os.lstat(name, dir_fd=dfd).st_mode
+                    if not stat.S_ISDIR(below):
+                        break  # a whiteout or a non-directory ends the merge
+                try:
+                    stack.append(os.open(name, _OPEN_DIRECTORY, dir_fd=dfd))
+                except OSError as error:
+                    if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        break  # removed or replaced since lstat (a running container)
+                    raise
+                if index + 1 < len(present) and _is_opaque(stack[-1]):
+                    break
+        except BaseException:
+            for fd in stack:
+                os.close(fd)
+            raise
+        return stack
+
     def hardlinked(self, info: os.stat_result, relative: bytes) -> bool:
         """Write a hardlink entry when this inode was seen before; True if written."""
         first = self.inodes.setdefault((info.st_dev, info.st_ino), relative)
@@ -312,6 +362,15 @@ class _Creator:
         return True
 
 
+def _merged_listing(stack: list[int]) -> list[tuple[bytes, list[int]]]:
+    """Each name of the merged directory, sorted, with the layers that hold it (top first)."""
+    holders: dict[bytes, list[int]] = {}
+    for dfd in stack:
+        for name in os.listdir(dfd):
+            holders.setdefault(os.fsencode(name), []).append(dfd)
+    return sorted(holders.items())
+
+
 def _is_opaque(fd: int) -> bool:
     try:
         return os.getxattr(fd, _OPAQUE_XATTR) == b"y"
@@ -319,10 +378,10 @@ def _is_opaque(fd: int) -> bool:
         return False
 
 
-def _write(source: Path, writer: _Writer, overlay_upper: bool, exclude: Iterable[str]) -> None:
-    _Creator(source, writer, overlay_upper, _normalise_exclude(exclude)).run()
-    writer.add(tf.END_OF_ARCHIVE)
-    writer.close()
+def _write(creator: _Creator) -> None:
+    creator.run()
+    creator.writer.add(tf.END_OF_ARCHIVE)
+    creator.writer.close()
 
 
 def create_layer(
@@ -339,7 +398,7 @@ def create_layer(
     ``.wh..wh..opq`` entry. ``exclude`` names relative paths to leave out.
     """
     writer = _Writer(out, hashing=True)
-    _write(source, writer, overlay_upper, exclude)
+    _write(_Creator([source], writer, overlay_upper, _normalise_exclude(exclude)))
     assert writer.hash is not None
     return CreatedLayer(
         diff_id=Digest("sha256", writer.hash.hexdigest()), size=writer.size, tar_size=writer.count
@@ -347,14 +406,25 @@ def create_layer(
 
 
 def write_tree(
-    source: Path,
+    source: Path | Sequence[Path],
     out: BinaryIO,
     *,
     overlay_upper: bool = False,
     exclude: Iterable[str] = (),
 ) -> WrittenTree:
     """The same bytes as `create_layer`, without the diff ID: nothing is hashed,
-    and when ``out`` is a file or a pipe, file data goes by sendfile(2)."""
+    and when ``out`` is a file or a pipe, file data goes by sendfile(2).
+
+    ``source`` may be a list of overlayfs layer directories, top first (no
+    ``overlay_upper`` then): the tar is that of the overlay mounted read-only
+    from them, read without mounting it. The layers must hold plain whiteouts
+    and opaque markers only (no redirect_dir or metacopy xattrs)."""
     writer = _Writer(out, hashing=False, fd=_file_descriptor(out))
-    _write(source, writer, overlay_upper, exclude)
+    exclusions = _normalise_exclude(exclude)
+    if isinstance(source, list | tuple):
+        if overlay_upper:
+            raise ValueError("a stack of layers has no overlay upper directory")
+        _write(_Creator(source, writer, False, exclusions, merge=True))
+    else:
+        _write(_Creator([source], writer, overlay_upper, exclusions))
     return WrittenTree(size=writer.size, tar_size=writer.count)
