@@ -29,6 +29,7 @@ from layer_fixtures import (
     without_xattrs,
 )
 
+from dockyard.errors import InvalidArchive
 from dockyard.layers.apply import apply_layer
 from dockyard.layers.compression import detect_compression
 
@@ -126,6 +127,10 @@ def test_compression_is_detected_by_magic(tmp_path: Path, kind: str) -> None:
     assert applied.tar_size == len(tar)
     assert applied.size == 12_000 + 100_000
     assert tee.getvalue() == blob
+    assert applied.blob_digest is not None
+    assert applied.blob_digest.hex == hashlib.sha256(blob).hexdigest()
+    if kind == "none":
+        assert applied.blob_digest == applied.diff_id
 
 
 def test_tee_gets_every_raw_byte_of_a_multi_member_gzip(tmp_path: Path) -> None:
@@ -137,7 +142,25 @@ def test_tee_gets_every_raw_byte_of_a_multi_member_gzip(tmp_path: Path) -> None:
     applied = apply_layer(io.BytesIO(blob), target, tee=tee)
     assert tee.getvalue() == blob
     assert applied.diff_id.hex == hashlib.sha256(tar).hexdigest()
+    assert applied.blob_digest is not None
+    assert applied.blob_digest.hex == hashlib.sha256(blob).hexdigest()
     assert (target / "b").read_bytes() == b"second"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x1f", b"\x00" * 5], ids=["empty", "1-byte", "5-zeros"])
+def test_blob_digest_of_streams_shorter_than_the_magic(tmp_path: Path, data: bytes) -> None:
+    # Too short to tell the compression: either an empty layer or refused, never a
+    # wrong digest.
+    target = tmp_path / "target"
+    target.mkdir()
+    tee = io.BytesIO()
+    try:
+        applied = apply_layer(io.BytesIO(data), target, tee=tee)
+    except InvalidArchive:
+        return
+    assert tee.getvalue() == data
+    assert applied.blob_digest is not None
+    assert applied.blob_digest.hex == hashlib.sha256(data).hexdigest()
 
 
 def test_diff_id_includes_padding_after_the_end_marker(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ entry, and nothing outside the target directory is ever created or changed."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import random
@@ -317,3 +318,33 @@ def test_root_entry_that_is_not_a_directory(sandbox: Path) -> None:
 def test_component_longer_than_the_filesystem_allows(sandbox: Path) -> None:
     name = "d/" + "c" * 300
     refused(sandbox, tar_bytes((member(name), b"x")), name[:100])
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["tar", "gzip"])
+def test_store_refuses_a_blob_that_does_not_match_its_digest(
+    tmp_path: Path, compress: bool
+) -> None:
+    # The blob digest is computed while teeing (not by the blob writer): a lying
+    # descriptor is still refused and leaves neither blob nor layer behind.
+    from dockyard.digest import Digest
+    from dockyard.store.store import Store
+
+    tar = tar_bytes((member("file"), b"content"))
+    blob = gzip.compress(tar) if compress else tar
+    right = Digest("sha256", hashlib.sha256(blob).hexdigest())
+    wrong = Digest("sha256", hashlib.sha256(b"other").hexdigest())
+    store = Store.open(tmp_path / "store")
+    try:
+        with pytest.raises(InvalidArchive, match="digest mismatch"):
+            store.add_layer_from_tar(io.BytesIO(blob), None, expected_blob=wrong)
+        diff_id = Digest("sha256", hashlib.sha256(tar).hexdigest())
+        assert store.layer(diff_id) is None
+        assert not store.blobs.exists(right) and not store.blobs.exists(wrong)
+        assert list((tmp_path / "store").rglob("blob-*")) == []
+
+        record = store.add_layer_from_tar(io.BytesIO(blob), None, expected_blob=right)
+        assert record.blob == right and record.diff_id == diff_id
+        assert store.blobs.path(right).read_bytes() == blob
+        assert (record.dir / "file").read_bytes() == b"content"
+    finally:
+        store.close()

@@ -16,6 +16,7 @@ from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
 from dockyard.layers import _archive
 from dockyard.layers._readahead import ReadAhead
+from dockyard.layers._tee import Tee
 from dockyard.layers._tree import Refused, Tree, display, split_name
 from dockyard.layers.compression import CHUNK, open_decompressed
 from dockyard.layers.limits import DEFAULT_LIMITS, Limits
@@ -52,31 +53,8 @@ class AppliedLayer:
     diff_id: Digest
     size: int  # Docker's layer Size: bytes of regular files plus symlink targets (lstat sizes)
     tar_size: int  # bytes of the uncompressed tar, end padding included
-
-
-class _Tee:
-    """Copies every byte read from a stream to a sink."""
-
-    def __init__(self, stream: BinaryIO, sink: BinaryIO) -> None:
-        self._stream = stream
-        self._sink = sink
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        if data:
-            self._sink.write(data)
-        return data
-
-    def readinto(self, buffer) -> int:
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is None:
-            data = self.read(len(buffer))
-            buffer[: len(data)] = data
-            return len(data)
-        n = readinto(buffer) or 0
-        if n:
-            self._sink.write(memoryview(buffer)[:n])
-        return n
+    # sha256 of the raw (possibly compressed) bytes, as the tee got them; None without a tee
+    blob_digest: Digest | None = None
 
 
 @dataclass(slots=True)
@@ -464,7 +442,8 @@ def apply_layer(
     """Extract a layer (tar, optionally gzip/zstd/bzip2/xz) into the empty
     directory ``target``. On error the target may be partly filled (the caller
     removes it); nothing outside it is touched."""
-    raw: BinaryIO = _Tee(stream, tee) if tee is not None else stream  # type: ignore[assignment]
+    teed = Tee(stream, tee) if tee is not None else None
+    raw: BinaryIO = teed if teed is not None else stream  # type: ignore[assignment]
     decompressed = open_decompressed(raw, max_output=limits.max_bytes)
     # Read the unbuffered stream below (nothing is buffered yet): short reads
     # suit libarchive, and the size limit then fails at the entry crossing it.
@@ -505,8 +484,12 @@ def apply_layer(
             reader.close()
         if tree is not None:
             tree.close()
+    tar_hexdigest = source.hash.hexdigest()
     return AppliedLayer(
-        diff_id=Digest("sha256", source.hash.hexdigest()), size=applier.size, tar_size=source.count
+        diff_id=Digest("sha256", tar_hexdigest),
+        size=applier.size,
+        tar_size=source.count,
+        blob_digest=None if teed is None else Digest("sha256", teed.raw_hexdigest(tar_hexdigest)),
     )
 
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
@@ -27,6 +26,10 @@ from dockyard.store import db
 from dockyard.store.blobs import BlobStore, BlobWriter
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
 from dockyard.timeutil import now_rfc3339
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
 
@@ -161,7 +164,12 @@ class Store:
         """
         from dockyard.layers.apply import apply_layer
 
-        with self._layer_staging(parent_chain) as staging, self.blobs.writer() as blob_writer:
+        # apply_layer hashes the raw bytes it tees (and not twice when they are the
+        # uncompressed tar, whose hash is the diff ID): the blob writer need not.
+        with (
+            self._layer_staging(parent_chain) as staging,
+            self.blobs.writer(hashed=False) as blob_writer,
+        ):
             tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
             applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
@@ -170,7 +178,12 @@ class Store:
                     f" got {applied.diff_id}"
                 )
             fault_point("layer.extracted")
-            blob = blob_writer.seal(expected_blob)
+            blob = applied.blob_digest
+            assert blob is not None  # apply_layer had a tee
+            if expected_blob is not None and blob != expected_blob:
+                blob_writer.abort()
+                raise InvalidArchive(f"digest mismatch: expected {expected_blob}, got {blob}")
+            blob_writer.seal(blob)
             if blob == applied.diff_id:
                 media_type = _uncompressed_media_type(media_type)
             return self._install_staged_layer(
