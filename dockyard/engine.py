@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.errors import InvalidReference, NotFound
 from dockyard.store import Store
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 DEFAULT_ROOT = "/var/lib/dockyard"
 

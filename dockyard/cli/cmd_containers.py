@@ -8,9 +8,12 @@ import json
 import os
 import sys
 import time
-from typing import Any
 
 from dockyard.errors import DockyardError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 PS_TABLE = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 
 from dockyard.cli.common import add_format_flag, confirm, engine_for, print_inspect
 from dockyard.errors import DockyardError, InvalidReference, NotFound
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_TABLE_DIGESTS = (

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from pathlib import Path
 
 from dockyard.containers import record as records
@@ -144,7 +142,7 @@ def create_container(store: Store, opts: CreateOptions) -> records.ContainerReco
     runtime = get_runtime(opts.runtime)
     if opts.network not in ("none", "host"):
         raise InvalidArgument(f"network {opts.network} not found (dockyard supports none and host)")
-    cid = secrets.token_hex(32)
+    cid = os.urandom(32).hex()  # what secrets.token_hex(32) does, without importing secrets
     config = _config(opts, image.config.config, cid)
     command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
     if not command:
@@ -193,6 +191,8 @@ def create_container(store: Store, opts: CreateOptions) -> records.ContainerReco
         write_state(directory, ContainerState())
         records.save(directory, record)
     except (OSError, DockyardError):
+        import shutil
+
         store.remove_container(cid)
         shutil.rmtree(directory, ignore_errors=True)
         raise

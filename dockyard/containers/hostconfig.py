@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.imageops.changes import normalize_config
 from dockyard.runtime.spec import MASKED_PATHS, READONLY_PATHS
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def host_config(

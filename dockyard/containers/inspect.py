@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from dockyard.containers import record as records
 from dockyard.containers.lifecycle import find
 from dockyard.runtime.state import ContainerState, read_state
 from dockyard.store import Store
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _state(state: ContainerState) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import os
 import re
 
 from dockyard.errors import InvalidArgument
@@ -44,18 +44,23 @@ SURNAMES = (
     "williamson wilson wing wozniak wright wu yalow yonath zhukovsky"
 ).split()
 
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+VALID_NAME = r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # compiled on first use (re caches it)
+
+
+def _pick(choices: list[str] | range) -> str | int:
+    """A random item from the system's random source (the random module costs start-up time)."""
+    return choices[int.from_bytes(os.urandom(4), "big") % len(choices)]
 
 
 def random_name(retry: int = 0) -> str:
-    name = f"{random.choice(ADJECTIVES)}_{random.choice(SURNAMES)}"
+    name = f"{_pick(ADJECTIVES)}_{_pick(SURNAMES)}"
     if name == "boring_wozniak":  # Steve Wozniak is not boring (Docker's rule)
         return random_name(retry)
-    return f"{name}{random.randint(0, 9)}" if retry else name
+    return f"{name}{_pick(range(10))}" if retry else name
 
 
 def check_name(name: str) -> str:
-    if not VALID_NAME.match(name):
+    if not re.match(VALID_NAME, name):
         raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )

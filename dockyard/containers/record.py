@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from dockyard.datarecord import dataclass, field
 from dockyard.runtime.state import write_json_atomic
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_FILE = "config.v2.json"
 HOSTCONFIG_FILE = "hostconfig.json"

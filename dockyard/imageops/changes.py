@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
-from typing import Any
 
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 ALLOWED = (
     "cmd",

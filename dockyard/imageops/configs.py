@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-import platform
-from typing import Any
+import os
 
 from dockyard.imageops.changes import normalize_config
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 DOCKER_VERSION = "dockyard-0.1.0"
 
@@ -20,7 +23,7 @@ _ARCH = {
 
 
 def host_architecture() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return _ARCH.get(machine, machine)
 
 

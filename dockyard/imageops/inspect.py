@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.imageops.changes import normalize_config
 from dockyard.imageops.resolve import resolve_image_id
 from dockyard.store import ImageRecord, Store
 from dockyard.timeutil import ZERO_TIME, parse_rfc3339_or_zero
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _graph_driver(store: Store, image: ImageRecord) -> dict[str, Any]:

@@ -7,12 +7,15 @@ required shapes are refused with InvalidArchive naming what is wrong.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive, InvalidDigest
 from dockyard.oci import mediatypes as mt
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_JSON_DOCUMENT = 4 << 20  # manifests and configs larger than 4 MiB are refused
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 EPERM = 1
 ENOSYS = 38
@@ -112,7 +114,7 @@ _ARCHES = {
 
 
 def host_architectures() -> list[str]:
-    return list(_ARCHES.get(platform.machine(), []))
+    return list(_ARCHES.get(os.uname().machine, []))
 
 
 def default_profile() -> dict[str, Any]:
@@ -128,7 +130,7 @@ def default_profile() -> dict[str, Any]:
         },
     ]
     # clone's flags are its first argument, except on s390 where they are the second
-    flags_index = 1 if platform.machine().startswith("s390") else 0
+    flags_index = 1 if os.uname().machine.startswith("s390") else 0
     for flag in NAMESPACE_FLAGS:
         syscalls.append(
             {
@@ -186,7 +188,7 @@ def _applies(entry: dict[str, Any], caps: set[str], arches: list[str]) -> bool:
 def _short_arches(arches: list[str]) -> set[str]:
     """Docker's includes/excludes name architectures as Go does (amd64, arm64, ...)."""
     go = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
-    machine = platform.machine()
+    machine = os.uname().machine
     return {machine, go.get(machine, machine)}
 
 

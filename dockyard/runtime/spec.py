@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import resource
-from typing import Any
 
 from dockyard.datarecord import dataclass, field
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_CAPS = [
     "CAP_CHOWN",

@@ -11,7 +11,10 @@ import json
 import os
 import socket
 import struct
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 STDIN, STDOUT, STDERR, CONTROL = 0, 1, 2, 3
 _HEADER = struct.Struct(">BxxxI")

@@ -6,11 +6,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from dockyard.digest import Digest, HashingWriter
 from dockyard.errors import InvalidArchive
 from dockyard.faults import fault_point
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 COPY_CHUNK = 1 << 20
 
