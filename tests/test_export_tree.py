@@ -103,8 +103,9 @@ def test_pipes_and_other_sinks_get_the_bytes_of_create_layer(rich: Path) -> None
     assert memory.getvalue() == expected
 
 
-@pytest.mark.parametrize("hashing", [False, True])
-@pytest.mark.parametrize("fd_sink", [False, True])
+@pytest.mark.parametrize(
+    ("hashing", "fd_sink"), [(False, False), (True, False), (False, True), (True, True)]
+)
 @pytest.mark.parametrize("actual", [1000, 200_000, 3 << 20])
 def test_file_data_is_cut_or_zero_padded_to_the_header_size(
     tmp_path: Path, hashing: bool, fd_sink: bool, actual: int
@@ -123,6 +124,15 @@ def test_file_data_is_cut_or_zero_padded_to_the_header_size(
         expected = (content + bytes(claimed))[:claimed]
         assert target.read_bytes() == expected + bytes(-claimed % 512)
         assert writer.count == len(expected) + (-claimed % 512)
+
+
+def test_a_failing_sink_leaves_no_file_open(rich: Path) -> None:
+    open_before = len(os.listdir("/proc/self/fd"))
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # every write fails with EPIPE
+    with os.fdopen(write_fd, "wb") as out, pytest.raises(BrokenPipeError):
+        write_tree(rich, out)
+    assert len(os.listdir("/proc/self/fd")) == open_before
 
 
 def build_layers(base: Path) -> list[Path]:

@@ -13,17 +13,20 @@ sendfile(2) instead of through Python (`export`).
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dockyard.digest import Digest
 from dockyard.layers import tarformat as tf
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+    from dockyard.digest import Digest
 
 _FLUSH_AT = 1 << 20
 _READ_CHUNK = 1 << 20
@@ -102,31 +105,25 @@ def _file_descriptor(out: BinaryIO) -> int | None:
 
 class _Writer:
     """Counts and writes the tar (hashing it when asked); small pieces are
-    gathered into ~1 MiB writes. (A writer thread was measured slower here: the
-    GIL hand-offs cost more than hashing on the side saved.)
+    gathered into ~1 MiB writes. With ``fd``, writes go straight to that
+    descriptor and larger files are copied by the kernel (sendfile) unless
+    hashing needs their bytes.
 
-    With ``fd``, writes go straight to that descriptor and larger files are
-    copied by the kernel (sendfile) unless hashing needs their bytes."""
+    (A writer thread was measured slower, for hashing and for sendfile alike:
+    the GIL hand-offs cost more CPU than the overlap saved on two cores.)"""
 
     def __init__(self, out: BinaryIO, *, hashing: bool, fd: int | None = None) -> None:
         self._out = out
         self._fd = fd
         self._pending = bytearray()
-        self.hash = hashlib.sha256() if hashing else None
+        self.hash: _Hash | None = None
+        if hashing:
+            import hashlib  # not for export: loading OpenSSL costs a few ms
+
+            self.hash = hashlib.sha256()
         self._sendfile = fd is not None and not hashing
         self.count = 0
         self.size = 0
-
-    def _emit(self, data: bytes | bytearray | memoryview) -> None:
-        if self.hash is not None:
-            self.hash.update(data)
-        if self._fd is None:
-            self._out.write(data)
-        else:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-        self.count += len(data)
 
     def add(self, data: bytes) -> None:
         self._pending += data
@@ -137,7 +134,8 @@ class _Writer:
         if self._pending:
             # A fresh buffer each time: the sink may keep the object it was given.
             pending, self._pending = self._pending, bytearray()
-            self._emit(pending)
+            self.count += len(pending)
+            self._output(pending)
 
     def close(self) -> None:
         self.flush()
@@ -146,25 +144,47 @@ class _Writer:
         """Exactly ``size`` bytes of the open file (zero-padded if it shrank
         meanwhile, cut if it grew); closes ``fd``."""
         self.size += size
-        try:
-            if size <= _READ_CHUNK and not (self._sendfile and size >= _SENDFILE_AT):
+        if size <= _READ_CHUNK and not (self._sendfile and size >= _SENDFILE_AT):
+            try:
                 data = os.read(fd, size) if size else b""
-                self._pending += data
-                if len(data) < size:
-                    self._pending += bytes(size - len(data))
-            else:
+            finally:
+                os.close(fd)
+            self._pending += data
+            if len(data) < size:
+                self._pending += bytes(size - len(data))
+        else:
+            try:
                 self.flush()
-                done = self._send(fd, size) if self._sendfile else 0
-                while done < size:
-                    want = min(size - done, _READ_CHUNK)
-                    data = os.pread(fd, want, done) or bytes(want)  # shrunk: pad with zeros
-                    self._emit(data)
-                    done += len(data)
-        finally:
-            os.close(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            self.count += size
+            self._copy(fd, size)
         self._pending += tf.padding(size)
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
+
+    def _output(self, data: bytes | bytearray) -> None:
+        if self.hash is not None:
+            self.hash.update(data)
+        if self._fd is None:
+            self._out.write(data)
+        else:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def _copy(self, fd: int, size: int) -> None:
+        """Write exactly ``size`` bytes of the file; closes ``fd``."""
+        try:
+            done = self._send(fd, size) if self._sendfile else 0
+            while done < size:
+                want = min(size - done, _READ_CHUNK)
+                data = os.pread(fd, want, done) or bytes(want)  # shrunk: pad with zeros
+                self._output(data)
+                done += len(data)
+        finally:
+            os.close(fd)
 
     def _send(self, fd: int, size: int) -> int:
         """Copy what the kernel will of the first ``size`` bytes; returns how many."""
@@ -181,7 +201,6 @@ class _Writer:
             if not sent:
                 break  # end of file: the file shrank
             done += sent
-        self.count += done
         return done
 
 
@@ -262,13 +281,13 @@ class _Creator:
                 if error.errno in (errno.ENOENT, errno.ELOOP):
                     return  # removed or replaced since lstat (a running container)
                 raise
+            size = info.st_size
             try:
                 xattrs = _xattrs(fd)
+                add(header(relative, tf.REGULAR, mode, uid, gid, mtime, size=size, xattrs=xattrs))
             except BaseException:
                 os.close(fd)
                 raise
-            size = info.st_size
-            add(header(relative, tf.REGULAR, mode, uid, gid, mtime, size=size, xattrs=xattrs))
             self.writer.file_data(fd, size)
             return
         if kind == stat.S_IFDIR:
@@ -397,6 +416,8 @@ def create_layer(
     devices (c 0 0) become ``.wh.NAME`` entries and opaque directories get a
     ``.wh..wh..opq`` entry. ``exclude`` names relative paths to leave out.
     """
+    from dockyard.digest import Digest
+
     writer = _Writer(out, hashing=True)
     _write(_Creator([source], writer, overlay_upper, _normalise_exclude(exclude)))
     assert writer.hash is not None
