@@ -380,3 +380,124 @@ def test_file_modes_are_exact_whatever_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     for mode in modes:
         assert stat.S_IMODE(os.stat(target / f"f{mode:o}").st_mode) == mode
+
+
+def _rich_layer() -> bytes:
+    """Entries the extractor's shortcuts must get right: owners that need (or need
+    not) a chown under setgid and foreign-group directories visited in turn,
+    symlinks of other owners, modes the umask would change, xattrs on files and
+    symlinks, hardlinks, devices, replaced entries."""
+
+    def entry(name: str, kind: bytes = tarfile.REGTYPE, **fields) -> tarfile.TarInfo:  # type: ignore[no-untyped-def]
+        info = member(name, kind, link=fields.pop("link", ""), mode=fields.pop("mode", 0o644))
+        for key, value in fields.items():
+            setattr(info, key, value)
+        return info
+
+    def node(name: str, kind: bytes, major: int, minor: int) -> tarfile.TarInfo:
+        info = entry(name, kind, mode=0o660, uid=5, gid=6)
+        info.devmajor, info.devminor = major, minor
+        return info
+
+    shared = entry("shared/", tarfile.DIRTYPE, mode=0o2775, gid=1234)
+    other = entry("other/", tarfile.DIRTYPE, mode=0o750, uid=3, gid=4, mtime=1_600_000_000)
+    with_xattrs = entry("other/xattrs", uid=9, gid=9)
+    with_xattrs.pax_headers = {"SCHILY.xattr.user.note": "n", "SCHILY.xattr.trusted.overlay.x": "y"}
+    link_xattrs = entry("other/link-xattrs", tarfile.SYMTYPE, link="xattrs")
+    link_xattrs.pax_headers = {"SCHILY.xattr.trusted.t": "v"}
+    members = [
+        (entry("./", tarfile.DIRTYPE, mode=0o755), None),
+        (shared, None),
+        (entry("shared/root-file"), b"root's"),
+        (entry("shared/their-file", uid=1000, gid=1000, mode=0o600), b"theirs"),
+        (entry("shared/root-link", tarfile.SYMTYPE, link="root-file"), None),
+        (other, None),
+        (entry("other/plain", mode=0o664), b"plain"),
+        (entry("other/setuid", mode=0o4755, uid=0, gid=0), b"suid"),
+        (entry("shared/after-other"), b"back in shared"),
+        (entry("shared/sub/", tarfile.DIRTYPE, mode=0o755), None),
+        (entry("shared/sub/deeper", mode=0o640), b"deeper"),
+        (entry("top-link", tarfile.SYMTYPE, link="shared/root-file", uid=7, gid=8), None),
+        (with_xattrs, b"x"),
+        (link_xattrs, None),
+        (entry("hard", tarfile.LNKTYPE, link="other/plain"), None),
+        (entry("dev/", tarfile.DIRTYPE, mode=0o755), None),
+        (node("dev/null", tarfile.CHRTYPE, 1, 3), None),
+        (node("dev/loop", tarfile.BLKTYPE, 7, 9), None),
+        (entry("dev/fifo", tarfile.FIFOTYPE, mode=0o640), None),
+        (entry("replaced"), b"first"),
+        (entry("replaced", tarfile.SYMTYPE, link="shared"), None),
+        (entry("replaced", mode=0o755), b"last"),
+        (entry("modes/", tarfile.DIRTYPE, mode=0o711), None),
+        (entry("modes/none", mode=0o000), b""),
+        (entry("modes/sticky", mode=0o1777), b""),
+        (entry("modes/world", mode=0o666), b""),
+    ]
+    members.append((entry("many/", tarfile.DIRTYPE, mode=0o755, mtime=1_234_567), None))
+    members += [
+        (entry(f"many/{index:03}", mtime=1_000_000 + index), b"%d" % index) for index in range(50)
+    ]
+    return tar_bytes(*members)
+
+
+def test_applied_tree_matches_gnu_tar_for_a_rich_layer(tmp_path: Path) -> None:
+    layer = tmp_path / "rich.tar"
+    layer.write_bytes(_rich_layer())
+    ours, gnu = tmp_path / "ours", tmp_path / "gnu"
+    for root in (ours, gnu):
+        root.mkdir()
+        os.chown(root, 0, 4321)  # new entries would take this group (setgid)
+        os.chmod(root, 0o2775)
+    old = os.umask(0o027)
+    try:
+        with layer.open("rb") as stream:
+            apply_layer(stream, ours)
+    finally:
+        os.umask(old)
+    # Files and symlinks get the archived mtime as their atime too (as Docker does);
+    # checked before anything reads them.
+    for name in ("shared/root-file", "many/007", "top-link", "other/link-xattrs"):
+        info = os.lstat(ours / name)
+        assert info.st_atime_ns == info.st_mtime_ns, name
+    subprocess.run(
+        ["tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", str(layer)],
+        cwd=gnu,
+        check=True,
+    )
+    os.removexattr(gnu / "other/xattrs", "trusted.overlay.x")  # never applied by us
+    # GNU tar sets a directory's time when it leaves it, so a directory the archive
+    # comes back to (shared/) gets the current time there: compare those apart.
+    directories = {b".": 1_700_000_000, b"other": 1_600_000_000, b"many": 1_234_567}
+    for name, when in directories.items():
+        assert os.stat(os.path.join(os.fsencode(ours), name)).st_mtime == when, name
+
+    def without_directory_times(tree: dict[bytes, tuple]) -> dict[bytes, tuple]:
+        return {path: v[:-1] if v[0] == "dir" else v for path, v in tree.items()}
+
+    assert without_directory_times(snapshot(ours)) == without_directory_times(snapshot(gnu))
+
+
+def test_foreign_group_answer_is_recomputed_when_a_directory_is_added(tmp_path: Path) -> None:
+    # Under the grpid mount option every directory hands its group down, so files
+    # below a directory given another group must be chowned; the answer is
+    # remembered per directory and must be forgotten when such a directory appears.
+    from dockyard.layers._tree import Tree
+    from dockyard.layers.apply import _Applier, _Entry
+    from dockyard.layers.limits import DEFAULT_LIMITS
+
+    root = tmp_path / "root"
+    root.mkdir()
+    os.chown(root, 0, 0)
+    os.chmod(root, 0o755)
+    tree = Tree(root)
+    try:
+        applier = _Applier(tree, None, DEFAULT_LIMITS)  # type: ignore[arg-type]
+        applier.directory(_Entry(b"other/", [b"other"], 0o755, 0, 99, 0, []))
+        assert applier.needs_chown([b"other", b"x"], 0, 0)
+        assert not applier.needs_chown([b"a", b"x"], 0, 0)
+        applier.directory(_Entry(b"a/", [b"a"], 0o2775, 0, 1234, 0, []))
+        assert applier.needs_chown([b"a", b"y"], 0, 0)
+        assert applier.needs_chown([b"a", b"b", b"z"], 0, 0)
+        assert not applier.needs_chown([b"c", b"z"], 0, 0)
+    finally:
+        tree.close()

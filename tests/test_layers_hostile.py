@@ -348,3 +348,94 @@ def test_store_refuses_a_blob_that_does_not_match_its_digest(
         assert (record.dir / "file").read_bytes() == b"content"
     finally:
         store.close()
+
+
+def test_overlay_xattrs_on_files_and_symlinks_are_dropped(sandbox: Path) -> None:
+    steer = {
+        "SCHILY.xattr.trusted.overlay.redirect": "/sentinel",
+        "SCHILY.xattr.user.overlay.origin": "x",
+        "SCHILY.xattr.user.kept": "yes",
+    }
+    file = member("file")
+    file.pax_headers = dict(steer)
+    link = member("link", tarfile.SYMTYPE, link="file")
+    link.pax_headers = {"SCHILY.xattr.trusted.overlay.opaque": "y"}
+    target = accepted(sandbox, tar_bytes((file, b"data"), (link, None)))
+    assert os.listxattr(target / "file") == ["user.kept"]
+    assert os.listxattr(target / "link", follow_symlinks=False) == []
+
+
+def test_one_entry_of_a_huge_declared_size(sandbox: Path) -> None:
+    huge = member("huge")
+    huge.pax_headers = {"size": str(10**15)}
+    data = raw_tar(raw_header(b"small", size=1), b"x")[:1024] + tar_bytes((huge, b""))
+    refused(sandbox, data, "'huge'", "exceeds the limit")
+
+
+def test_file_replaced_by_a_symlink_then_written_below(sandbox: Path) -> None:
+    data = tar_bytes(
+        (member("f"), b"plain"),
+        symlink("f", "../sentinel"),
+        (member(f"f/{EVIL}"), b"x"),
+    )
+    refused(sandbox, data, f"f/{EVIL}", "symlink")
+
+
+def test_symlink_replaced_by_a_file_is_not_written_through(sandbox: Path) -> None:
+    data = tar_bytes(symlink("s", "../sentinel/secret"), (member("s", mode=0o600), b"new"))
+    target = accepted(sandbox, data)
+    assert (target / "s").read_bytes() == b"new" and not (target / "s").is_symlink()
+
+
+class _FailingStream(io.RawIOBase):
+    """Serves ``data`` then fails the way a dropped connection does."""
+
+    def __init__(self, data: bytes, after: int) -> None:
+        self._data = memoryview(data)[:after]
+        self.reads_after_failure = 0
+        self.failed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.failed:
+            self.reads_after_failure += 1
+        if not self._data:
+            self.failed = True
+            raise ConnectionResetError("connection reset by peer")
+        n = min(len(buffer), len(self._data), 64 * 1024)
+        buffer[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def test_a_failing_stream_fails_the_apply_with_its_own_error(sandbox: Path) -> None:
+    import threading
+
+    files = [(member(f"file{index}"), os.urandom(100_000)) for index in range(40)]
+    data = tar_bytes(*files)
+    stream = _FailingStream(data, len(data) // 2)
+    tee = io.BytesIO()
+    threads = threading.active_count()
+    with pytest.raises(ConnectionResetError):
+        apply_layer(stream, sandbox / "target", tee=tee)  # type: ignore[arg-type]
+    # The reading thread is gone: nothing reads the stream or writes the tee now.
+    assert threading.active_count() == threads
+    assert stream.reads_after_failure == 0
+    assert tee.getvalue() == data[: len(data) // 2]
+
+
+def test_a_refused_entry_stops_the_reading_thread(sandbox: Path) -> None:
+    import threading
+
+    files = [(member(f"file{index}"), os.urandom(200_000)) for index in range(40)]
+    data = tar_bytes((member(f"../{EVIL}"), b"x"), *files)
+    tee = io.BytesIO()
+    threads = threading.active_count()
+    with pytest.raises(InvalidArchive, match=r"\.\./"):
+        apply_layer(io.BytesIO(data), sandbox / "target", tee=tee)
+    assert threading.active_count() == threads
+    teed = len(tee.getvalue())
+    assert teed < len(data)  # it stopped early, and stays stopped
+    assert len(tee.getvalue()) == teed

@@ -301,7 +301,7 @@ class _Applier:
         else:
             fd = os.open(".", _DIR_OPEN, dir_fd=self.tree.root_fd)
             try:
-                if self.needs_chown(entry.parts, entry.uid, entry.gid):
+                if self.is_root:  # not made by us: whatever its owner, it gets the entry's
                     os.fchown(fd, entry.uid, entry.gid)
                 if entry.xattrs:
                     self.set_xattrs(entry.xattrs, fd)
