@@ -9,14 +9,31 @@ file descriptor (``archive_read_data_into_fd``: no copy through Python).
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Callable, Iterator
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_size_t, c_ssize_t, c_uint, c_void_p
 
-from libarchive import ffi as _ffi
+_SONAME = "libarchive.so.13"  # libarchive 3.x
+
+
+def _load() -> ctypes.CDLL:
+    """The library libarchive-c loads ($LIBARCHIVE, else find_library's answer,
+    which is the soname), without importing libarchive-c: its find_library runs
+    ldconfig in a subprocess, a tenth of a second at every start."""
+    path = os.environ.get("LIBARCHIVE")
+    if not path:
+        try:
+            return ctypes.CDLL(_SONAME)
+        except OSError:
+            from libarchive import ffi
+
+            path = ffi.libarchive_path
+    return ctypes.CDLL(path)
+
 
 # A handle of our own: function objects on libarchive-c's handle carry its
 # errcheck hooks and argument types, which must stay as it set them.
-_lib = ctypes.CDLL(_ffi.libarchive_path)
+_lib = _load()
 
 ARCHIVE_EOF = 1
 ARCHIVE_OK = 0
