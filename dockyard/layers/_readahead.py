@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dockyard.layers.compression import CHUNK
 
 _BUFFERS = 4  # blocks in flight: one in libarchive's hands, the rest read ahead
+_BLOCK = CHUNK
 
 
 class ReadAhead:
@@ -33,10 +34,10 @@ class ReadAhead:
         self._at_end = at_end
         self.hash = hashlib.sha256()
         self.count = 0
-        self._buffers = [bytearray(CHUNK) for _ in range(_BUFFERS)]
+        self._buffers = [bytearray(_BLOCK) for _ in range(_BUFFERS)]
         self._views = [memoryview(buffer) for buffer in self._buffers]
         self._addresses = [
-            ctypes.addressof((ctypes.c_char * CHUNK).from_buffer(buffer))
+            ctypes.addressof((ctypes.c_char * _BLOCK).from_buffer(buffer))
             for buffer in self._buffers
         ]
         self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()

@@ -33,6 +33,20 @@ _FORBIDDEN_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 _IGNORED_XATTR_ERRORS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
 _MAX_ID = 2**32 - 1  # (uid_t)-1 means "unchanged" to chown: not an owner
 _MAX_SECONDS = 2**34  # about the year 2514
+# The per-entry getters, looked up once.
+_pathname, _mode, _hardlink, _size = (
+    _archive.entry_pathname,
+    _archive.entry_mode,
+    _archive.entry_hardlink,
+    _archive.entry_size,
+)
+_uid, _gid, _mtime, _mtime_nsec = (
+    _archive.entry_uid,
+    _archive.entry_gid,
+    _archive.entry_mtime,
+    _archive.entry_mtime_nsec,
+)
+_S_IFMT = 0o170000
 # Failures caused by what an entry asks for (as opposed to the disk failing).
 _ENTRY_ERRORS = (
     errno.EEXIST,
@@ -100,6 +114,7 @@ class _Applier:
         self.tree = tree
         self.reader = reader
         self.limits = limits
+        self.max_name, self.max_bytes = limits.max_name, limits.max_bytes
         self.is_root = os.geteuid() == 0
         self.entries = 0
         self.size = 0
@@ -129,7 +144,7 @@ class _Applier:
     # -- one entry ------------------------------------------------------------------
 
     def handle(self, handle: int) -> None:
-        raw = _archive.entry_pathname(handle) or _archive.entry_pathname_utf8(handle)
+        raw = _pathname(handle) or _archive.entry_pathname_utf8(handle)
         self.current_raw = raw
         self.entries += 1
         if self.entries > self.limits.max_entries:
@@ -138,23 +153,23 @@ class _Applier:
             )
         if raw is None:
             raise _refuse(self.current, "the name cannot be read")
-        if len(raw) > self.limits.max_name:
+        if len(raw) > self.max_name:
             raise _refuse(self.current, f"name longer than {self.limits.max_name} bytes")
         parts = split_name(raw)
         if WHITEOUT_META_PREFIX in raw and any(
             part.startswith(WHITEOUT_META_PREFIX) for part in parts[:-1]
         ):
             return  # inside aufs metadata (.wh..wh.plnk): Docker skips it too
-        mode = _archive.entry_mode(handle)
-        hardlink = _archive.entry_hardlink(handle)
-        kind = stat.S_IFMT(mode)
-        size = _archive.entry_size(handle)
-        if size < 0 or size > self.limits.max_bytes:
+        mode = _mode(handle)
+        hardlink = _hardlink(handle)
+        kind = mode & _S_IFMT
+        size = _size(handle)
+        if size < 0 or size > self.max_bytes:
             raise _refuse(
                 self.current, f"size {size} exceeds the limit of {self.limits.max_bytes} bytes"
             )
         self.total_size += size
-        if self.total_size > self.limits.max_bytes:
+        if self.total_size > self.max_bytes:
             raise _refuse(
                 self.current, f"entry sizes exceed the limit of {self.limits.max_bytes} bytes"
             )
@@ -163,12 +178,14 @@ class _Applier:
         if base.startswith(WHITEOUT_PREFIX):
             self.whiteout(self.current, parts, handle)
             return
-        uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
+        uid, gid = _uid(handle), _gid(handle)
         if not (0 <= uid < _MAX_ID and 0 <= gid < _MAX_ID):
             raise _refuse(self.current, f"invalid owner {uid}:{gid}")
         # Far-off times are clamped rather than refused (tar only warns about them).
-        seconds = min(max(_archive.entry_mtime(handle), -_MAX_SECONDS), _MAX_SECONDS)
-        mtime_ns = seconds * 1_000_000_000 + _archive.entry_mtime_nsec(handle) % 1_000_000_000
+        seconds = _mtime(handle)
+        if not -_MAX_SECONDS <= seconds <= _MAX_SECONDS:
+            seconds = min(max(seconds, -_MAX_SECONDS), _MAX_SECONDS)
+        mtime_ns = seconds * 1_000_000_000 + _mtime_nsec(handle) % 1_000_000_000
         xattrs = _archive.entry_xattrs(handle)
         if hardlink is None and parts:
             # The common entries, without building an _Entry.
