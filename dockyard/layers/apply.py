@@ -1,7 +1,13 @@
 """Apply a (possibly compressed) tar layer onto an empty directory that becomes an
 overlay lowerdir: OCI whiteouts turn into overlayfs whiteouts, and every entry
 is written relative to directory fds without following symlinks, so a hostile
-archive cannot write outside the target."""
+archive cannot write outside the target.
+
+Reading, decompressing, teeing and hashing run in a read-ahead thread (they
+release the GIL) while this thread parses with libarchive and writes the tree.
+libarchive's own disk writer (archive_write_disk) was tried for the writing and
+measured slower here; it also sets the umask to 0 and back for every entry,
+which a multi-threaded process (the daemon) cannot allow."""
 
 from __future__ import annotations
 
