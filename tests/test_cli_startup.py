@@ -108,3 +108,51 @@ def test_images_starts_without_argparse_or_the_store(varied_store) -> None:  # t
     )
     assert result.stderr.strip() == "[]"
     assert result.stdout.startswith("REPOSITORY")
+
+
+# Modules the everyday commands must not load at start-up (each costs milliseconds of
+# every command: dataclasses pulls in inspect, ast, dis and tokenize; secrets and
+# tempfile pull in random; shutil pulls in bz2 and lzma; hashlib loads OpenSSL).
+HEAVY = {
+    "dataclasses", "inspect", "typing", "secrets", "random", "tempfile", "shutil", "platform",
+    "subprocess", "ctypes", "traceback", "shlex", "bz2", "lzma", "resource", "termios",
+}  # fmt: skip
+
+
+def _loaded_after(code: str, *argv: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True
+    )
+    return set(result.stderr.split())
+
+
+def test_run_path_imports_stay_light() -> None:
+    """What `run`, `create`, `start` and `rm` load before they fork the monitor
+    (no container runtime needed: the modules and the parser, not a container)."""
+    loaded = _loaded_after(
+        "from dockyard.cli.main import build_parser\n"
+        "args = build_parser('run').parse_args(['run', '--rm', 'busybox', 'true'])\n"
+        "import dockyard.containers.lifecycle, dockyard.containers.create\n"
+        "import dockyard.imageops.resolve, dockyard.runtime.ocirt"
+    )
+    assert HEAVY & loaded == set()
+    assert "hashlib" not in loaded
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["history", "busybox"], ["inspect", "busybox"], ["tag", "busybox", "light:1"], ["ps", "-a"],
+     ["rmi", "light:2"], ["images", "--digests"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_everyday_commands_start_light(engine, busybox_tar, store_root, argv) -> None:  # type: ignore[no-untyped-def]
+    image = engine.import_image(str(busybox_tar), "busybox:latest")
+    engine.store.set_tag(reference.parse("light:2"), image)
+    loaded = _loaded_after(
+        "from dockyard.cli.main import main\nmain(['--root', sys.argv[1], *sys.argv[2:]])",
+        str(store_root),
+        *argv,
+    )
+    assert HEAVY & loaded == set()
+    assert "dockyard.cli.cmd_archive" not in loaded

@@ -334,6 +334,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_rmi_args(image_sub.add_parser("rm", aliases=["remove"], help="remove images"))
     _add_import_args(image_sub.add_parser("import", help="import a tarball"))
     _add_prune_args(image_sub.add_parser("prune", help="remove unused images"))
+    if not isinstance(image_sub, argparse._SubParsersAction):
+        return  # `image` was not the command named: its parser is a stub (start-up time)
     try:
         from dockyard.cli import cmd_archive
 

@@ -67,8 +67,27 @@ def _argument_parser_class() -> type:
                 sys.stderr.write(f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
                 raise SystemExit(125)
 
+            def _get_formatter(self) -> argparse.HelpFormatter:
+                # argparse makes a formatter for every argument added; left to find the
+                # width itself, it would import shutil (with bz2, lzma: ~3 ms of start-up).
+                return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
+
         _parser_class = ArgumentParser
     return _parser_class
+
+
+def _terminal_columns() -> int:
+    """The width shutil.get_terminal_size() gives (what HelpFormatter uses), without shutil."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def command_word(argv: Sequence[str]) -> str | None:

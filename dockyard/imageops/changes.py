@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import shlex
 
 from dockyard.errors import InvalidArgument
 
@@ -91,6 +90,8 @@ def _json_or_shell(argument: str) -> list[str]:
 
 
 def _key_values(instruction: str, argument: str) -> list[tuple[str, str]]:
+    import shlex  # only for --change instructions (start-up time)
+
     try:
         words = shlex.split(argument)
     except ValueError as error:

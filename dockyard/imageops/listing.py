@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
 
 from dockyard import reference
 from dockyard.datarecord import dataclass, field
@@ -12,6 +11,10 @@ from dockyard.errors import InvalidArgument
 from dockyard.imageops.resolve import resolve_image_id
 from dockyard.store import Store
 from dockyard.timeutil import parse_rfc3339_or_zero
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 FILTER_NAMES = ("dangling", "reference", "before", "since", "label")
 

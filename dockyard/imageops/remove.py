@@ -9,7 +9,6 @@ that are now childless.
 from __future__ import annotations
 
 import sqlite3
-from enum import IntFlag
 
 from dockyard import reference
 from dockyard.datarecord import dataclass
@@ -21,7 +20,9 @@ from dockyard.store import Store
 from dockyard.store.store import ReleasedLayer
 
 
-class Mask(IntFlag):
+class Mask:
+    """Conflict kinds, bit flags (plain ints: an IntFlag class costs start-up time)."""
+
     DEPENDENT_CHILD = 1
     RUNNING_CONTAINER = 2
     ACTIVE_REFERENCE = 4
@@ -121,7 +122,7 @@ class ImageRemover:
                 self.untag(name)
         self.delete_helper(image_id, force, prune, quiet=removed_repository_ref)
 
-    def conflict(self, image_id: Digest, mask: Mask) -> ImageDeleteConflict | None:
+    def conflict(self, image_id: Digest, mask: int) -> ImageDeleteConflict | None:
         if mask & Mask.DEPENDENT_CHILD and self.children(image_id):
             return ImageDeleteConflict(image_id, "image has dependent child images", hard=True)
         containers = self.containers(image_id)

@@ -15,18 +15,21 @@ import signal
 import socket
 import struct
 import sys
-import termios
-import tty as ttymod
-from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dockyard.runtime import stream
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 DETACHED = -1
 
 
 def terminal_size(fd: int) -> tuple[int, int] | None:
+    import termios  # termios and tty only for terminals (start-up time)
+
     try:
         rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
     except OSError:
@@ -39,6 +42,9 @@ def raw_terminal(fd: int, enabled: bool) -> Iterator[None]:
     if not enabled or not os.isatty(fd):
         yield
         return
+    import termios
+    import tty as ttymod
+
     saved = termios.tcgetattr(fd)
     try:
         ttymod.setraw(fd)

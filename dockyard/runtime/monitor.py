@@ -21,9 +21,7 @@ import selectors
 import signal
 import socket
 import struct
-import termios
 import time
-import traceback
 from pathlib import Path
 
 from dockyard.containers import record as records
@@ -75,6 +73,12 @@ class Client:
     reader: stream.FrameReader = field(default_factory=stream.FrameReader)
 
 
+def _traceback() -> str:
+    import traceback  # only on a failure: it costs ~4 ms of start-up
+
+    return traceback.format_exc()
+
+
 def exec_error_code(message: str) -> int:
     """Docker's exit codes for a process that cannot be started: 127 not found, 126 not runnable."""
     lowered = message.lower()
@@ -86,6 +90,8 @@ def exec_error_code(message: str) -> int:
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
+    import termios  # only for a terminal (start-up time)
+
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
@@ -561,7 +567,7 @@ class Monitor:
             code = getattr(error, "exit_code", 125)
             message = str(error) if isinstance(error, StartError) else f"{error}"
             if not isinstance(error, StartError):
-                (self.dir / "monitor.err").write_text(traceback.format_exc())
+                (self.dir / "monitor.err").write_text(_traceback())
             state.status = "created" if not self.created else "exited"
             state.exit_code = code if isinstance(code, int) else 125
             state.error = message
@@ -580,7 +586,7 @@ class Monitor:
         try:
             code = self._loop()
         except Exception:  # noqa: BLE001 - never leave a container without its monitor's cleanup
-            (self.dir / "monitor.err").write_text(traceback.format_exc())
+            (self.dir / "monitor.err").write_text(_traceback())
             code = self._kill_and_collect_init()
         state = read_state(self.dir)
         state.status = "exited"

@@ -9,14 +9,16 @@ a plain cgroup v1 host. runc copes with the hybrid layout as it is.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dockyard.datarecord import dataclass, field
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.runtime import linux
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable, Sequence
 
 STATE_ROOT = Path(os.environ.get("DOCKYARD_RUNTIME_ROOT", "/run/dockyard"))
 PREFERENCE = ("crun", "runc")  # fastest first
@@ -47,6 +49,8 @@ def cgroup2_mounts_in_hybrid() -> tuple[str, ...]:
 
 
 def _hide_mounts(paths: tuple[str, ...]) -> Callable[[], None]:
+    linux.load()  # the hook runs between fork and exec: nothing may be imported there
+
     def preexec() -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -80,9 +84,13 @@ class Runtime:
         return Runtime(self.name, self.path, (), self.state_root)
 
     def popen(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        import subprocess  # here: only commands that run the runtime need it
+
         return subprocess.Popen(self.argv(*args), preexec_fn=self.preexec, **kwargs)  # type: ignore[call-overload]
 
     def call(self, args: Sequence[str], check: bool = True, **kwargs: object) -> int:
+        import subprocess
+
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         kwargs.setdefault("stdout", subprocess.DEVNULL)
         kwargs.setdefault("stderr", subprocess.PIPE)
@@ -115,11 +123,32 @@ def _runtime_message(name: str, verb: str, err: bytes | None) -> str:
     return f"OCI runtime {verb} failed: {name} {verb} failed: {detail}"
 
 
+def _which(name: str) -> str | None:
+    """shutil.which(name) for a bare command name, without importing shutil (start-up time)."""
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH") or os.defpath
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
 def available() -> dict[str, str]:
     """Installed runtimes by name -> path, in order of preference."""
     found = {}
     for name in PREFERENCE:
-        path = shutil.which(name)
+        path = _which(name)
         if path:
             found[name] = path
     return found

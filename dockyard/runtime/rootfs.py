@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -147,6 +146,8 @@ def prepare_init_mountpoint(container_dir: Path) -> None:
 
 
 def _clear_volatile_marker(container_dir: Path) -> None:
+    import shutil  # here: shutil costs start-up time
+
     shutil.rmtree(container_dir / "work" / "work" / "incompat", ignore_errors=True)
 
 
@@ -185,4 +186,6 @@ def remove(container_dir: Path) -> None:
     """Unmount whatever is left and delete the container directory."""
     for path in [container_dir / "merged", *container_dir.glob("ro-*")]:
         unmount(path)
+    import shutil
+
     shutil.rmtree(container_dir, ignore_errors=True)

@@ -10,6 +10,7 @@ import socket
 import sys
 
 from dockyard.datarecord import dataclass
+from dockyard.runtime import linux
 from dockyard.runtime.monitor import Launch, Monitor
 
 
@@ -59,6 +60,14 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
 
     Raises StartFailed with the runtime's message when the container cannot start.
     """
+    # What the monitor needs is imported here, before the fork (a forked child of a
+    # threaded caller, the daemon, must not import); the commands that only read
+    # containers do not load these.
+    import resource  # noqa: F401 - the spec's rlimits
+    import subprocess  # noqa: F401 - the runtime's processes
+    import termios  # noqa: F401 - console sizes
+
+    linux.load()
     ready_r, ready_w = os.pipe()
     client: socket.socket | None = None
     monitor_end: socket.socket | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-
 from dockyard.datarecord import dataclass, field
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
@@ -115,6 +113,8 @@ class ContainerSpec:
 
 def _rlimits() -> list[dict[str, Any]]:
     """RLIMIT_NOFILE as Docker/containerd sets it (1048576), capped by what the host allows."""
+    import resource  # here: only the monitor builds specs (start-up time)
+
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = 1048576 if hard == resource.RLIM_INFINITY else min(1048576, hard)
     return [{"type": "RLIMIT_NOFILE", "hard": limit, "soft": limit}]
