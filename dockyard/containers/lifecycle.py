@@ -10,11 +10,17 @@ from pathlib import Path
 from dockyard.containers import record as records
 from dockyard.containers.create import container_dir
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.runtime import attach, rootfs, stream
-from dockyard.runtime.monitor import Launch
-from dockyard.runtime.spawn import Started, StartFailed, start_monitor
+from dockyard.runtime import rootfs
 from dockyard.runtime.state import read_state
 from dockyard.store import Store
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from dockyard.runtime.spawn import Started
+
+# The monitor, attach and stream modules (and socket, subprocess, ctypes with them) are
+# imported by the functions that start or talk to a monitor: many commands only need
+# `find` or `remove` (start-up time).
 
 
 class ContainerStartError(DockyardError):
@@ -49,6 +55,9 @@ def start(
         raise Conflict("cannot start a paused container, try unpause instead")
     if state.running:
         return None
+    from dockyard.runtime.monitor import Launch
+    from dockyard.runtime.spawn import StartFailed, start_monitor
+
     launch = Launch(
         directory,
         store.root,
@@ -103,6 +112,8 @@ def send_signal(directory: Path, record: records.ContainerRecord, signum: int) -
 def _ask_monitor(directory: Path, record: records.ContainerRecord, kind: str) -> None:
     """Send the monitor a control request (pause, resume) and wait for its answer."""
     import json
+
+    from dockyard.runtime import stream
 
     not_running = Conflict(f"Container {record.id} is not running")
     try:
@@ -174,6 +185,8 @@ def wait_exit(directory: Path, timeout: float | None = None) -> int | None:
     """Block until the container is not running; its exit code (None on timeout)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     if read_state(directory).running:
+        from dockyard.runtime import attach, stream
+
         try:
             sock = stream.connect(directory)
         except OSError:
