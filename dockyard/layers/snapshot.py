@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from dockyard.digest import Digest
 from dockyard.layers import tarformat as tf
+from dockyard.layers.create import _is_opaque, _normalise_exclude, _xattrs
 
 _CHUNK = 1 << 20
 _KERNEL_COPY_MIN = 1 << 20  # smaller files are cheaper to copy through a buffer
@@ -35,8 +36,6 @@ _FLUSH_AT = 1 << 20
 _WHITEOUT_PREFIX = b".wh."
 _OPAQUE_MARKER = b".wh..wh..opq"
 _OPAQUE_XATTR = b"trusted.overlay.opaque"
-# Never carried into a layer: overlayfs bookkeeping, and host-specific labels.
-_SKIPPED_XATTRS = (b"trusted.overlay.", b"user.overlay.", b"security.selinux")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -93,28 +92,6 @@ class _TarSink:
         self.count += size
 
 
-def _xattrs(where: int | bytes) -> list[tuple[bytes, bytes]]:
-    """Layer-worthy xattrs of an open fd, or of a path naming a non-followed link."""
-    follow = isinstance(where, int)
-    try:
-        names = os.listxattr(where, follow_symlinks=follow)  # type: ignore[arg-type]
-    except OSError as error:
-        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOENT):
-            return []
-        raise
-    found = []
-    for name in sorted(names):
-        key = name.encode("utf-8", "surrogateescape")
-        if key.startswith(_SKIPPED_XATTRS):
-            continue
-        try:
-            found.append((key, os.getxattr(where, name, follow_symlinks=follow)))  # type: ignore[arg-type]
-        except OSError as error:
-            if error.errno not in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-    return found
-
-
 def _set_xattrs(where: int | bytes, xattrs: list[tuple[bytes, bytes]]) -> None:
     follow = isinstance(where, int)
     for key, value in xattrs:
@@ -123,13 +100,6 @@ def _set_xattrs(where: int | bytes, xattrs: list[tuple[bytes, bytes]]) -> None:
         except OSError as error:
             if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
                 raise
-
-
-def _is_opaque(fd: int) -> bool:
-    try:
-        return os.getxattr(fd, _OPAQUE_XATTR) == b"y"
-    except OSError:
-        return False
 
 
 def _copy_file(source: int, copy: int, size: int) -> None:
@@ -345,15 +315,6 @@ class _Snapshot:
 
     def link(self, target: int, name: bytes, first: bytes) -> None:
         os.link(first, name, src_dir_fd=self.target_root, dst_dir_fd=target, follow_symlinks=False)
-
-
-def _normalise_exclude(paths: Iterable[str]) -> set[bytes]:
-    result = set()
-    for path in paths:
-        parts = [part for part in os.fsencode(path).split(b"/") if part and part != b"."]
-        if parts:
-            result.add(b"/".join(parts))
-    return result
 
 
 def snapshot_layer(
