@@ -8,12 +8,12 @@ directory from the same bytes (dockyard/layers/snapshot.py).
 from __future__ import annotations
 
 import fcntl
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import reference
 from dockyard.containers import record as records
 from dockyard.containers.lifecycle import find
+from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArgument, InvalidReference
 from dockyard.runtime.rootfs import ENGINE_FILES

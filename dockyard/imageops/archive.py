@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard import reference
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import NotFound
 from dockyard.imageops.resolve import resolve_image_id

@@ -14,10 +14,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
 from dockyard.layers import _archive
@@ -77,15 +77,26 @@ class AppliedLayer:
     blob_digest: Digest | None = None
 
 
-@dataclass(slots=True)
 class _Entry:
-    raw: bytes  # the name as archived
-    parts: list[bytes]
-    mode: int
-    uid: int
-    gid: int
-    mtime_ns: int
-    xattrs: list[tuple[bytes, bytes]]
+    __slots__ = ("raw", "parts", "mode", "uid", "gid", "mtime_ns", "xattrs")
+
+    def __init__(
+        self,
+        raw: bytes,  # the name as archived
+        parts: list[bytes],
+        mode: int,
+        uid: int,
+        gid: int,
+        mtime_ns: int,
+        xattrs: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.raw = raw
+        self.parts = parts
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime_ns = mtime_ns
+        self.xattrs = xattrs
 
     @property
     def name(self) -> str:

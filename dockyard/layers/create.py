@@ -3,7 +3,9 @@
 Entries come in sorted pre-order (a directory, then its children by byte
 order), named relative to the source without "./", directories with a trailing
 "/". Owners are numeric (empty user and group names) and mtimes whole seconds,
-as Docker writes them, so the same tree always gives the same bytes.
+as Docker writes layers, so the same tree always gives the same bytes.
+`write_tree` can add user and group names looked up in the tree's own
+/etc/passwd and /etc/group, as `docker export` does (see `owners`).
 
 `create_layer` hashes what it writes (a layer needs its diff ID); `write_tree`
 does not, and when the output is a real file or pipe it moves file data with
@@ -17,10 +19,10 @@ import io
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from dockyard.datarecord import dataclass
 from dockyard.layers import tarformat as tf
 
 if TYPE_CHECKING:
@@ -221,6 +223,7 @@ class _Creator:
         overlay_upper: bool,
         exclude: set[bytes],
         merge: bool = False,
+        owner_names: bool = False,
     ):
         self.sources = [os.fsencode(source) for source in sources]
         self.writer = writer
@@ -228,6 +231,21 @@ class _Creator:
         self.exclude = exclude
         self.merge = merge
         self.inodes: dict[tuple[int, int], bytes] = {}
+        self.header = tf.encode_header
+        if owner_names:
+            from dockyard.layers.owners import read_owner_names
+
+            names = read_owner_names(self.sources, merge=merge)
+            user, group = names.user, names.group
+
+            def named_header(
+                name: bytes, kind: bytes, mode: int, uid: int, gid: int, mtime: int, **options
+            ) -> bytes:
+                return tf.encode_header(
+                    name, kind, mode, uid, gid, mtime, uname=user(uid), gname=group(gid), **options
+                )
+
+            self.header = named_header
 
     def run(self) -> None:
         stack: list[int] = []
@@ -271,7 +289,7 @@ class _Creator:
         kind = stat.S_IFMT(mode)
         uid, gid, mtime = info.st_uid, info.st_gid, info.st_mtime_ns // 1_000_000_000
         add = self.writer.add
-        header = tf.encode_header
+        header = self.header
         if kind == stat.S_IFREG:
             if info.st_nlink > 1 and self.hardlinked(info, relative):
                 return
@@ -374,7 +392,7 @@ class _Creator:
             return False
         mtime = info.st_mtime_ns // 1_000_000_000
         self.writer.add(
-            tf.encode_header(
+            self.header(
                 relative, tf.HARDLINK, info.st_mode, info.st_uid, info.st_gid, mtime, linkname=first
             )
         )
@@ -432,6 +450,7 @@ def write_tree(
     *,
     overlay_upper: bool = False,
     exclude: Iterable[str] = (),
+    owner_names: bool = False,
 ) -> WrittenTree:
     """The same bytes as `create_layer`, without the diff ID: nothing is hashed,
     and when ``out`` is a file or a pipe, file data goes by sendfile(2).
@@ -439,13 +458,17 @@ def write_tree(
     ``source`` may be a list of overlayfs layer directories, top first (no
     ``overlay_upper`` then): the tar is that of the overlay mounted read-only
     from them, read without mounting it. The layers must hold plain whiteouts
-    and opaque markers only (no redirect_dir or metacopy xattrs)."""
+    and opaque markers only (no redirect_dir or metacopy xattrs).
+
+    With ``owner_names`` (export only: a layer's bytes must not depend on it),
+    headers carry the user and group names that the tree's own /etc/passwd and
+    /etc/group give, read through the same view, as `docker export` writes them."""
     writer = _Writer(out, hashing=False, fd=_file_descriptor(out))
     exclusions = _normalise_exclude(exclude)
     if isinstance(source, list | tuple):
         if overlay_upper:
             raise ValueError("a stack of layers has no overlay upper directory")
-        _write(_Creator(source, writer, False, exclusions, merge=True))
+        _write(_Creator(source, writer, False, exclusions, True, owner_names))
     else:
-        _write(_Creator([source], writer, overlay_upper, exclusions))
+        _write(_Creator([source], writer, overlay_upper, exclusions, False, owner_names))
     return WrittenTree(size=writer.size, tar_size=writer.count)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dockyard.datarecord import dataclass
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ import os
 import stat
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import BinaryIO
 
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.layers import tarformat as tf
 from dockyard.layers.create import _is_opaque, _normalise_exclude, _xattrs

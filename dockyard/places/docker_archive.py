@@ -20,11 +20,11 @@ import json
 import platform as host_platform
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard import reference
+from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive, InvalidDigest, InvalidReference
 from dockyard.oci import mediatypes as mt

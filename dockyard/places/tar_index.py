@@ -17,9 +17,9 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-from dataclasses import dataclass
 from typing import Protocol
 
+from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidArchive
 
 BLOCK = 512
