@@ -37,9 +37,9 @@ cat > .venv/bin/dockyard <<LAUNCHER
 import sys
 
 sys.path[1:1] = ["$PWD", $SITE_DIRS]
-from dockyard.cli.main import main
+from dockyard.cli.main import run_and_exit
 
-sys.exit(main())
+run_and_exit()
 LAUNCHER
 chmod 755 .venv/bin/dockyard
 # This machine sets PYTHONDONTWRITEBYTECODE: compile once so the CLI starts fast.

@@ -201,5 +201,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run_and_exit() -> None:
+    """The command line's entry point: main(), then a quick exit.
+
+    The interpreter's own shutdown (clearing ~200 modules, a last collection)
+    took 25-40 ms here, more than most commands' work: after main() the
+    process flushes its output, runs the atexit handlers, and ends with
+    os._exit. A command that left non-daemon threads running gets the normal
+    shutdown, which waits for them.
+    """
+    code = main()
+    threading = sys.modules.get("threading")
+    if threading is not None and any(
+        thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+        for thread in threading.enumerate()
+    ):
+        sys.exit(code)
+    import atexit
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()
