@@ -43,7 +43,11 @@ class Context:
 
     @contextlib.contextmanager
     def scenario(
-        self, key: str, title: str, target: tuple[str, float, str] | None = None, note: str = ""
+        self,
+        key: str,
+        title: str,
+        target: tuple[str, float, str] | tuple[str, float, str, str] | None = None,
+        note: str = "",
     ) -> Iterator[Scenario]:
         scenario = Scenario(key, title, note=note)
         if target is not None:

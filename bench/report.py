@@ -20,6 +20,7 @@ class Target:
     peer: str  # the contender the ratio is taken against
     max_ratio: float  # dockyard time / peer time must be at most this
     text: str  # as the issue states it
+    why_missed: str = ""  # what the profiles show stands in the way, printed when missed
 
 
 @dataclass
@@ -158,7 +159,8 @@ def markdown(scenarios: list[Scenario], meta: dict) -> str:
             ratio = s.ratios().get(s.target.peer) if s.target else None
             state = "met" if met else ("MISSED" if met is False else "not measured")
             shown = f"{ratio:.2f}x" if ratio is not None else "-"
-            lines.append(f"- {s.title}: {s.target.text}, measured {shown}: {state}")
+            why = f" (why: {s.target.why_missed})" if met is False and s.target.why_missed else ""
+            lines.append(f"- {s.title}: {s.target.text}, measured {shown}: {state}{why}")
     if meta.get("leftovers") is not None:
         lines += ["", f"Left behind after the run: {meta['leftovers'] or 'nothing'}."]
     return "\n".join(lines) + "\n"
