@@ -72,7 +72,6 @@ KNOWN: dict[int, str] = {
     26: "lead (import): Docker's import gives Config.Env the default PATH",
     27: "lead (import): Config.Env PATH is inherited from the imported base image",
     28: "lead (import): Config.Env PATH is inherited from the imported base image",
-    87: "containers/layers (export): tar entries carry uid/gid but no root/root names",
     154: "lead (load): Docker's 'Error processing tar file(exit status 1): ...' wording",
     158: "lead (load): Docker's 'Error processing tar file(exit status 1): ...' wording",
     160: "lead (import): Docker's 'Error processing tar file(exit status 1): ...' wording",
@@ -136,6 +135,7 @@ MASKS = [
         re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?( \+0000 UTC|Z)?"),
         "<DATE>",
     ),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}\b"), "<DATE>"),  # `tar tv`: no seconds
     (
         re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d+ +(\d\d:\d\d|\d{4})"),
         "<DATE>",

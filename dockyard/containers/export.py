@@ -94,7 +94,7 @@ def export_container(store: Store, name: str, out: BinaryIO) -> None:
     directory = _container_directory(store, name)
     stack = layer_stack(directory)
     if stack is not None:
-        write_tree(stack, out)
+        write_tree(stack, out, owner_names=True)
         return
     with merged_view(directory) as view:
-        write_tree(view, out)
+        write_tree(view, out, owner_names=True)

@@ -1,5 +1,6 @@
 """Deterministic tar header encoding: ustar when a member fits, pax records
-(path, linkpath, size, uid, gid, mtime, SCHILY.xattr.*) when it does not."""
+(path, linkpath, size, uid, gid, mtime, uname, gname, SCHILY.xattr.*) when it
+does not."""
 
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+def _fits_ustar_name(name: bytes) -> bool:
+    """Whether Go's tar writer keeps a user or group name in the ustar field."""
+    return len(name) <= 32 and name.isascii()
+
+
+def _ascii(name: bytes) -> bytes:
+    """Go's toASCII: the name without its non-ASCII bytes."""
+    return name if name.isascii() else bytes(byte for byte in name if byte < 0x80)
+
+
 def _checksum(header: bytes) -> int:
     # adler32's low half is 1 + the byte sum mod 65521; 256 bytes sum to at most
     # 65280, so two halves give the exact sum at C speed.
@@ -83,6 +94,8 @@ def _block(
     linkname: bytes,
     devmajor: bytes,
     devminor: bytes,
+    uname: bytes = b"",
+    gname: bytes = b"",
 ) -> bytes:
     header = b"".join(
         (
@@ -96,8 +109,8 @@ def _block(
             kind,
             linkname.ljust(100, b"\0"),
             b"ustar\x0000",
-            b"\0" * 32,  # uname: empty, so output does not depend on /etc/passwd
-            b"\0" * 32,  # gname
+            uname.ljust(32, b"\0"),  # empty unless asked (export), so layers do not
+            gname.ljust(32, b"\0"),  # depend on any /etc/passwd
             devmajor,
             devminor,
             prefix.ljust(155, b"\0"),
@@ -127,10 +140,25 @@ def encode_header(
     devmajor: int = 0,
     devminor: int = 0,
     xattrs: list[tuple[bytes, bytes]] | None = None,
+    uname: bytes = b"",
+    gname: bytes = b"",
 ) -> bytes:
-    """The header block(s) of one member: a pax header first when needed."""
+    """The header block(s) of one member: a pax header first when needed.
+
+    ``uname`` and ``gname`` go in the ustar fields when they are ASCII and at
+    most 32 bytes; otherwise, as Go's archive/tar writes them, in pax records,
+    with the ustar field holding their ASCII bytes cut to 32."""
+    names = _NAMES_AND_GAP
+    if uname or gname:
+        if b"\0" in uname or b"\0" in gname:
+            raise ValueError("a user or group name holds a NUL byte")
+        if _fits_ustar_name(uname) and _fits_ustar_name(gname):
+            names = uname.ljust(32, b"\0") + gname.ljust(32, b"\0")
+        else:
+            names = b""  # the pax path below
     if (
-        len(name) <= 100
+        names
+        and len(name) <= 100
         and len(linkname) <= 100
         and not xattrs
         and 0 <= uid < _SMALL
@@ -149,7 +177,7 @@ def encode_header(
             mtime,
             kind,
             linkname.ljust(100, b"\0"),
-            _NAMES_AND_GAP,
+            names,
             devmajor,
             devminor,
             _TAIL,
@@ -177,6 +205,9 @@ def encode_header(
         fields[key] = encoded
     for key, value in xattrs or ():
         pax[b"SCHILY.xattr." + key] = value
+    for key, value in ((b"uname", uname), (b"gname", gname)):
+        if not _fits_ustar_name(value):
+            pax[key] = value
     if (b"path" in pax and not _is_utf8(pax[b"path"])) or (
         b"linkpath" in pax and not _is_utf8(pax[b"linkpath"])
     ):
@@ -193,6 +224,8 @@ def encode_header(
         linkname,
         _octal(devmajor, 8) or _base256(devmajor, 8),
         _octal(devminor, 8) or _base256(devminor, 8),
+        _ascii(uname)[:32],
+        _ascii(gname)[:32],
     )
     if not pax:
         return block
