@@ -72,10 +72,6 @@ KNOWN: dict[int, str] = {
     26: "lead (import): Docker's import gives Config.Env the default PATH",
     27: "lead (import): Config.Env PATH is inherited from the imported base image",
     28: "lead (import): Config.Env PATH is inherited from the imported base image",
-    154: "lead (load): Docker's 'Error processing tar file(exit status 1): ...' wording",
-    158: "lead (load): Docker's 'Error processing tar file(exit status 1): ...' wording",
-    160: "lead (import): Docker's 'Error processing tar file(exit status 1): ...' wording",
-    162: "lead (import): Docker's 'Error processing tar file(exit status 1): ...' wording",
 }
 # Where the transcript's inspect JSON was saved: compared by the shape of the document.
 INSPECT_FILES = {

@@ -656,20 +656,36 @@ def test_empty_file_and_empty_stdin(tmp_path: Path) -> None:
 
 def test_text_file(tmp_path: Path) -> None:
     (tmp_path / "notatar.txt").write_text("this is not a tar file\n")
-    _expect(tmp_path / "notatar.txt", tmp_path, r"^Error processing tar file: unexpected EOF$")
+    _expect(
+        tmp_path / "notatar.txt",
+        tmp_path,
+        r"^Error processing tar file\(exit status 1\): unexpected EOF$",
+    )
 
 
 def test_random_bytes(tmp_path: Path) -> None:
     (tmp_path / "garbage.bin").write_bytes(hashlib.sha512(b"seed").digest() * 64)
-    _expect(tmp_path / "garbage.bin", tmp_path, r"^Error processing tar file: invalid tar header$")
+    _expect(
+        tmp_path / "garbage.bin",
+        tmp_path,
+        r"^Error processing tar file\(exit status 1\): archive/tar: invalid tar header$",
+    )
 
 
 def test_truncated_archive(tmp_path: Path, busybox: ArchiveImage) -> None:
     data = save(tmp_path / "out.tar", [busybox]).read_bytes()
     (tmp_path / "cut.tar").write_bytes(data[:2000])  # inside the first layer's data
-    _expect(tmp_path / "cut.tar", tmp_path, r"^Error processing tar file: unexpected EOF$")
+    _expect(
+        tmp_path / "cut.tar",
+        tmp_path,
+        r"^Error processing tar file\(exit status 1\): unexpected EOF$",
+    )
     (tmp_path / "cut2.tar").write_bytes(data[: 1024 + 100])  # inside a header
-    _expect(tmp_path / "cut2.tar", tmp_path, r"^Error processing tar file: unexpected EOF$")
+    _expect(
+        tmp_path / "cut2.tar",
+        tmp_path,
+        r"^Error processing tar file\(exit status 1\): unexpected EOF$",
+    )
 
 
 @pytest.mark.parametrize("name", ["../escape", "blobs/../../escape", "/etc/passwd"])
@@ -917,7 +933,7 @@ def test_corrupt_pax_record(tmp_path: Path) -> None:
     _expect(
         tmp_path / "bad-pax.tar",
         tmp_path,
-        r"^Error processing tar file: (invalid tar header|unexpected EOF)$",
+        r"^Error processing tar file\(exit status 1\): (archive/tar: invalid tar header|unexpected EOF)$",
     )
 
 

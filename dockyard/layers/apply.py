@@ -37,6 +37,7 @@ _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # xattrs an archive may not set: they would steer the overlay mount itself.
 _FORBIDDEN_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 _IGNORED_XATTR_ERRORS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
+TAR_ERROR_PREFIX = "Error processing tar file(exit status 1): "  # Docker's wording
 _MAX_ID = 2**32 - 1  # (uid_t)-1 means "unchanged" to chown: not an owner
 _MAX_SECONDS = 2**34  # about the year 2514
 # The per-entry getters, looked up once.
@@ -507,7 +508,7 @@ def apply_layer(
         applier.finish()
         source.drain()
     except _archive.ArchiveFailure as failure:
-        raise _describe_failure(str(failure), applier) from None
+        raise _describe_failure(str(failure), applier, source.count) from None
     except InvalidArchive as error:
         if applier is not None and applier.entries and "entry" not in str(error):
             raise InvalidArchive(f"{error} (at entry {applier.current!r})") from None
@@ -527,14 +528,15 @@ def apply_layer(
     )
 
 
-def _describe_failure(message: str, applier: _Applier | None) -> InvalidArchive:
+def _describe_failure(message: str, applier: _Applier | None, size: int) -> InvalidArchive:
+    """Docker's words for a stream that is not (or stops being) a tar, with libarchive's
+    own message and the entry reached added when there is more to say."""
     lowered = message.lower()
-    if "truncated" in lowered or "premature end" in lowered:
-        reason = "truncated archive"
-    elif "unrecognized archive format" in lowered or "damaged" in lowered:
-        reason = "invalid tar header"
+    if "truncated" in lowered or "premature end" in lowered or 0 < size < 512:
+        reason = "unexpected EOF"  # Go's archive/tar, short of a whole header
     else:
-        reason = "invalid tar data"
+        reason = "archive/tar: invalid tar header"
+    text = f"{TAR_ERROR_PREFIX}{reason}"
     if applier is not None and applier.entries:
-        return InvalidArchive(f"invalid layer: {reason} at entry {applier.current!r} ({message})")
-    return InvalidArchive(f"invalid layer: {reason} ({message})")
+        return InvalidArchive(f"{text} (at entry {applier.current!r}: {message})")
+    return InvalidArchive(text)

@@ -46,7 +46,10 @@ _HEADER_ONLY = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
 
 
 def tar_error(message: str) -> InvalidArchive:
-    return InvalidArchive(f"Error processing tar file: {message}")
+    """Docker's wording: `Error processing tar file(exit status 1): <Go's archive/tar error>`."""
+    if message == "invalid tar header":
+        message = "archive/tar: invalid tar header"
+    return InvalidArchive(f"Error processing tar file(exit status 1): {message}")
 
 
 @dataclass(frozen=True)
