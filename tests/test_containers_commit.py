@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_containers_support import dockyard_mounts, make_busybox_root, processes_under, run_cli
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
-    reason="needs root and an OCI runtime",
+from test_containers_support import (
+    NEEDS_RUNTIME,
+    busybox_store,
+    dy,
 )
+
+pytestmark = NEEDS_RUNTIME
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path):
-    root = tmp_path_factory.mktemp("commit") / "store"
-    make_busybox_root(root, busybox_tar)
-    yield root
-    for name in os.listdir(root / "containers"):
-        run_cli(root, "rm", "-f", name)
-    assert dockyard_mounts(root) == []
-    assert processes_under(root) == []
-
-
-def dy(root: Path, *args: str, stdin: bytes | None = None, code: int | None = 0):
-    result = run_cli(root, *args, stdin=stdin)
-    if code is not None:
-        assert result.returncode == code, (args, result)
-    return result
+def root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Iterator[Path]:
+    yield from busybox_store(tmp_path_factory, busybox_tar, "commit")
 
 
 def inspect(root: Path, name: str) -> dict:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import Cli
+
+NEEDS_RUNTIME = pytest.mark.skipif(
+    os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
+    reason="needs root and an OCI runtime",
+)
 
 
 def make_busybox_root(root: Path, busybox_tar: Path) -> Cli:
@@ -55,3 +63,27 @@ def run_cli(
         capture_output=True,
         timeout=timeout,
     )
+
+
+def busybox_store(
+    tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path, name: str
+) -> Iterator[Path]:
+    """A module's store with busybox imported; afterwards its containers are removed and
+    nothing (no mount, no process) may be left behind."""
+    root = tmp_path_factory.mktemp(name) / "store"
+    make_busybox_root(root, busybox_tar)
+    yield root
+    for container in os.listdir(root / "containers"):
+        run_cli(root, "rm", "-f", container)
+    assert dockyard_mounts(root) == []
+    assert processes_under(root) == []
+
+
+def dy(
+    root: Path, *args: str, stdin: bytes | None = None, code: int | None = 0
+) -> subprocess.CompletedProcess[bytes]:
+    """The CLI on ``root``, its exit code checked unless ``code`` is None."""
+    result = run_cli(root, *args, stdin=stdin)
+    if code is not None:
+        assert result.returncode == code, (args, result)
+    return result

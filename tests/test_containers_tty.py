@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_containers_support import dockyard_mounts, make_busybox_root, processes_under, run_cli
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
-    reason="needs root and an OCI runtime",
+from test_containers_support import (
+    NEEDS_RUNTIME,
+    busybox_store,
+    run_cli,
 )
+
+pytestmark = NEEDS_RUNTIME
 
 
 # busybox ash prints its prompt then asks the terminal for the cursor position
@@ -84,14 +85,8 @@ class Session:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path):
-    root = tmp_path_factory.mktemp("tty") / "store"
-    make_busybox_root(root, busybox_tar)
-    yield root
-    for name in os.listdir(root / "containers"):
-        run_cli(root, "rm", "-f", name)
-    assert dockyard_mounts(root) == []
-    assert processes_under(root) == []
+def root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Iterator[Path]:
+    yield from busybox_store(tmp_path_factory, busybox_tar, "tty")
 
 
 def test_run_it_session_start_ai_detach_attach(root: Path) -> None:
