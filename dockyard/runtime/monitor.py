@@ -248,6 +248,10 @@ class Monitor:
             proc = self.runtime.popen(args, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
             for fd in child_fds:
                 os.close(fd)
+            # The teardown removes trees with shutil (~5 ms to import): imported while
+            # the runtime starts the container, not after a short one has exited.
+            import shutil  # noqa: F401
+
             code = proc.wait()
             if code != 0:
                 os.set_blocking(err_r, False)

@@ -146,9 +146,12 @@ def prepare_init_mountpoint(container_dir: Path) -> None:
 
 
 def _clear_volatile_marker(container_dir: Path) -> None:
+    marker = container_dir / "work" / "work" / "incompat"
+    if not os.path.lexists(marker):
+        return  # a first mount: nothing to clear (and no shutil import, ~5 ms)
     import shutil  # here: shutil costs start-up time
 
-    shutil.rmtree(container_dir / "work" / "work" / "incompat", ignore_errors=True)
+    shutil.rmtree(marker, ignore_errors=True)
 
 
 @contextlib.contextmanager
