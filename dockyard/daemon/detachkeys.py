@@ -28,24 +28,3 @@ def parse(text: str | None) -> bytes:
         else:
             raise bad_request(f"Invalid escape keys ({text}) provided")
     return bytes(keys)
-
-
-class Scanner:
-    """Holds back a prefix of the keys until it is complete (detach) or broken (pass on)."""
-
-    def __init__(self, keys: bytes) -> None:
-        self.keys = keys
-        self.held = b""
-
-    def feed(self, data: bytes) -> tuple[bytes, bool]:
-        out = bytearray()
-        for byte in data:
-            candidate = self.held + bytes([byte])
-            if self.keys.startswith(candidate):
-                self.held = candidate
-                if candidate == self.keys:
-                    return bytes(out), True
-            else:
-                out += candidate
-                self.held = b""
-        return bytes(out), False

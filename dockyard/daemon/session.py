@@ -51,10 +51,10 @@ class AttachSession:
         self._input_task = asyncio.ensure_future(self._pump(send, close))
 
     async def _pump(self, send: SendStdin, close: CloseStdin) -> None:
-        from dockyard.daemon.detachkeys import Scanner
+        from dockyard.runtime.attach import DetachScanner
 
         reader = self.conn.reader
-        scanner = Scanner(self.detach_keys) if self.tty and self.detach_keys else None
+        scanner = DetachScanner(self.detach_keys) if self.tty and self.detach_keys else None
         try:
             while True:
                 data = await reader.read(65536)

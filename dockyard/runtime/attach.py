@@ -64,8 +64,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class _DetachScanner:
-    """Holds back a prefix of the detach sequence until it is complete or broken."""
+class DetachScanner:
+    """Holds back a prefix of the detach sequence until it is complete (detach) or broken
+    (passed on). The CLI's attach and the daemon's attach sessions both use it."""
 
     def __init__(self, keys: bytes) -> None:
         self.keys = keys
@@ -149,7 +150,7 @@ def relay(
             selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
         except PermissionError:  # a regular file or /dev/null: epoll refuses it, it never blocks
             _send_file(peer, stdin_fd)
-    scanner = _DetachScanner(DETACH_KEYS) if tty else None
+    scanner = DetachScanner(DETACH_KEYS) if tty else None
     reader = stream.FrameReader()
     if tty:
         size = terminal_size(stdin_fd) if stdin else None
