@@ -7,14 +7,20 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import tarfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_daemon_support import REPO, Daemon, have_docker_cli, have_runtime, import_base_images
+from test_daemon_support import (
+    Daemon,
+    have_docker_cli,
+    have_runtime,
+    import_base_images,
+    running_registry,
+)
 
 pytestmark = pytest.mark.skipif(not have_docker_cli(), reason="needs the docker CLI")
 
@@ -222,42 +228,10 @@ def test_events_stream(daemon: Daemon) -> None:
 # ---------------------------------------------------------------- registry
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("registry")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--storage",
-            str(base / "storage"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(20)
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_registry(tmp_path_factory.mktemp("registry") / "storage") as address:
+        yield address
 
 
 def test_push_pull_search_against_dockyards_registry(

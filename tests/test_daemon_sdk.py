@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_daemon_support import REPO, Daemon, have_runtime, import_base_images
+from test_daemon_support import Daemon, have_runtime, import_base_images, running_registry
 
 
 def _sdk():  # type: ignore[no-untyped-def]
@@ -135,39 +135,9 @@ def test_exec_run(client) -> None:  # type: ignore[no-untyped-def]
     container.remove(force=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_api_pull_stream_decode(client, daemon: Daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
-    registry = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--storage",
-            str(tmp_path / "registry"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        name = f"127.0.0.1:{port}/sdk/busybox"
+    with running_registry(tmp_path / "registry") as address:
+        name = f"{address}/sdk/busybox"
         client.images.get("busybox").tag(name, "latest")
         pushed = list(client.api.push(name, tag="latest", stream=True, decode=True))
         assert any(
@@ -182,9 +152,6 @@ def test_api_pull_stream_decode(client, daemon: Daemon, tmp_path: Path) -> None:
             f"Status: Downloaded newer image for {name}:latest",
         )
         assert client.images.get(f"{name}:latest").id == client.images.get("busybox").id
-    finally:
-        registry.terminate()
-        registry.wait(20)
 
 
 def test_errors_are_api_errors(client) -> None:  # type: ignore[no-untyped-def]
