@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(libarchive13 busybox-static debootstrap skopeo runc crun tar zstd xz-utils bzip2
           gzip curl ca-certificates python3-venv iproute2 util-linux openssl
-          docker-registry chromium tini)
+          docker-registry chromium tini haproxy)
 # The docker CLI drives the daemon in the compatibility tests; this kind of machine has it in
 # /usr/local/bin. Elsewhere Debian's docker.io provides the client (its dockerd is never started).
 command -v docker >/dev/null || PACKAGES+=(docker.io)

@@ -58,7 +58,7 @@ class Access:
         self._open_checked = 0.0
         self._open = True
         self._basic: dict[str, tuple[float, str, str, bool]] = {}
-        self.failures = FailureLimiter()
+        self.failures = FailureLimiter(meta)
 
     # -- who -------------------------------------------------------------------------
 

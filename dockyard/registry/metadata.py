@@ -3,7 +3,8 @@
 Blob bytes live in the storage driver; everything else lives here: which blobs a
 repository may serve, manifests and what they reference, tags, referrers (the
 ``subject`` column), upload sessions, repositories with their description, official
-and private flags, users, grants, stars and settings.
+and private flags, users, grants, stars, failed sign-ins (shared by every node) and
+settings.
 
 WAL mode lets several registry processes (and the ``registry gc`` / ``user``
 commands) share the file: readers never wait, writers take the write lock with
@@ -93,6 +94,11 @@ CREATE TABLE IF NOT EXISTS stars (
     created REAL NOT NULL,
     PRIMARY KEY (repo, user)
 );
+CREATE TABLE IF NOT EXISTS signin_failures (
+    client TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signin_failures_by_client ON signin_failures (client, at);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -17,13 +17,9 @@ import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
+from tests.registry.cluster import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -187,8 +183,41 @@ def stop_registry(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture
-def registry(tmp_path):
+# Every test that uses ``registry`` or ``auth_registry`` runs twice: against one process
+# (the single-node default) and against a cluster (nodes sharing storage and metadata,
+# haproxy in front), started once per session and emptied between tests.
+DEPLOYMENTS = ["single", "cluster"]
+
+
+@pytest.fixture(scope="session")
+def registry_cluster(tmp_path_factory):
+    from tests.registry.cluster import Cluster, haproxy_available, shared_directory_backend
+
+    if not haproxy_available():
+        pytest.skip("haproxy is not installed (scripts/install.sh installs it)")
+    directory = tmp_path_factory.mktemp("cluster")
+    cluster = Cluster(directory, shared_directory_backend(directory), nodes=2).start()
+    yield cluster
+    cluster.stop()
+
+
+def emptied_cluster(request, users: dict[str, str]):
+    """The session's cluster with nothing in it but ``users`` (root is an admin)."""
+    cluster = request.getfixturevalue("registry_cluster")
+    cluster.reset()
+    for name, password in users.items():
+        extra = ["--admin"] if name == "root" else []
+        result = cluster.cli("user", "add", name, "--password-stdin", *extra, input=password + "\n")
+        assert result.returncode == 0, result.stderr
+    cluster.wait_until_every_node_sees(401 if users else 200)
+    return cluster
+
+
+@pytest.fixture(params=DEPLOYMENTS)
+def registry(request, tmp_path):
+    if request.param == "cluster":
+        yield emptied_cluster(request, {})
+        return
     server = start_registry(str(tmp_path / "storage"))
     yield server
     stop_registry(server.process)
@@ -215,9 +244,12 @@ def registry_cli(storage: str, *args: str, input: str | None = None) -> subproce
 USERS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
 
 
-@pytest.fixture
-def auth_registry(tmp_path):
+@pytest.fixture(params=DEPLOYMENTS)
+def auth_registry(request, tmp_path):
     """A registry with accounts: alice and bob (users), root (admin)."""
+    if request.param == "cluster":
+        yield emptied_cluster(request, USERS)
+        return
     storage = str(tmp_path / "auth-storage")
     for name, password in USERS.items():
         extra = ["--admin"] if name == "root" else []

@@ -25,7 +25,6 @@ def world(auth_registry, auth_client):
     client = auth_client
     """alice/app (alice's, public), alice/secret (private), shared/public (nobody's),
     team/private (private; bob may pull)."""
-    storage = auth_registry.storage
     configs = {}
     for repo, pusher in (
         ("alice/app", "alice"),
@@ -44,8 +43,8 @@ def world(auth_registry, auth_client):
             )
             assert reply.status == 201
     for repo in ("alice/secret", "team/private"):
-        assert registry_cli(storage, "repo", "set-private", repo).returncode == 0
-    assert registry_cli(storage, "repo", "grant", "team/private", "bob", "pull").returncode == 0
+        assert auth_registry.cli("repo", "set-private", repo).returncode == 0
+    assert auth_registry.cli("repo", "grant", "team/private", "bob", "pull").returncode == 0
     return configs
 
 
@@ -206,21 +205,20 @@ def test_catalog_lists_what_the_caller_may_pull(auth_registry, auth_client, worl
 
 def test_user_commands_change_access(auth_registry, auth_client, world):
     client = auth_client
-    storage = auth_registry.storage
     assert client.post("/v2/bob/x/blobs/uploads/", auth=creds("bob")).status == 202
-    result = registry_cli(storage, "user", "passwd", "bob", "--password-stdin", input="new-pw\n")
+    result = auth_registry.cli("user", "passwd", "bob", "--password-stdin", input="new-pw\n")
     assert result.returncode == 0, result.stderr
     assert client.post("/v2/bob/x/blobs/uploads/", auth=creds("bob")).status == 401
     assert client.post("/v2/bob/x/blobs/uploads/", auth=("bob", "new-pw")).status == 202
-    assert registry_cli(storage, "user", "remove", "bob").returncode == 0
+    assert auth_registry.cli("user", "remove", "bob").returncode == 0
     assert client.post("/v2/bob/x/blobs/uploads/", auth=("bob", "new-pw")).status == 401
-    duplicate = registry_cli(storage, "user", "add", "alice", "--password-stdin", input="x\n")
+    duplicate = auth_registry.cli("user", "add", "alice", "--password-stdin", input="x\n")
     assert duplicate.returncode == 1
     assert duplicate.stderr == "Error: user alice already exists\n"
-    missing = registry_cli(storage, "user", "remove", "nobody")
+    missing = auth_registry.cli("user", "remove", "nobody")
     assert missing.returncode == 1 and missing.stderr == "Error: no such user: nobody\n"
     # a grant with a pattern
-    assert registry_cli(storage, "repo", "grant", "shared/*", "alice", "push").returncode == 0
+    assert auth_registry.cli("repo", "grant", "shared/*", "alice", "push").returncode == 0
     assert client.post("/v2/shared/public/blobs/uploads/", auth=creds("alice")).status == 202
 
 
@@ -276,7 +274,7 @@ def test_skopeo_uses_the_token_flow(auth_registry, tmp_path):
         f"docker://{host}/alice/tool:v1", f"dir:{tmp_path / 'out'}",
     )  # fmt: skip
     assert pulled.returncode == 0, pulled.stderr
-    registry_cli(auth_registry.storage, "repo", "set-private", "alice/tool")
+    auth_registry.cli("repo", "set-private", "alice/tool")
     hidden = skopeo(
         "inspect", "--tls-verify=false", f"docker://{host}/alice/tool:v1",
     )  # fmt: skip

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.registry.conftest import USERS, registry_cli
+from tests.registry.conftest import USERS
 from tests.registry.pushing import push_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,8 +48,8 @@ def test_page_lists_searches_and_stars(chromium, auth_registry, auth_client):
     client = auth_client
     push_image(client, "library/ubuntu", "24.04", "u", auth=("root", USERS["root"]), layers=2)
     push_image(client, "alice/webapp", "v1", "w", auth=("alice", USERS["alice"]))
-    registry_cli(auth_registry.storage, "repo", "set-description", "alice/webapp", "a web app")
-    registry_cli(auth_registry.storage, "repo", "set-official", "library/ubuntu")
+    auth_registry.cli("repo", "set-description", "alice/webapp", "a web app")
+    auth_registry.cli("repo", "set-official", "library/ubuntu")
 
     page = chromium.new_page()
     try:

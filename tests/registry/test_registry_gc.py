@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 
-from tests.registry.conftest import Client, registry_cli
+from tests.registry.conftest import Client
 from tests.registry.pushing import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -73,13 +73,13 @@ def test_gc_removes_unreferenced_blobs_and_keeps_tagged_images(registry, client)
     before = blob_files(storage)
     assert garbage <= before
 
-    dry = registry_cli(storage, "gc", "--dry-run")
+    dry = registry.cli("gc", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     for digest in garbage:
         assert f"would delete blob {digest}" in dry.stdout
     assert blob_files(storage) == before
 
-    result = registry_cli(storage, "gc", "--upload-grace", "3600")
+    result = registry.cli("gc", "--upload-grace", "3600")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].startswith("0 manifests, 4 blobs, 1 uploads deleted")
     assert blob_files(storage) == before - garbage
@@ -98,7 +98,7 @@ def test_gc_keeps_everything_within_the_grace_period(registry, client):
     digest, _, _ = push_image(client, "fresh", None, "pushed by digest only")
     client.delete(f"/v2/fresh/manifests/{digest}")
     before = blob_files(registry.storage)
-    result = registry_cli(registry.storage, "gc", "--delete-untagged")
+    result = registry.cli("gc", "--delete-untagged")
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1].startswith("0 manifests, 0 blobs, 0 uploads deleted")
     assert blob_files(registry.storage) == before
@@ -139,9 +139,9 @@ def test_gc_delete_untagged_follows_indexes_and_referrers(registry, client):
     )
     backdate(storage)
 
-    plain = registry_cli(storage, "gc")
+    plain = registry.cli("gc")
     assert plain.stdout.splitlines()[-1].startswith("0 manifests, 0 blobs")
-    result = registry_cli(storage, "gc", "--delete-untagged")
+    result = registry.cli("gc", "--delete-untagged")
     assert result.returncode == 0, result.stderr
     assert f"deleted manifest u@{untagged}" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("1 manifests, ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.registry.conftest import USERS, registry_cli
+from tests.registry.conftest import USERS
 from tests.registry.pushing import push_image
 
 ROOT = ("root", USERS["root"])
@@ -14,7 +14,6 @@ def auth(name: str) -> tuple[str, str]:
 
 def test_search_ranks_and_shows_hub_fields(auth_registry, auth_client):
     client = auth_client
-    storage = auth_registry.storage
     for repo in (
         "library/ubuntu",
         "library/debian",
@@ -29,9 +28,9 @@ def test_search_ranks_and_shows_hub_fields(auth_registry, auth_client):
         ("alice/ubuntu-tools", "tools for ubuntu"),
         ("other/thing", "has nothing to do with it"),
     ):
-        assert registry_cli(storage, "repo", "set-description", repo, text).returncode == 0
-    assert registry_cli(storage, "repo", "set-official", "library/ubuntu").returncode == 0
-    assert registry_cli(storage, "repo", "set-official", "library/debian").returncode == 0
+        assert auth_registry.cli("repo", "set-description", repo, text).returncode == 0
+    assert auth_registry.cli("repo", "set-official", "library/ubuntu").returncode == 0
+    assert auth_registry.cli("repo", "set-official", "library/debian").returncode == 0
 
     # stars: alice and bob star alice/ubuntu-tools, alice stars bob/myubuntu (twice: still one)
     for user in ("alice", "bob"):
@@ -92,10 +91,7 @@ def test_private_repositories_are_hidden_from_search(auth_registry, auth_client)
     client = auth_client
     push_image(client, "alice/secret-ubuntu", "latest", "s", auth=auth("alice"))
     push_image(client, "alice/public-ubuntu", "latest", "p", auth=auth("alice"))
-    assert (
-        registry_cli(auth_registry.storage, "repo", "set-private", "alice/secret-ubuntu").returncode
-        == 0
-    )
+    assert auth_registry.cli("repo", "set-private", "alice/secret-ubuntu").returncode == 0
 
     def names(**kw):
         return [r["name"] for r in client.get("/v1/search?q=ubuntu", **kw).json()["results"]]

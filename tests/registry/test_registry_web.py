@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
-from tests.registry.conftest import USERS, registry_cli
+from tests.registry.conftest import USERS
 from tests.registry.pushing import digest_of, push_image
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -56,9 +56,8 @@ def test_list_search_and_repository_page(registry, client):
     push_image(client, "library/ubuntu", "22.04", "u1", layers=2)
     push_image(client, "library/ubuntu", "24.04", "u2", layers=3)
     push_image(client, "team/tools", "v1", "t")
-    storage = registry.storage
-    registry_cli(storage, "repo", "set-description", "library/ubuntu", "Ubuntu <base> image")
-    registry_cli(storage, "repo", "set-official", "library/ubuntu")
+    registry.cli("repo", "set-description", "library/ubuntu", "Ubuntu <base> image")
+    registry.cli("repo", "set-official", "library/ubuntu")
 
     home = client.get("/")
     assert home.status == 200
@@ -138,7 +137,7 @@ def test_sign_in_and_star_from_the_page(auth_registry, auth_client):
 def test_private_repository_pages(auth_registry, auth_client):
     client = auth_client
     push_image(client, "alice/hidden", "v1", "h", auth=("alice", USERS["alice"]))
-    registry_cli(auth_registry.storage, "repo", "set-private", "alice/hidden")
+    auth_registry.cli("repo", "set-private", "alice/hidden")
     assert client.get("/r/alice/hidden").status == 404
     assert "alice/hidden" not in client.get("/").body.decode()
     assert client.get("/r/alice/hidden", auth=("alice", USERS["alice"])).status == 200
