@@ -31,7 +31,7 @@ COMMAND_MODULES = (
 
 # The module that registers each top-level command: a command line that names
 # one of these loads only that module (start-up time); anything else (help, an
-# unknown word) loads them all. tests/test_cli_startup.py keeps this in step.
+# unknown word) loads them all. tests/cli/test_cli_startup.py keeps this in step.
 COMMAND_MODULE = {
     **dict.fromkeys(
         ("images", "inspect", "history", "tag", "rmi", "import", "image"),

@@ -6,7 +6,7 @@ registry's upload, manifest and listing endpoints.
 Each case must be refused (a CLI: exit code 1 and one line on stderr, no traceback; the
 registry: a 4xx answer, never a 5xx) with the store (or the registry's storage)
 unchanged and nothing written outside it. The import/load cases live in
-tests/test_hostile_store.py, tests/test_layers_hostile.py and tests/test_docker_archive.py.
+tests/places/test_hostile_store.py, tests/layers/test_layers_hostile.py and tests/places/test_docker_archive.py.
 """
 
 from __future__ import annotations

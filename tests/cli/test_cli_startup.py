@@ -1,0 +1,158 @@
+"""CLI start-up: only the module of the command named is loaded, and the `images`
+fast path prints exactly what the general path prints."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+import time
+from contextlib import redirect_stdout
+
+import pytest
+
+from dockyard import reference
+from dockyard.cli import fast
+from dockyard.cli.main import COMMAND_MODULE, build_parser
+from tests.cli.imagefactory import child_image
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def test_every_command_loads_from_its_own_module(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    full = _subcommands(build_parser())
+    assert set(full) <= set(COMMAND_MODULE), "add new commands to COMMAND_MODULE"
+    for name, parser in full.items():
+        alone = _subcommands(build_parser(name))
+        assert alone[name].format_help() == parser.format_help(), name
+    # a command that the module the map names lacks: the full parser answers
+    monkeypatch.setitem(COMMAND_MODULE, "images", "dockyard.cli.cmd_archive")
+    assert "images" in _subcommands(build_parser("images"))
+
+
+def _general(store_root, argv: list[str]) -> str:  # type: ignore[no-untyped-def]
+    args = build_parser(argv[0]).parse_args(["--root", str(store_root), *argv])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert args.handler(args) == 0
+    return out.getvalue()
+
+
+def _fast(store_root, argv: list[str]) -> str | None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = fast.images(["--root", str(store_root), *argv])
+    return None if code is None else out.getvalue()
+
+
+FORMS = [
+    ["images"],
+    ["images", "-a"],
+    ["images", "-q"],
+    ["images", "-aq"],
+    ["images", "--no-trunc"],
+    ["images", "-q", "--no-trunc", "--all"],
+    ["image", "ls"],
+    ["image", "list", "-a"],
+]
+
+
+@pytest.fixture
+def varied_store(engine, busybox_tar, store_root):  # type: ignore[no-untyped-def]
+    base = engine.import_image(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
+    engine.store.set_tag(reference.parse("busybox:1.36"), base)
+    engine.store.set_tag(reference.parse("registry.example:5000/team/busybox:v1"), base)
+    engine.store.set_tag(reference.parse("someone/busybox:latest"), base)
+    time.sleep(1.1)
+    # an untagged parent (shown with -a only) under a tagged child
+    middle = child_image(engine, "busybox", {"a": b"a\n"}, "middle:1")
+    child_image(engine, "middle:1", {"b": b"b\n"}, "top:1")
+    engine.store.db.execute("DELETE FROM refs WHERE image_id = ?", (str(middle),))
+    # a dangling image and an image known only by digest
+    child_image(engine, "busybox", {"c": b"c\n"})
+    by_digest = child_image(engine, "busybox", {"d": b"d\n"})
+    digest = "sha256:" + "ab" * 32
+    engine.store.set_tag(reference.parse(f"docker.io/library/pulled@{digest}"), by_digest)
+    engine.store.set_tag(reference.parse(f"example.com/x/pulled@{digest}"), by_digest)
+    return store_root
+
+
+@pytest.mark.parametrize("argv", FORMS, ids=" ".join)
+def test_fast_images_prints_what_the_general_path_prints(varied_store, argv) -> None:  # type: ignore[no-untyped-def]
+    fast_out = _fast(varied_store, argv)
+    assert fast_out is not None
+    assert fast_out == _general(varied_store, argv)
+
+
+def test_fast_path_declines_what_it_does_not_handle(varied_store) -> None:  # type: ignore[no-untyped-def]
+    for argv in (["images", "busybox"], ["images", "--digests"], ["images", "-f", "dangling=true"],
+                 ["images", "--format", "{{.ID}}"], ["images", "-x"], ["ps"], ["image", "rm", "x"]):  # fmt: skip
+        assert _fast(varied_store, argv) is None, argv
+    assert fast.images(["--root", str(varied_store / "nothing-here"), "images"]) is None
+
+
+def test_images_starts_without_argparse_or_the_store(varied_store) -> None:  # type: ignore[no-untyped-def]
+    code = (
+        "import sys; from dockyard.cli.main import main; main(['--root', sys.argv[1], 'images']);"
+        "bad = {'argparse', 'dataclasses', 'typing', 're', 'pathlib', 'dockyard.store', 'datetime'} & set(sys.modules);"
+        "print(sorted(bad), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(varied_store)], capture_output=True, text=True, check=True
+    )
+    assert result.stderr.strip() == "[]"
+    assert result.stdout.startswith("REPOSITORY")
+
+
+# Modules the everyday commands must not load at start-up (each costs milliseconds of
+# every command: dataclasses pulls in inspect, ast, dis and tokenize; secrets and
+# tempfile pull in random; shutil pulls in bz2 and lzma; hashlib loads OpenSSL).
+HEAVY = {
+    "dataclasses", "inspect", "typing", "secrets", "random", "tempfile", "shutil", "platform",
+    "subprocess", "ctypes", "traceback", "shlex", "bz2", "lzma", "resource", "termios",
+}  # fmt: skip
+
+
+def _loaded_after(code: str, *argv: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True
+    )
+    return set(result.stderr.split())
+
+
+def test_run_path_imports_stay_light() -> None:
+    """What `run`, `create`, `start` and `rm` load before they fork the monitor
+    (no container runtime needed: the modules and the parser, not a container)."""
+    loaded = _loaded_after(
+        "from dockyard.cli.main import build_parser\n"
+        "args = build_parser('run').parse_args(['run', '--rm', 'busybox', 'true'])\n"
+        "import dockyard.containers.lifecycle, dockyard.containers.create\n"
+        "import dockyard.imageops.resolve, dockyard.runtime.ocirt"
+    )
+    assert HEAVY & loaded == set()
+    assert "hashlib" not in loaded
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["history", "busybox"], ["inspect", "busybox"], ["tag", "busybox", "light:1"], ["ps", "-a"],
+     ["rmi", "light:2"], ["images", "--digests"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_everyday_commands_start_light(engine, busybox_tar, store_root, argv) -> None:  # type: ignore[no-untyped-def]
+    image = engine.import_image(str(busybox_tar), "busybox:latest")
+    engine.store.set_tag(reference.parse("light:2"), image)
+    loaded = _loaded_after(
+        "from dockyard.cli.main import main\nmain(['--root', sys.argv[1], *sys.argv[2:]])",
+        str(store_root),
+        *argv,
+    )
+    assert HEAVY & loaded == set()
+    assert "dockyard.cli.cmd_archive" not in loaded

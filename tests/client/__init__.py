@@ -1,0 +1,1 @@
+"""Tests of the registry client side: login, search, pull and push against real registries."""

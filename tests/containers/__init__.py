@@ -1,0 +1,1 @@
+"""Tests of containers through the real CLI, runtimes and overlay mounts."""

@@ -1,0 +1,1 @@
+"""Tests of the bottom modules: datarecord, oci types, references."""

@@ -1,0 +1,1 @@
+"""Tests of the development tools: offline base images and the README demo."""

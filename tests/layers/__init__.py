@@ -1,0 +1,1 @@
+"""Tests of dockyard.layers: the layer codec (apply, create, snapshot, export)."""

@@ -1,0 +1,1 @@
+"""Tests of dockyard.runtime's pieces: spec, users, secure join, logs, framing, state."""
