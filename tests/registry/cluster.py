@@ -67,6 +67,24 @@ class Backend:
     def environment(self) -> dict[str, str]:
         return {**os.environ, **self.env}
 
+    def driver(self):  # type: ignore[no-untyped-def]
+        """The registry's own storage driver on the shared storage (to list what is kept)."""
+        from dockyard.registry.storage.filesystem import FilesystemDriver
+
+        return FilesystemDriver(self.storage)
+
+    def stored_blobs(self) -> set[str]:
+        """Digests of every blob object in the storage."""
+        found = set()
+        for info in self.driver().walk("blobs"):
+            parts = info.path.split("/")  # blobs/<algorithm>/<xx>/<hex>/data
+            if len(parts) == 5 and parts[4] == "data":
+                found.add(f"{parts[1]}:{parts[3]}")
+        return found
+
+    def stored_uploads(self) -> list[str]:
+        return [info.path for info in self.driver().walk("uploads")]
+
     def reset(self) -> None:
         """Empty the registry (blobs, uploads, repositories, accounts); keep its keys."""
         if self.reset_hook is not None:
@@ -278,11 +296,16 @@ class Cluster:
         nodes: int = 2,
         extra: list[str] | None = None,
         balancer_threads: int = 1,
+        node_extra: dict[int, list[str]] | None = None,
     ) -> None:
+        """``extra``: serve flags of every node; ``node_extra``: more flags for some."""
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.backend = backend
-        self.nodes = [Node(f"node{k}", backend, directory, list(extra or [])) for k in range(nodes)]
+        self.nodes = [
+            Node(f"node{k}", backend, directory, [*(extra or []), *(node_extra or {}).get(k, [])])
+            for k in range(nodes)
+        ]
         self.balancer = Balancer(directory, self.nodes, balancer_threads)
 
     # The face the registry tests use (the same as a single registry's).

@@ -1,0 +1,25 @@
+"""Failover through haproxy: 52 SIGKILLs of a registry node during dockyard and skopeo
+pushes and pulls (13 each), then gc. The longer run is
+``python -m tests.reliability.failover --full`` (120 kill points)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.registry.cluster import haproxy_available
+
+from .failover import run_failover, summary
+
+pytestmark = pytest.mark.skipif(not haproxy_available(), reason="haproxy is not installed")
+
+
+def test_clients_get_through_while_nodes_are_killed(tmp_path: Path) -> None:
+    trials, after_gc = run_failover(tmp_path, 52, seed=20261207)
+    killed = [trial for trial in trials if trial.node is not None]
+    problems = [f"{t.kind} kill after {t.delay:.2f} s: {p}" for t in trials for p in t.problems]
+    assert not problems + after_gc, "\n".join([*problems, *after_gc, *summary(trials)])
+    assert len(killed) == 52
+    # the kills land inside the commands (their times are fractions of a measured run)
+    assert sum(trial.killed_during for trial in killed) >= 40, "\n".join(summary(trials))
