@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,23 +11,8 @@ from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import NotFound
 from dockyard.imageops.resolve import resolve_image_id
-from dockyard.oci.types import chain_ids, parse_image_config
 from dockyard.reference import Reference
-from dockyard.store import LayerRecord, Store
-
-
-def _layer_opener(store: Store, layer: LayerRecord) -> Callable[[], BinaryIO]:
-    @contextmanager
-    def open_uncompressed() -> Iterator[BinaryIO]:
-        with store.blobs.open(layer.blob) as raw:
-            if layer.blob == layer.diff_id:
-                yield raw
-            else:
-                from dockyard.layers.compression import open_decompressed
-
-                yield open_decompressed(raw)
-
-    return open_uncompressed  # type: ignore[return-value]
+from dockyard.store import Store
 
 
 def _selection(store: Store, names: list[str]) -> list[tuple[Digest, list[str]]]:
@@ -76,46 +60,19 @@ def _selection(store: Store, names: list[str]) -> list[tuple[Digest, list[str]]]
 
 
 def save_images(store: Store, names: list[str], out: BinaryIO) -> None:
-    from dockyard.places.docker_archive import ArchiveImage, ArchiveLayer, write_docker_archive
+    from dockyard.imageops.copy import run_copy
+    from dockyard.places.docker_archive import DockerArchiveDestination
+    from dockyard.places.store import StoreSource, store_image
 
-    images = []
-    for image_id, tags in _selection(store, names):
-        image = store.image(image_id)
-        layers = [
-            ArchiveLayer(layer.diff_id, layer.tar_size, _layer_opener(store, layer))
-            for layer in store.layer_chain(image.top_chain)
-        ]
-        images.append(ArchiveImage(store.blobs.read(image_id), tags, layers))
-    write_docker_archive(out, images)
-
-
-LAYER_RACE_ATTEMPTS = 5
-
-
-def _add_layers(store: Store, entry, config, progress) -> None:  # type: ignore[no-untyped-def]
-    """Extract the layers of one archive image the store does not have yet."""
-    parent_chain: Digest | None = None
-    for diff_id, chain_id, layer in zip(
-        config.diff_ids, chain_ids(config.diff_ids), entry.layers, strict=True
-    ):
-        if store.layer(chain_id) is None:
-            report = None
-            if progress is not None:
-                short = diff_id.short
-
-                def report(done: int, _short: str = short, _size: int = layer.size) -> None:
-                    progress(_short, done, _size)
-
-            with layer.open() as stream:
-                store.add_layer_from_tar(
-                    stream,
-                    parent_chain,
-                    media_type=layer.media_type,
-                    expected_diff_id=diff_id,
-                    expected_blob=layer.digest,
-                    progress=report,
-                )
-        parent_chain = chain_id
+    images = [
+        store_image(store, image_id, [reference.parse(tag).with_default_tag() for tag in tags])
+        for image_id, tags in _selection(store, names)
+    ]
+    destination = DockerArchiveDestination(out)
+    try:
+        run_copy(StoreSource(store, images), destination)
+    finally:
+        destination.close()
 
 
 @dataclass
@@ -132,7 +89,10 @@ def load_images(
 ) -> LoadReport:
     """Load every image of an archive; layers already in the store are not extracted again.
     ``on_line`` gets each "Loaded image" line as soon as that image is in the store."""
-    from dockyard.places.docker_archive import open_archive
+    from dockyard.imageops.copy import run_copy
+    from dockyard.places.base import Event
+    from dockyard.places.docker_archive import DockerArchiveSource
+    from dockyard.places.store import StoreDestination, StoredImage
 
     lines: list[str] = []
     ids: list[Digest] = []
@@ -142,44 +102,36 @@ def load_images(
         if on_line is not None:
             on_line(line)
 
-    with store.staging_dir("load-") as tmpdir, open_archive(source, tmpdir) as archive:
-        for entry in archive.images:
-            config = parse_image_config(entry.config)
-            if len(config.diff_ids) != len(entry.layers):
-                from dockyard.errors import InvalidArchive
+    def report(event: Event) -> None:
+        if progress is not None and event.current is not None:
+            progress(event.item or "", event.current, event.total or 0)
 
-                raise InvalidArchive(
-                    f"invalid archive: image config lists {len(config.diff_ids)} layers,"
-                    f" the manifest {len(entry.layers)}"
-                )
-            refs = [reference.parse(text).with_default_tag() for text in entry.repo_tags]
-            for attempt in range(LAYER_RACE_ATTEMPTS):
-                try:
-                    _add_layers(store, entry, config, progress)
-                    image_id = config.id
-                    existed = {n for n, i, _k in store.all_refs() if i == str(image_id)}
-                    previous = {str(ref): store.lookup_ref(ref) for ref in refs}
-                    # Tagged in the transaction that adds it: a concurrent `image prune`
-                    # never sees it dangling.
-                    store.add_image(entry.config, tag=refs[0] if refs else None)
-                    for ref in refs[1:]:
-                        store.set_tag(ref, image_id)
-                    break
-                except NotFound:
-                    # Another process removed a layer this image shares meanwhile (rmi,
-                    # image prune): add what is missing again.
-                    if attempt == LAYER_RACE_ATTEMPTS - 1:
-                        raise
-            ids.append(image_id)
-            if not refs:
-                say(f"Loaded image ID: {image_id}")
-                continue
-            for ref in refs:
-                before = previous[str(ref)]
-                if before is not None and before != image_id and str(ref) not in existed:
-                    lines.append(
-                        f"The image {ref.familiar()} already exists, renaming the old one with ID"
-                        f" {before} to empty string"
-                    )
-                say(f"Loaded image: {ref.familiar()}")
+    class Loading(StoreDestination):
+        async def put_image(self, image, report):  # type: ignore[no-untyped-def]
+            stored: StoredImage = await super().put_image(image, report)
+            _loaded(stored, lines, say)
+            ids.append(stored.image_id)
+            return stored
+
+    with store.staging_dir("load-") as tmpdir:
+        destination = Loading(store, action="Loading layer")
+        try:
+            run_copy(DockerArchiveSource(source, tmpdir), destination, report)
+        finally:
+            destination.close()
     return LoadReport(lines, ids)
+
+
+def _loaded(stored, lines: list[str], say: Callable[[str], None]) -> None:  # type: ignore[no-untyped-def]
+    """Docker's lines for one loaded image."""
+    if not stored.names:
+        say(f"Loaded image ID: {stored.image_id}")
+        return
+    for ref in stored.names:
+        before = stored.previous[str(ref)]
+        if before is not None and before != stored.image_id and str(ref) not in stored.existed:
+            lines.append(
+                f"The image {ref.familiar()} already exists, renaming the old one with ID"
+                f" {before} to empty string"
+            )
+        say(f"Loaded image: {ref.familiar()}")

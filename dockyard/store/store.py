@@ -46,6 +46,15 @@ class _StagedLayer:
 
 
 @dataclass(frozen=True)
+class StagedTar:
+    """A layer staged by ``Store.stage_layer_from_tar``, waiting for ``install_staged``."""
+
+    staging: Path
+    writer: BlobWriter
+    layer: _StagedLayer | None
+
+
+@dataclass(frozen=True)
 class ReleasedLayer:
     chain_id: str
     dir: str
@@ -157,19 +166,40 @@ class Store:
         expected_blob: Digest | None = None,
         progress=None,  # type: ignore[no-untyped-def]
     ) -> LayerRecord:
-        """Apply a (possibly compressed) layer tar on top of ``parent_chain``, keeping its blob.
+        """Apply a (possibly compressed) layer tar on top of ``parent_chain``, keeping its blob."""
+        self.hold_shared_lock()
+        if parent_chain is not None and self.layer(parent_chain) is None:
+            raise NotFound(f"parent layer does not exist: {parent_chain}")
+        staged = self.stage_layer_from_tar(
+            stream,
+            media_type=media_type,
+            expected_diff_id=expected_diff_id,
+            expected_blob=expected_blob,
+            progress=progress,
+        )
+        return self.install_staged(staged, parent_chain)
 
-        One pass over the bytes: the raw stream is written to a blob and extracted
-        into a staging directory at once; both are renamed into place when complete.
-        """
+    def stage_layer_from_tar(
+        self,
+        stream: BinaryIO,
+        *,
+        media_type: str = mediatypes.OCI_LAYER,
+        expected_diff_id: Digest | None = None,
+        expected_blob: Digest | None = None,
+        progress=None,  # type: ignore[no-untyped-def]
+    ) -> StagedTar:
+        """Extract a layer into its own staging directory and seal its blob, neither
+        visible yet: one pass over the bytes, the raw stream teed into the blob (written
+        once, never read back). Touches no metadata, so several layers of one image can
+        be staged at once in worker threads; ``install_staged`` records them in order.
+        The caller holds the shared lock (``hold_shared_lock``)."""
         from dockyard.layers.apply import apply_layer
 
+        staging = self._new_staging()
         # apply_layer hashes the raw bytes it tees (and not twice when they are the
         # uncompressed tar, whose hash is the diff ID): the blob writer need not.
-        with (
-            self._layer_staging(parent_chain) as staging,
-            self.blobs.writer(hashed=False) as blob_writer,
-        ):
+        blob_writer = BlobWriter(self.blobs, hashed=False)
+        try:
             tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
             applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
@@ -181,17 +211,32 @@ class Store:
             blob = applied.blob_digest
             assert blob is not None  # apply_layer had a tee
             if expected_blob is not None and blob != expected_blob:
-                blob_writer.abort()
                 raise InvalidArchive(f"digest mismatch: expected {expected_blob}, got {blob}")
             blob_writer.seal(blob)
             if blob == applied.diff_id:
                 media_type = _uncompressed_media_type(media_type)
+            layer = _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
+            return StagedTar(staging, blob_writer, layer)
+        except BaseException:
+            self.discard_staged(StagedTar(staging, blob_writer, None))
+            raise
+
+    def install_staged(self, staged: StagedTar, parent_chain: Digest | None) -> LayerRecord:
+        """Record a staged layer on top of ``parent_chain`` (NotFound when another
+        process removed the parent meanwhile); the staging is gone afterwards."""
+        assert staged.layer is not None
+        try:
             return self._install_staged_layer(
-                staging,
-                blob_writer,
-                _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type),
-                parent_chain,
+                staged.staging, staged.writer, staged.layer, parent_chain
             )
+        finally:
+            self.discard_staged(staged)
+
+    @staticmethod
+    def discard_staged(staged: StagedTar) -> None:
+        staged.writer.abort()  # no-op once published
+        if staged.staging.exists():
+            remove_tree(staged.staging)
 
     def add_layer_from_upper(
         self,
@@ -231,15 +276,19 @@ class Store:
         self.hold_shared_lock()
         if parent_chain is not None and self.layer(parent_chain) is None:
             raise NotFound(f"parent layer does not exist: {parent_chain}")
-        import tempfile
-
-        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        staging = self._new_staging()
         try:
-            (staging / "diff").mkdir()
             yield staging
         finally:
             if staging.exists():
                 remove_tree(staging)
+
+    def _new_staging(self) -> Path:
+        import tempfile
+
+        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        (staging / "diff").mkdir()
+        return staging
 
     def _install_staged_layer(
         self,

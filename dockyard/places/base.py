@@ -1,0 +1,121 @@
+"""What every place offers, so that moving an image is one copy (imageops/copy.py).
+
+An :class:`ImageSource` lists the images it holds (config bytes, layers, names) and
+opens a layer's blob; an :class:`ImageDestination` says how many bottom layers it has
+already, takes layers (several at once), records them in order, takes the image and
+commits. Blob bytes always cross as a plain blocking reader, read in a worker thread;
+the rest is asyncio, because a registry is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, BinaryIO, Protocol
+
+from dockyard.datarecord import dataclass, field
+from dockyard.digest import Digest
+from dockyard.oci import mediatypes as mt
+from dockyard.oci.types import parse_image_config
+from dockyard.reference import Reference
+
+
+@dataclass(frozen=True)
+class Event:
+    """The one progress report of a copy, in the shape of Docker's JSON messages:
+    a line (``item`` None), an item's status, or an item's progress bar (with
+    ``current`` and ``total``)."""
+
+    item: str | None
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+Report = Callable[[Event], None]
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
+
+def no_report(_event: Event) -> None:
+    pass
+
+
+@dataclass
+class Layer:
+    """One layer as its source holds it: the blob (as ``media_type`` says, maybe
+    compressed) and what is known of it before it is read."""
+
+    diff_id: Digest
+    media_type: str
+    size: int  # blob bytes
+    digest: Digest | None  # the blob's digest; None when the source does not name it
+    item: str  # the short ID progress shows
+    tar_size: int = -1  # uncompressed bytes, when the source knows them
+    open: Opener | None = field(default=None, repr=False)  # the raw blob, for file sources
+    verified: bool = False  # the store's own: its digests were checked when it came in
+
+
+@dataclass
+class Image:
+    """One image of a source: exact config bytes, layers bottom to top, names it carries."""
+
+    config: bytes
+    layers: list[Layer]
+    names: list[Reference] = field(default_factory=list)
+    manifest_digest: Digest | None = None  # the source's manifest digest (a registry's)
+
+    @property
+    def id(self) -> Digest:
+        return Digest.of_bytes(self.config)
+
+
+def checked_image(config: bytes, layers: list[Layer], what: str = "image") -> None:
+    """The config's diff IDs and the layer list agree (every source checks this)."""
+    from dockyard.errors import InvalidArchive
+
+    diff_ids = parse_image_config(config).diff_ids
+    if len(diff_ids) != len(layers):
+        raise InvalidArchive(
+            f"{what}: image config lists {len(diff_ids)} layers, the manifest {len(layers)}"
+        )
+
+
+class ImageSource(Protocol):
+    async def images(self) -> list[Image]:
+        """The images to copy (an index resolved to the platform unless asked for all)."""
+
+    async def fetch(self, layer: Layer, report: Report) -> Opener:
+        """Make a layer's blob readable (a registry starts its download here) and
+        return what opens its raw bytes; called in layer order."""
+
+    def interrupt(self) -> None:
+        """The copy failed: readers waiting for bytes raise instead of waiting."""
+
+    async def close(self, succeeded: bool) -> None:
+        """Release what the source holds (partial downloads are kept for a resume
+        unless the copy succeeded or the source lied)."""
+
+
+class ImageDestination(Protocol):
+    async def present(self, image: Image, report: Report) -> list[bool]:
+        """For each layer: does the destination need nothing for it?"""
+
+    async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:
+        """Take one layer (several run at once); the result goes to commit_layer."""
+
+    async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
+        """Record a layer taken by put_layer; called in layer order."""
+
+    async def discard_layer(self, staged: Any) -> None:
+        """Drop a layer put_layer took when the copy fails."""
+
+    async def put_image(self, image: Image, report: Report) -> Any:
+        """Record the image (config, manifest, names) once its layers are in; the
+        result is what the copy returns for it."""
+
+    async def commit(self) -> None:
+        """Finish (an archive is written here); nothing is visible before."""
+
+
+def is_compressed(media_type: str) -> bool:
+    return media_type not in (mt.OCI_LAYER, mt.DOCKER_LAYER)

@@ -1,0 +1,203 @@
+"""What the file places share (docker-archive, OCI archive, OCI layout directory): their
+images as the copy sees them, and the writing side that gathers layers until the
+archive or layout is written at commit.
+
+A layer whose bytes the store vouches for is read when the archive is written; any
+other is spooled into a temporary file first, hashed on the way (its digest checked,
+its size learnt: a tar header needs it before the bytes), decompressed when the
+destination wants the plain tar (docker-archive names layers by diff ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockyard import reference
+from dockyard.digest import Digest
+from dockyard.errors import InvalidArchive
+from dockyard.oci.types import Descriptor, parse_image_config
+from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
+from dockyard.places.oci_layout import ArchiveImage, ArchiveLayer, LoadedImageEntry
+
+CHUNK = 1 << 20
+
+
+def entry_images(entries: list[LoadedImageEntry], wanted: str | None) -> list[Image]:
+    """The images of an archive or layout as the copy sees them; ``wanted`` picks one by
+    a tag it carries or its OCI ref.name (skopeo's ``FILE:REF``)."""
+    images = []
+    for entry in entries:
+        if wanted is not None and not _carries(entry, wanted):
+            continue
+        diff_ids = parse_image_config(entry.config).diff_ids
+        if len(diff_ids) != len(entry.layers):
+            raise InvalidArchive(
+                f"invalid archive: image config lists {len(diff_ids)} layers,"
+                f" the manifest {len(entry.layers)}"
+            )
+        layers = [
+            Layer(
+                diff_id,
+                layer.media_type,
+                layer.size,
+                layer.digest,
+                diff_id.short,
+                -1 if is_compressed(layer.media_type) else layer.size,
+                open=layer.open,
+            )
+            for diff_id, layer in zip(diff_ids, entry.layers, strict=True)
+        ]
+        names = [reference.parse(tag).with_default_tag() for tag in entry.repo_tags]
+        images.append(Image(entry.config, layers, names))
+    if wanted is not None and not images:
+        raise InvalidArchive(f"no image named {wanted!r} in the archive")
+    return images
+
+
+def _carries(entry: LoadedImageEntry, wanted: str) -> bool:
+    if wanted in entry.ref_names:
+        return True
+    try:
+        familiar = reference.parse(wanted).with_default_tag().familiar()
+    except Exception:
+        return False
+    return familiar in entry.repo_tags
+
+
+class FileSource:
+    """A source whose layers are files or archive members, open until ``close``."""
+
+    _images: list[Image]
+
+    async def images(self) -> list[Image]:
+        return self._images
+
+    async def fetch(self, layer: Layer, report: Report) -> Opener:
+        assert layer.open is not None
+        return layer.open
+
+    def interrupt(self) -> None:
+        pass
+
+    async def close(self, succeeded: bool) -> None:
+        self.close_files()
+
+    def close_files(self) -> None:
+        pass
+
+
+class LayoutWriter:
+    """Gathers images for an archive or layout written at ``commit``. ``plain``: layers
+    are written as uncompressed tars named by diff ID (docker-archive); otherwise
+    as the blobs they are (OCI)."""
+
+    plain = True
+
+    def __init__(self, names: list[reference.Reference] | None = None) -> None:
+        self.names = names  # given: every image is recorded under these instead
+        self.images: list[ArchiveImage] = []
+        self._spool = tempfile.TemporaryDirectory(prefix="dockyard-copy-")
+        self._taken: dict[int, ArchiveLayer] = {}
+
+    async def present(self, image: Image, report: Report) -> list[bool]:
+        return [False] * len(image.layers)
+
+    async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:
+        layer = image.layers[position]
+        if layer.verified:  # the store's: read when the archive is written
+            if not self.plain or not is_compressed(layer.media_type):
+                return self._layer(layer, layer.size, opener)
+            if layer.tar_size >= 0:
+                return ArchiveLayer(layer.diff_id, layer.tar_size, _decompressing(opener))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._spooled, layer, opener)
+
+    def _layer(self, layer: Layer, size: int, opener: Opener) -> ArchiveLayer:
+        if self.plain:
+            return ArchiveLayer(layer.diff_id, size, opener)
+        assert layer.digest is not None
+        blob = Descriptor(layer.media_type, layer.digest, size)
+        return ArchiveLayer(layer.diff_id, layer.tar_size, opener, blob)
+
+    def _spooled(self, layer: Layer, opener: Opener) -> ArchiveLayer:
+        fd, name = tempfile.mkstemp(dir=self._spool.name)
+        path = Path(name)
+        raw_hash = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out, opener() as raw:
+            stream: BinaryIO = _Hashing(raw, raw_hash)  # type: ignore[assignment]
+            if self.plain and is_compressed(layer.media_type):
+                from dockyard.layers.compression import open_decompressed
+
+                stream = open_decompressed(stream)
+            written_hash = hashlib.sha256()
+            while data := stream.read(CHUNK):
+                out.write(data)
+                written_hash.update(data)
+                size += len(data)
+        raw_digest = Digest("sha256", raw_hash.hexdigest())
+        if layer.digest is not None and raw_digest != layer.digest:
+            raise InvalidArchive(f"layer {layer.digest}: content does not match its digest")
+        if self.plain and Digest("sha256", written_hash.hexdigest()) != layer.diff_id:
+            raise InvalidArchive(f"layer content does not match its diff ID {layer.diff_id}")
+        if not self.plain and layer.digest is None:
+            layer = Layer(
+                layer.diff_id, layer.media_type, size, raw_digest, layer.item, layer.tar_size
+            )
+
+        @contextmanager
+        def open_spooled() -> Iterator[BinaryIO]:
+            with open(path, "rb") as stream:
+                yield stream
+
+        return self._layer(layer, size, open_spooled)
+
+    async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
+        self._taken[position] = staged
+
+    async def discard_layer(self, staged: Any) -> None:
+        pass
+
+    async def put_image(self, image: Image, report: Report) -> Digest:
+        layers = [self._taken[position] for position in range(len(image.layers))]
+        self._taken = {}
+        names = self.names if self.names is not None else image.names
+        self.images.append(ArchiveImage(image.config, [n.familiar() for n in names], layers))
+        return image.id
+
+    def close(self) -> None:
+        self._spool.cleanup()
+
+
+class _Hashing:
+    def __init__(self, stream: BinaryIO, hasher) -> None:  # type: ignore[no-untyped-def]
+        self._stream = stream
+        self._hasher = hasher
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hasher.update(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _decompressing(opener: Opener) -> Opener:
+    @contextmanager
+    def open_plain() -> Iterator[BinaryIO]:
+        from dockyard.layers.compression import open_decompressed
+
+        with opener() as raw:
+            yield open_decompressed(raw)
+
+    return open_plain

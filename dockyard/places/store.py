@@ -1,0 +1,156 @@
+"""The local store as a place: the source of save and push, the destination of load,
+pull and import.
+
+As a destination, every layer missing from the store is extracted at once, each into
+its own staging directory as its bytes arrive (worker threads: extraction spends its
+time in libarchive and the kernel, outside the GIL), and the staged layers are
+recorded in layer order. The layer blob is kept as received, written once while it
+is extracted (a tee) and never read back to extract. A layer another process removes
+meanwhile (rmi, image prune) raises NotFound, which the copy answers by copying the
+image again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from dockyard.datarecord import dataclass
+from dockyard.digest import Digest
+from dockyard.oci.types import chain_ids
+from dockyard.places.base import Event, Image, Layer, Opener, Report
+from dockyard.reference import Reference
+from dockyard.store import LayerRecord, Store
+
+
+def store_layer(store: Store, record: LayerRecord) -> Layer:
+    return Layer(
+        record.diff_id,
+        record.blob_media_type,
+        store.blobs.size(record.blob),
+        record.blob,
+        record.diff_id.short,
+        record.tar_size,
+        verified=True,
+    )
+
+
+def store_image(store: Store, image_id: Digest, names: list[Reference]) -> Image:
+    record = store.image(image_id)
+    layers = [store_layer(store, layer) for layer in store.layer_chain(record.top_chain)]
+    return Image(store.blobs.read(image_id), layers, names)
+
+
+class StoreSource:
+    """Images of the store, chosen by the caller (``select_for_save`` or one reference)."""
+
+    def __init__(self, store: Store, images: list[Image]) -> None:
+        self.store = store
+        self._images = images
+
+    async def images(self) -> list[Image]:
+        return self._images
+
+    async def fetch(self, layer: Layer, report: Report) -> Opener:
+        blobs = self.store.blobs
+        assert layer.digest is not None
+
+        @contextmanager
+        def open_blob():  # type: ignore[no-untyped-def]
+            with blobs.open(layer.digest) as raw:  # type: ignore[arg-type]
+                yield raw
+
+        return open_blob
+
+    async def close(self, succeeded: bool) -> None:
+        pass
+
+
+@dataclass
+class StoredImage:
+    """What the store destination did with one image."""
+
+    image_id: Digest
+    names: list[Reference]
+    previous: dict[str, Digest | None]  # each name's image before, and
+    existed: set[str]  # the references the image had already
+
+
+class StoreDestination:
+    """Layers into ``layers/`` (extracted) and ``blobs/`` (as received), then the
+    image and its names. ``action`` names the extraction in progress reports
+    ('Extracting' for pull, 'Loading layer' for load); ``done`` the status after a
+    layer is recorded."""
+
+    def __init__(self, store: Store, action: str = "Extracting", done: str | None = None) -> None:
+        self.store = store
+        self.action = action
+        self.done = done
+        self._pool = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="dockyard-extract"
+        )
+        store.hold_shared_lock()
+
+    async def present(self, image: Image, report: Report) -> list[bool]:
+        chains = chain_ids([layer.diff_id for layer in image.layers])
+        have = [self.store.layer(chain) is not None for chain in chains]
+        # A layer counts only with everything below it: the first missing one and all
+        # above it are copied (chain IDs: a present layer implies its parents).
+        first_missing = have.index(False) if False in have else len(have)
+        return [position < first_missing for position in range(len(have))]
+
+    async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:
+        layer = image.layers[position]
+        loop = asyncio.get_running_loop()
+        step = max(layer.size // 50, 1 << 20)
+        shown = [0]
+
+        def progress(done: int) -> None:
+            if done - shown[0] >= step or done >= layer.size:
+                shown[0] = done
+                loop.call_soon_threadsafe(report, Event(layer.item, self.action, done, layer.size))
+
+        def stage():  # type: ignore[no-untyped-def]
+            with opener() as stream:
+                return self.store.stage_layer_from_tar(
+                    stream,
+                    media_type=layer.media_type,
+                    expected_diff_id=layer.diff_id,
+                    expected_blob=layer.digest,
+                    progress=progress,
+                )
+
+        return await loop.run_in_executor(self._pool, stage)
+
+    async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
+        parent = chain_ids([layer.diff_id for layer in image.layers[:position]])
+        self.store.install_staged(staged, parent[-1] if parent else None)
+        if self.done:
+            report(Event(image.layers[position].item, self.done))
+
+    async def discard_layer(self, staged: Any) -> None:
+        self.store.discard_staged(staged)
+
+    async def put_image(self, image: Image, report: Report) -> StoredImage:
+        store = self.store
+        image_id = image.id
+        names = list(dict.fromkeys(image.names))
+        existed = {n for n, i, _k in store.all_refs() if i == str(image_id)}
+        previous = {str(ref): store.lookup_ref(ref) for ref in names}
+        # Tagged in the transaction that adds it: a concurrent `image prune` never
+        # sees it dangling.
+        tags = [ref for ref in names if ref.tag is not None]
+        store.add_image(image.config, tag=tags[0] if tags else None)
+        for ref in names:
+            if not tags or ref != tags[0]:
+                store.set_tag(ref, image_id)
+        return StoredImage(image_id, names, previous, existed)
+
+    async def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
