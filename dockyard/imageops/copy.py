@@ -58,7 +58,7 @@ async def _copy_layers(
 ) -> None:
     present = await destination.present(image, report)
     missing = [position for position, here in enumerate(present) if not here]
-    openers = [await source.fetch(image.layers[position], report) for position in missing]
+    openers = await source.fetch([image.layers[position] for position in missing], report)
     tasks = [
         asyncio.ensure_future(destination.put_layer(image, position, opener, report))
         for position, opener in zip(missing, openers, strict=True)

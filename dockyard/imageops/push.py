@@ -167,7 +167,7 @@ class Pusher:
 
     async def _push_one(self, repository, ref: Reference, image_id: Digest) -> PushResult:  # type: ignore[no-untyped-def]
         from dockyard.client import pushcache
-        from dockyard.client.upload import upload_bytes
+        from dockyard.places.registry_upload import upload_bytes
 
         image = self.store.image(image_id)
         layers = self.store.layer_chain(image.top_chain)
@@ -258,7 +258,7 @@ class Pusher:
         self, repository, layer: LayerRecord, known: _Known | None, kind: str, semaphore
     ) -> _Known:  # type: ignore[no-untyped-def]
         from dockyard.client import pushcache
-        from dockyard.client.upload import upload_file
+        from dockyard.places.registry_upload import upload_file
 
         short = layer.diff_id.short
         async with semaphore:
@@ -285,8 +285,8 @@ class Pusher:
             return known
 
     async def _compress_and_upload(self, repository, layer: LayerRecord, kind: str) -> _Known:  # type: ignore[no-untyped-def]
-        from dockyard.client.upload import upload_stream
         from dockyard.layers.compression import compress_gzip, compress_zstd, open_decompressed
+        from dockyard.places.registry_upload import upload_stream
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)

@@ -84,9 +84,9 @@ class ImageSource(Protocol):
     async def images(self) -> list[Image]:
         """The images to copy (an index resolved to the platform unless asked for all)."""
 
-    async def fetch(self, layer: Layer, report: Report) -> Opener:
-        """Make a layer's blob readable (a registry starts its download here) and
-        return what opens its raw bytes; called in layer order."""
+    async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
+        """Make the blobs of an image's missing layers readable (a registry starts
+        their downloads here); for each, what opens its raw bytes."""
 
     def interrupt(self) -> None:
         """The copy failed: readers waiting for bytes raise instead of waiting."""
@@ -119,3 +119,17 @@ class ImageDestination(Protocol):
 
 def is_compressed(media_type: str) -> bool:
     return media_type not in (mt.OCI_LAYER, mt.DOCKER_LAYER)
+
+
+def report_to(events: Any) -> Report:
+    """Events as the CLI and the daemon take them (client/events.py's Events)."""
+
+    def report(event: Event) -> None:
+        if event.item is None:
+            events.line(event.status)
+        elif event.current is None:
+            events.status(event.item, event.status)
+        else:
+            events.progress(event.item, event.status, event.current, event.total or 0)
+
+    return report

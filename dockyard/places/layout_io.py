@@ -79,9 +79,8 @@ class FileSource:
     async def images(self) -> list[Image]:
         return self._images
 
-    async def fetch(self, layer: Layer, report: Report) -> Opener:
-        assert layer.open is not None
-        return layer.open
+    async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
+        return [layer.open for layer in layers]  # type: ignore[misc]
 
     def interrupt(self) -> None:
         pass

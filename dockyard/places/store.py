@@ -54,16 +54,19 @@ class StoreSource:
     async def images(self) -> list[Image]:
         return self._images
 
-    async def fetch(self, layer: Layer, report: Report) -> Opener:
-        blobs = self.store.blobs
-        assert layer.digest is not None
+    async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
+        return [self._opener(layer.digest) for layer in layers]  # type: ignore[arg-type]
 
+    def _opener(self, digest: Digest) -> Opener:
         @contextmanager
         def open_blob():  # type: ignore[no-untyped-def]
-            with blobs.open(layer.digest) as raw:  # type: ignore[arg-type]
+            with self.store.blobs.open(digest) as raw:
                 yield raw
 
         return open_blob
+
+    def interrupt(self) -> None:
+        pass
 
     async def close(self, succeeded: bool) -> None:
         pass
@@ -85,10 +88,17 @@ class StoreDestination:
     ('Extracting' for pull, 'Loading layer' for load); ``done`` the status after a
     layer is recorded."""
 
-    def __init__(self, store: Store, action: str = "Extracting", done: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        action: str = "Extracting",
+        done: str | None = None,
+        exists: str | None = None,
+    ) -> None:
         self.store = store
         self.action = action
         self.done = done
+        self.exists = exists  # the status of a layer present already (pull's)
         self._pool = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 2, thread_name_prefix="dockyard-extract"
         )
@@ -100,6 +110,12 @@ class StoreDestination:
         # A layer counts only with everything below it: the first missing one and all
         # above it are copied (chain IDs: a present layer implies its parents).
         first_missing = have.index(False) if False in have else len(have)
+        registered = self.store.db.execute(
+            "SELECT 1 FROM images WHERE id = ?", (str(image.id),)
+        ).fetchone()
+        if self.exists and not (registered and first_missing == len(have)):
+            for layer in image.layers[:first_missing]:
+                report(Event(layer.item, self.exists))
         return [position < first_missing for position in range(len(have))]
 
     async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:

@@ -119,7 +119,7 @@ def test_push_zstd(cli, client_env, cncf, busybox, tmp_path):  # type: ignore[no
 def test_chunked_upload_of_a_large_layer(client_env, cncf, faulty, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     import os
 
-    from dockyard.client import upload
+    from dockyard.places import registry_upload as upload
     from dockyard.imageops.pull import pull
     from dockyard.imageops.push import push
 

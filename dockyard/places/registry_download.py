@@ -18,9 +18,9 @@ from pathlib import Path
 import aiohttp
 
 from dockyard.client.errors import RegistryError
-from dockyard.client.growing import GrowingState
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
+from dockyard.places.growing import GrowingState
 from dockyard.places.registry import RegistryRepository
 
 RETRIES = 5
