@@ -119,9 +119,9 @@ def test_push_zstd(cli, client_env, cncf, busybox, tmp_path):  # type: ignore[no
 def test_chunked_upload_of_a_large_layer(client_env, cncf, faulty, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     import os
 
-    from dockyard.places import registry_upload as upload
     from dockyard.imageops.pull import pull
     from dockyard.imageops.push import push
+    from dockyard.places import registry_upload as upload
 
     payload = os.urandom(3 << 20)
     image = memory_image([{"data/random": payload}])
