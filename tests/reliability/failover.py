@@ -28,7 +28,8 @@ from pathlib import Path
 from tests.registry.cluster import Cluster, shared_directory_backend
 
 from .artifacts import ArchiveImage, docker_archive, random_tree
-from .gcconcurrency import MANIFEST_TYPES, verify
+from .clusterconcurrency import referenced_blobs
+from .gcconcurrency import verify
 from .harness import dockyard_argv, env_for, remove_tree, run
 from .hostile_registry import request
 
@@ -201,15 +202,7 @@ def garbage_collection_check(cluster: Cluster, pushed: dict[str, str]) -> list[s
     result = cluster.cli("gc", "--grace", "0", "--upload-grace", "0")
     if result.returncode != 0:
         problems.append(f"gc: {result.stderr.strip()[-300:]}")
-    referenced: set[str] = set()
-    for name in pushed:
-        repo, _, tag = name.partition(":")
-        answer = request(
-            cluster.host, "GET", f"/v2/{repo}/manifests/{tag}", None, {"Accept": MANIFEST_TYPES}
-        )
-        manifest = json.loads(answer.body)
-        referenced.add("sha256:" + hashlib.sha256(answer.body).hexdigest())
-        referenced.update(d["digest"] for d in [manifest["config"], *manifest["layers"]])
+    referenced = referenced_blobs(cluster.host, pushed)
     stored = cluster.backend.stored_blobs()
     if stored != referenced:
         problems.append(
