@@ -60,6 +60,28 @@ def versions(engines: dict[str, peers.Engine]) -> dict[str, str]:
     return found
 
 
+def stop_engines(ctx: Context, engines: dict[str, peers.Engine]) -> None:
+    """Stop each engine once (a second call finds it stopped)."""
+    for engine in reversed(list(engines.values())):
+        try:
+            engine.stop()
+        except Exception as error:  # keep stopping the others
+            ctx.log(f"stopping {engine.name}: {error}")
+    engines.clear()
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (ext4, xfs, ...)."""
+    found, best = "?", ""
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            mount_point = fields[1]
+            if str(path).startswith(mount_point.rstrip("/") + "/") and len(mount_point) > len(best):
+                found, best = fields[2], mount_point
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="counted runs of slow scenarios")
@@ -76,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--disk",
         action="store_true",
-        help="keep the scratch directory on the disk instead of a private tmpfs",
+        help="keep the scratch directory on the disk instead of a private tmpfs (one pass)",
+    )
+    parser.add_argument(
+        "--no-disk",
+        action="store_true",
+        help="skip the second pass of the engine scenarios on disk",
+    )
+    parser.add_argument(
+        "--disk-dir",
+        default="/var/tmp",
+        help="where the disk pass keeps every engine's store (one filesystem for all)",
     )
     parser.add_argument("--results", default=str(RESULTS))
     options = parser.parse_args(argv)
@@ -96,11 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     ctx = Context(work, runs=options.runs, fast_runs=options.fast_runs, warmup=options.warmup)
     ctx.only = set(options.only) if options.only else None
-    engines: dict[str, peers.Engine] = {"dockyard": peers.Dockyard(work)}
-    if not options.no_docker:
-        engines["docker"] = peers.Docker(work)
-    if not options.no_podman:
-        engines["podman"] = peers.Podman(work)
+
+    def make_engines(where: Path) -> dict[str, peers.Engine]:
+        made: dict[str, peers.Engine] = {"dockyard": peers.Dockyard(where)}
+        if not options.no_docker:
+            made["docker"] = peers.Docker(where)
+        if not options.no_podman:
+            made["podman"] = peers.Podman(where)
+        return made
+
+    engines = make_engines(work)
     ctx.engines = engines
     meta: dict = {
         "date": report.now(),
@@ -111,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": options.warmup,
         "scratch": "disk (" + str(work.parent) + ")" if options.disk else "tmpfs",
     }
+    disk_work: Path | None = None
+    disk_engines: dict[str, peers.Engine] = {}
+    if not (options.disk or options.no_disk) and any(
+        ctx.wanted(key) for key in scenarios_engine.KEYS
+    ):
+        disk_work = Path(tempfile.mkdtemp(prefix="dockyard-bench-disk-", dir=options.disk_dir))
+        meta["scratch"] += f"; rows marked [disk]: {disk_work.parent} ({filesystem(disk_work)})"
     exit_code = 0
     results = Path(options.results)
 
@@ -136,6 +180,20 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 scenario(ctx)
         scenarios_engine.through_daemon(ctx)
+        stop_engines(ctx, engines)
+        if disk_work is not None:
+            # The same engine scenarios with every store on the disk: one filesystem for
+            # dockyard and its peers, started after the tmpfs engines stopped.
+            disk = Context(disk_work, runs=options.runs, fast_runs=options.fast_runs,
+                           warmup=options.warmup, scenarios=ctx.scenarios, only=ctx.only,
+                           checkpoint=checkpoint, variant="disk")  # fmt: skip
+            disk_engines = disk.engines = make_engines(disk_work)
+            for engine in disk_engines.values():
+                disk.log(f"starting {engine.name} on disk")
+                engine.start()
+            scenarios_engine.import_base_images(disk)
+            for scenario in scenarios_engine.ALL:
+                scenario(disk)
     except KeyboardInterrupt:
         harness.STOPPING = True
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -143,14 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         ctx.log("interrupted: stopping everything")
         exit_code = 130
     finally:
-        for engine in reversed(list(engines.values())):
-            try:
-                engine.stop()
-            except Exception as error:  # keep stopping the others
-                ctx.log(f"stopping {engine.name}: {error}")
+        stop_engines(ctx, engines)
+        stop_engines(ctx, disk_engines)
         ctx.log("removing the scratch directory")
-        peers.remove_tree(work)
-        left = peers.leftovers(work)
+        left = []
+        for where in (work, disk_work):
+            if where is not None:
+                peers.remove_tree(where)
+                left += peers.leftovers(where)
         meta["leftovers"] = "; ".join(left)
         meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         meta["duration_s"] = round(time.monotonic() - started)

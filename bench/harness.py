@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import resource
 import sys
 import time
 import traceback
@@ -22,6 +23,16 @@ STOPPING = False
 # or a dict with "seconds" and extra named figures.
 Case = tuple[str, Callable[[], object] | None, Callable[[], object]]
 
+# Contenders whose whole work happens in the child process the harness waits for: their
+# CPU time (user and kernel) is recorded beside the wall time. A docker or podman CLI's
+# work happens mostly in the daemon or in processes it does not wait for.
+CPU_LABELS = {"dockyard", "dockyard (blobs kept)", "dockyard (pip install)", "GNU tar"}
+
+
+def _children_cpu() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime, usage.ru_stime
+
 
 @dataclass
 class Context:
@@ -34,6 +45,8 @@ class Context:
     files: dict[str, Path] = field(default_factory=dict)
     only: set[str] | None = None
     checkpoint: Callable[[], None] | None = None  # called after each scenario
+    # "disk" for the pass whose stores live on the disk: keys get "-disk", titles "[disk]"
+    variant: str = ""
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')} load {loadavg():.1f}] {message}", flush=True)
@@ -49,6 +62,8 @@ class Context:
         target: tuple[str, float, str] | tuple[str, float, str, str] | None = None,
         note: str = "",
     ) -> Iterator[Scenario]:
+        if self.variant:
+            key, title = f"{key}-{self.variant}", f"{title} [{self.variant}]"
         scenario = Scenario(key, title, note=note)
         if target is not None:
             scenario.target = Target(*target)
@@ -76,7 +91,10 @@ class Context:
         cases: list[Case],
         runs: int | None = None,
         warmup: int | None = None,
+        children_cpu: bool = True,
     ) -> None:
+        """Run the cases alternately. ``children_cpu``: record the CPU time of the
+        CPU_LABELS contenders' child processes (not when the work is in a daemon)."""
         runs = self.runs if runs is None else runs
         warmup = self.warmup if warmup is None else warmup
         scenario.load.append(loadavg())
@@ -84,14 +102,19 @@ class Context:
             for label, prepare, action in cases:
                 if prepare is not None:
                     prepare()
+                cpu_before = _children_cpu()
                 start = time.perf_counter()
                 outcome = action()
                 elapsed = time.perf_counter() - start
+                cpu_after = _children_cpu()
                 extra: dict[str, float] = {}
+                if children_cpu and label in CPU_LABELS:
+                    extra["user_s"] = cpu_after[0] - cpu_before[0]
+                    extra["sys_s"] = cpu_after[1] - cpu_before[1]
                 if isinstance(outcome, float):
                     elapsed = outcome
                 elif isinstance(outcome, dict):
-                    extra = dict(outcome)
+                    extra.update(outcome)
                     elapsed = extra.pop("seconds", elapsed)
                 if round_number >= warmup:
                     scenario.add(label, elapsed, **extra)

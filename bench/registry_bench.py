@@ -205,6 +205,82 @@ def download(server: Server, repo: str, digest: str, parallel: int) -> float:
     return elapsed
 
 
+def _session_path(server: Server, response) -> str:  # type: ignore[no-untyped-def]
+    location = response.getheader("Location") or ""
+    return location[len(server.base) :] if location.startswith("http") else location
+
+
+def _chunked_upload(connection, server: Server, repo: str, data: bytes) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """POST, two PATCHes, PUT ?digest=: the chunked upload of the conformance suites."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    connection.request("POST", f"/v2/{repo}/blobs/uploads/")
+    response = connection.getresponse()
+    response.read()
+    path = _session_path(server, response)
+    half = len(data) // 2
+    for start, end in ((0, half), (half, len(data))):
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{start}-{end - 1}",
+        }
+        connection.request("PATCH", path, body=data[start:end], headers=headers)
+        response = connection.getresponse()
+        response.read()
+        path = _session_path(server, response) or path
+    connection.request("PUT", f"{path}{'&' if '?' in path else '?'}digest={digest}")
+    response = connection.getresponse()
+    response.read()
+    if response.status != 201:
+        raise RuntimeError(f"{server.name}: chunked upload answered {response.status}")
+    return digest, len(data)
+
+
+def conformance_warmup(server: Server, repositories: int) -> None:
+    """What the OCI conformance suites leave behind, on ``repositories`` repositories:
+    chunked uploads, a manifest and a tag each, reads of each, a deleted blob and
+    upload sessions left unfinished (some holding data)."""
+    import http.client
+    import json
+
+    manifest_type = "application/vnd.oci.image.manifest.v1+json"
+    for number in range(repositories):
+        repo = f"conformance/repo{number}"
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            layers = [_chunked_upload(connection, server, repo, os.urandom(4096 + number))
+                      for _ in range(3)]  # fmt: skip
+            config = _chunked_upload(connection, server, repo, json.dumps({"n": number}).encode())
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": manifest_type,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": config[0], "size": config[1]},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                            "digest": digest, "size": size} for digest, size in layers],
+            }).encode()  # fmt: skip
+            requests = [
+                ("PUT", f"/v2/{repo}/manifests/v{number}", manifest, {"Content-Type": manifest_type}),
+                ("GET", f"/v2/{repo}/tags/list", None, {}),
+                ("GET", f"/v2/{repo}/manifests/v{number}", None, {"Accept": manifest_type}),
+                ("GET", f"/v2/{repo}/blobs/{layers[0][0]}", None, {}),
+                ("DELETE", f"/v2/{repo}/blobs/{layers[1][0]}", None, {}),
+            ]  # fmt: skip
+            for method, path, body, headers in requests:
+                connection.request(method, path, body=body, headers=headers)
+                connection.getresponse().read()
+            for left in range(4):  # sessions never finished, every other one holding data
+                connection.request("POST", f"/v2/{repo}/blobs/uploads/")
+                response = connection.getresponse()
+                response.read()
+                if left % 2:
+                    connection.request(
+                        "PATCH", _session_path(server, response), body=os.urandom(1 << 16),
+                        headers={"Content-Type": "application/octet-stream"},
+                    )  # fmt: skip
+                    connection.getresponse().read()
+        finally:
+            connection.close()
+
+
 def ping(server: Server, count: int, scratch: str) -> float:
     config = os.path.join(scratch, "ping.curlrc")
     with open(config, "w") as stream:

@@ -151,6 +151,18 @@ def markdown(scenarios: list[Scenario], meta: dict) -> str:
     notes = [f"- **{s.title}**: {s.note}" for s in scenarios if s.note]
     if notes:
         lines += ["", "Notes:", "", *notes]
+    kernel = kernel_lines(scenarios)
+    if kernel:
+        lines += [
+            "",
+            "Kernel time: the CPU time of the processes the harness waits for (the contenders "
+            "whose work all happens there), medians: `sys_s` in the kernel, `user_s` in user "
+            "space; **kernel-dominated** where the kernel takes at least half of dockyard's CPU "
+            "time (what the software on top can win back is then at most the rest). Wall time "
+            "beyond the CPU time is waiting: for the disk, for other processes, for a core.",
+            "",
+            *kernel,
+        ]
     summary = [s for s in scenarios if s.target is not None]
     if summary:
         lines += ["", "Targets:", ""]
@@ -164,6 +176,32 @@ def markdown(scenarios: list[Scenario], meta: dict) -> str:
     if meta.get("leftovers") is not None:
         lines += ["", f"Left behind after the run: {meta['leftovers'] or 'nothing'}."]
     return "\n".join(lines) + "\n"
+
+
+KERNEL_DOMINATED = 0.5
+
+
+def kernel_lines(scenarios: list[Scenario]) -> list[str]:
+    lines = []
+    for s in scenarios:
+        parts = []
+        dominated = False
+        for label, extras in s.extras.items():
+            wall = s.median(label)
+            if "sys_s" not in extras or not wall:
+                continue
+            system = statistics.median(extras["sys_s"])
+            user = statistics.median(extras.get("user_s", [0.0]))
+            share = system / (system + user) if system + user else 0.0
+            dominated = dominated or (label == s.ours and share >= KERNEL_DOMINATED)
+            parts.append(
+                f"{label} sys {fmt_time(system)} + user {fmt_time(user)} "
+                f"({share:.0%} kernel) in {fmt_time(wall)}"
+            )
+        if parts:
+            mark = ": **kernel-dominated**" if dominated else ""
+            lines.append(f"- {s.title}: " + "; ".join(parts) + mark)
+    return lines
 
 
 def machine() -> str:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import archives, harness
+from bench import archives, daemon_api, harness
 from bench.harness import Context
 from bench.peers import REPO, Docker, Engine
 
@@ -76,10 +76,53 @@ def engine_cases(ctx: Context, action, prepare=None) -> list:  # type: ignore[no
     return cases
 
 
+def pip_installed(ctx: Context) -> Path:
+    """dockyard as a plain `pip install` leaves it (a wheel of this checkout in a venv of
+    its own, bytecode compiled by pip): the `dockyard` command of that venv."""
+    venv = ctx.work / "pip-venv"
+    script = venv / "bin" / "dockyard"
+    if script.exists():
+        return script
+    dist = ctx.work / "pip-dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-w", str(dist), str(REPO)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--quiet", "--no-deps", "--no-index", "--disable-pip-version-check",
+         *map(str, dist.glob("dockyard-*.whl"))],
+        check=True,
+    )  # fmt: skip
+    shutil.rmtree(REPO / "build", ignore_errors=True)  # the wheel's build directory
+    return script
+
+
 def images(ctx: Context) -> None:
     if ctx.wanted("images-2"):
-        with ctx.scenario("images-2", "`images` (2 images)", ("docker", 1.0, "≤ 1.0x Docker")) as s:
+        with ctx.scenario("images-2", "`images` (2 images)", ("docker", 0.8, "≤ 0.8x Docker")) as s:
             ctx.alternate(s, engine_cases(ctx, lambda e: e.quiet("images")), runs=ctx.fast_runs)
+    if ctx.wanted("images-pip") and "docker" in ctx.engines:
+        with ctx.scenario(
+            "images-pip",
+            "`images` (2 images), dockyard installed by plain `pip install`",
+            ("docker", 0.8, "≤ 0.8x Docker"),
+            note="a wheel of this checkout installed by pip into a venv of its own (no "
+            "scripts/install.sh launcher): the `dockyard` script pip writes, bytecode pip compiled",
+        ) as s:
+            s.ours = "dockyard (pip install)"
+            script = str(pip_installed(ctx))
+            ours = ctx.engines["dockyard"]
+            env = {k: v for k, v in ours.env.items() if k != "PYTHONPATH"}
+
+            def pip_images() -> None:
+                subprocess.run([script, "images"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+            docker = ctx.engines["docker"]
+            cases = [(s.ours, None, pip_images), ("docker", None, lambda: docker.quiet("images"))]
+            ctx.alternate(s, cases, runs=ctx.fast_runs)
     if ctx.wanted("images-500"):
         with ctx.scenario(
             "images-500",
@@ -111,7 +154,9 @@ def run_rm(ctx: Context) -> None:
     if not ctx.wanted("run"):
         return
     with ctx.scenario(
-        "run", "`run --rm --network none busybox true`", ("docker", 0.4, "≤ 0.4x Docker", WHY_RUN)
+        "run",
+        "`run --rm --network none busybox true`",
+        ("docker", 0.35, "≤ 0.35x Docker", WHY_RUN),
     ) as s:
         ctx.alternate(
             s,
@@ -352,6 +397,7 @@ def through_daemon(ctx: Context) -> None:
         with ctx.scenario(
             "daemon-images",
             "`docker images` through the daemon",
+            ("docker", 0.8, "≤ 0.8x Docker"),
             note="the same docker CLI (Debian's) against dockyard's daemon and against dockerd",
         ) as s:
             ours.start_daemon()  # type: ignore[attr-defined]
@@ -363,11 +409,14 @@ def through_daemon(ctx: Context) -> None:
                     ("docker", None, lambda: docker.quiet("images")),
                 ],
                 runs=ctx.fast_runs,
+                children_cpu=False,
             )
         if client is None:
             return
         with ctx.scenario(
-            "daemon-run", "`docker run --rm --network none busybox true` through the daemon"
+            "daemon-run",
+            "`docker run --rm --network none busybox true` through the daemon",
+            ("docker", 0.3, "≤ 0.3x Docker"),
         ) as s:
             ctx.alternate(
                 s,
@@ -376,9 +425,28 @@ def through_daemon(ctx: Context) -> None:
                     ("docker", None, lambda: docker.quiet(*run)),
                 ],
                 runs=ctx.fast_runs,
+                children_cpu=False,
             )
+        sockets = {"dockyard": str(ours.socket), "docker": str(docker.socket)}  # type: ignore[attr-defined]
+        api_note = (
+            "the Engine API requests alone, sent by the harness on fresh connections to each "
+            "daemon's socket (bench/daemon_api.py): the daemon's own time, no docker CLI"
+        )
+        for key, title, request in (
+            ("daemon-api-images", "daemon's own time: `GET /images/json`", daemon_api.list_images),
+            ("daemon-api-run", "daemon's own time: the requests of `run --rm busybox true` "
+             "(create, wait, start)", daemon_api.run_rm),
+        ):  # fmt: skip
+            with ctx.scenario(key, title, note=api_note) as s:
+                cases = [
+                    (name, None, lambda p=path, r=request: r(p)) for name, path in sockets.items()
+                ]
+                ctx.alternate(s, cases, runs=ctx.fast_runs, children_cpu=False)
     finally:
         ours.stop()
 
 
 ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction]
+# The keys of ALL's scenarios (what --only can name), for deciding whether a pass is needed.
+KEYS = ("images-2", "images-pip", "images-500", "run", "commit", "save", "load-present", "load-absent",
+        "export", "import", "history", "rmi", "extract")  # fmt: skip

@@ -25,6 +25,7 @@ from bench.report import loadavg
 from bench.scenarios_engine import DEBIAN, rmi, variant_rootfs
 
 PULL_REPO = "bench/pull:latest"
+WARMUP_REPOSITORIES = 300
 
 
 # Printed next to a skopeo row's target when it is missed (see docs/bench.md).
@@ -99,6 +100,30 @@ def registry_curl(ctx: Context, size_mib: int) -> None:
         scenarios["parallel8"].bytes_per_run = 8 * size
         for s in scenarios.values():
             s.load.append(loadavg())
+        warm = stack.enter_context(
+            ctx.scenario(
+                "registry-curl-download-warm",
+                f"registry: download of {size_mib} MiB after a conformance-like warm-up (curl)",
+                ("CNCF", 1.0, "≥ 1.0x CNCF"),
+                note=f"both registries first serve {WARMUP_REPOSITORIES} repositories the way the "
+                "OCI conformance suites do (chunked uploads, manifests, tags, reads, a deleted "
+                "blob, unfinished upload sessions), on top of the runs above",
+            )
+        )
+        warm.load.append(loadavg())
+        for server in servers:
+            registry_bench.conformance_warmup(server, WARMUP_REPOSITORIES)
+        digest = registry_bench.make_blob(blob, size)
+        for server in servers:
+            registry_bench.upload(server, "bench/warm", blob, digest)
+        for number in range(ctx.warmup + ctx.runs):
+            order = servers if number % 2 == 0 else list(reversed(servers))
+            for server in order:
+                seconds = registry_bench.download(server, "bench/warm", digest, 1)
+                if number >= ctx.warmup:
+                    warm.add(names[server.name], seconds)
+        warm.bytes_per_run = size
+        warm.load.append(loadavg())
 
 
 def registry_skopeo(ctx: Context) -> None:
