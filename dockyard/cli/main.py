@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "dockyard.cli.cmd_registry",
     "dockyard.cli.cmd_registry_client",
     "dockyard.cli.cmd_daemon",
+    "dockyard.cli.cmd_build",
 )
 
 # The module that registers each top-level command: a command line that names
@@ -49,6 +50,7 @@ COMMAND_MODULE = {
         ("pull", "push", "login", "logout", "search"), "dockyard.cli.cmd_registry_client"
     ),
     "daemon": "dockyard.cli.cmd_daemon",
+    **dict.fromkeys(("build", "builder"), "dockyard.cli.cmd_build"),
 }
 
 _parser_class = None

@@ -28,6 +28,13 @@ class CommitOptions:
     message: str = ""
     changes: list[str] = field(default_factory=list)
     pause: bool = True
+    # The builder's commits (dockyard/build): the image's Config and ContainerConfig as
+    # Docker's classic builder sets them, the history text, and an unchanged container
+    # recorded as an empty_layer step (no diff ID), as Docker records it.
+    config: dict[str, Any] | None = None
+    container_config: dict[str, Any] | None = None
+    created_by: str | None = None
+    empty_if_unchanged: bool = False
 
 
 def _reference(text: str | None) -> reference.Reference | None:
@@ -54,16 +61,28 @@ def image_config(
     entry: dict[str, Any] = {"created": created}
     if options.author:
         entry["author"] = options.author
-    entry["created_by"] = " ".join(record.command)
+    entry["created_by"] = (
+        options.created_by if options.created_by is not None else " ".join(record.command)
+    )
     if options.message:
         entry["comment"] = options.message
+    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or [])
+    if diff_id:
+        diff_ids.append(diff_id)
+    else:
+        entry["empty_layer"] = True
     history.append(entry)
-    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or []) + [diff_id]
+    if options.config is not None:  # the builder's: Labels stay null when none are set
+        image_cfg = container_config(options.config)
+        image_cfg["Labels"] = options.config.get("Labels") or None
+    else:
+        image_cfg = container_config(apply_changes(record.config, options.changes))
+    run_cfg = options.container_config if options.container_config is not None else record.config
     config = {
         "architecture": parent.get("architecture") or host_architecture(),
-        "config": container_config(apply_changes(record.config, options.changes)),
+        "config": image_cfg,
         "container": record.id,
-        "container_config": container_config(record.config),
+        "container_config": _builder_labels(container_config(run_cfg), options.container_config),
         "created": created,
         "docker_version": DOCKER_VERSION,
         "history": history,
@@ -106,17 +125,73 @@ def commit_container(store: Store, name: str, options: CommitOptions) -> Digest:
         with open(directory / "lock", "a+b") as lock:
             if not state.running:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-            layer = store.add_layer_from_upper(
-                directory / "upper",
-                parent.top_chain,
-                exclude=list(ENGINE_FILES),
-                stable=not state.running and not read_state(directory).running,
+            empty = options.empty_if_unchanged and _upper_is_empty(directory / "upper")
+            layer = (
+                None
+                if empty
+                else store.add_layer_from_upper(
+                    directory / "upper",
+                    parent.top_chain,
+                    exclude=list(ENGINE_FILES),
+                    stable=not state.running and not read_state(directory).running,
+                )
             )
     finally:
         if paused and runtime is not None:
             runtime.resume(record.id)
     created = now_rfc3339()
-    config = image_config(parent.config.data, record, options, str(layer.diff_id), created)
+    diff_id = str(layer.diff_id) if layer is not None else ""
+    config = image_config(parent.config.data, record, options, diff_id, created)
     if not isinstance(config["rootfs"]["diff_ids"], list):
         raise InvalidArgument("parent image has no layer list")
     return store.add_image(encode_config(config), image_id, tag)
+
+
+def _upper_is_empty(upper: Any) -> bool:
+    """Nothing but the engine's own mount points (/etc/hosts, ...) and their parents."""
+    import os
+
+    for current, dirs, files in os.walk(upper):
+        rel = os.path.relpath(current, upper)
+        for name in files:
+            path = name if rel == "." else f"{rel}/{name}"
+            if path not in ENGINE_FILES:
+                return False
+        for name in dirs:
+            path = name if rel == "." else f"{rel}/{name}"
+            if not any(f.startswith(path + "/") for f in ENGINE_FILES):
+                return False
+    return True
+
+
+def commit_tree(
+    store: Store, parent_id: Digest | None, upper: Any, options: CommitOptions
+) -> Digest:
+    """The builder's commit without a container: ``upper`` (a directory laid out like an
+    overlay upper directory, or None for a step that changes only the config) becomes the
+    next layer on top of ``parent_id`` (None: scratch)."""
+    from types import SimpleNamespace
+
+    from dockyard.imageops.configs import encode_config
+    from dockyard.timeutil import now_rfc3339
+
+    parent = store.image(parent_id) if parent_id is not None else None
+    diff_id = ""
+    if upper is not None:
+        layer = store.add_layer_from_upper(upper, parent.top_chain if parent else None, stable=True)
+        diff_id = str(layer.diff_id)
+    stand_in = SimpleNamespace(id="", command=[], config=options.container_config or {})
+    config = image_config(
+        parent.config.data if parent else {},
+        stand_in,
+        options,
+        diff_id,
+        now_rfc3339(),  # type: ignore[arg-type]
+    )
+    return store.add_image(encode_config(config), parent_id, _reference(options.repo_tag))
+
+
+def _builder_labels(config: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    if given is not None:
+        config["Labels"] = given.get("Labels")
+    return config

@@ -1,0 +1,76 @@
+"""The content checksums Docker 20.10's classic builder puts in COPY/ADD cache keys and
+history (`COPY file:<sum> in /dst`): a tarsum (version 1) header of each entry, mtime
+left out, followed by a regular file's bytes; a directory is the sum of its entries'
+sums, several sources the sum of theirs (builder/dockerfile/copy.go, remotecontext)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+
+def entry_sum(root: str, rel: str) -> str:
+    """The sum of one entry (rel: its path relative to the source's root, no leading /)."""
+    path = os.path.join(root, rel)
+    st = os.lstat(path)
+    mode = st.st_mode
+    link = os.readlink(path) if stat.S_ISLNK(mode) else ""
+    if stat.S_ISDIR(mode):
+        typeflag, size, name = "5", 0, rel + "/"
+    elif stat.S_ISLNK(mode):
+        typeflag, size, name = "2", 0, rel
+    elif stat.S_ISREG(mode):
+        typeflag, size, name = "0", st.st_size, rel
+    else:
+        typeflag, size, name = (
+            {stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFIFO: "6"}.get(stat.S_IFMT(mode), "0"),
+            0,
+            rel,
+        )
+    major = minor = 0
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    digest = hashlib.sha256()
+    for key, value in (
+        ("name", name),
+        ("mode", str(stat.S_IFMT(mode) | stat.S_IMODE(mode))),
+        ("uid", str(st.st_uid)),
+        ("gid", str(st.st_gid)),
+        ("size", str(size)),
+        ("typeflag", typeflag),
+        ("linkname", link),
+        ("uname", ""),
+        ("gname", ""),
+        ("devmajor", str(major)),
+        ("devminor", str(minor)),
+    ):
+        digest.update((key + value).encode())
+    if stat.S_ISREG(mode) and st.st_size > 0:
+        with open(path, "rb") as source:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_strings(prefix: str, sums: list[str]) -> str:
+    return prefix + ":" + hashlib.sha256(",".join(sums).encode()).hexdigest()
+
+
+def source_sum(root: str, rel: str) -> str:
+    """`file:<sum>` for a file, `dir:<sum>` for a directory (its entries, itself included
+    unless it is the root)."""
+    path = os.path.join(root, rel) if rel not in ("", ".") else root
+    if not os.path.isdir(path) or os.path.islink(path):
+        return "file:" + entry_sum(root, rel)
+    sums = []
+    top = "" if rel in ("", ".") else rel
+    if top:
+        sums.append(entry_sum(root, top))
+    for current, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            entry_rel = os.path.relpath(os.path.join(current, name), root)
+            sums.append(entry_sum(root, entry_rel))
+    sums.sort()
+    return hash_strings("dir", sums)

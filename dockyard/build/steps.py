@@ -1,0 +1,181 @@
+"""The builder's hands: containers for RUN (and for COPY/ADD/WORKDIR trees), commits.
+
+Everything goes through the containers package's create/start/remove/commit, as
+`dockyard run` and `dockyard commit` do; a step that changes only the config is
+committed without a container (containers.commit.commit_tree), as Docker's result is
+the same: an empty_layer history entry."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+from dockyard.digest import Digest
+from dockyard.errors import DockyardError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from dockyard.store import Store
+
+
+class StepFailed(DockyardError):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def create(
+    store: Store,
+    image: Digest,
+    command: list[str],
+    *,
+    env: list[str] | None = None,
+    user: str = "",
+    workdir: str = "",
+    network: str = "none",
+    volumes: list[str] | None = None,
+) -> str:
+    from dockyard.containers.create import CreateOptions, create_container
+
+    record = create_container(
+        store,
+        CreateOptions(
+            image=str(image),
+            command=command,
+            entrypoint="",
+            env=list(env or []),
+            user=user,
+            workdir=workdir or None,
+            network=network,
+            volumes=list(volumes or []),
+            attach=True,
+        ),
+    )
+    # the container's env is exactly the step's (create merges the image's Env first)
+    return record.id
+
+
+def run(store: Store, container: str, on_output: Callable[[bytes], None]) -> int:
+    """Start the container, stream its output, return its exit code."""
+    from dockyard.containers import lifecycle
+    from dockyard.runtime import stream
+
+    record, directory = lifecycle.find(store, container)
+    store.close()  # the monitor is forked from this process (see cmd_containers._start)
+    started = lifecycle.start(store, record, attach_streams=True)
+    if started is None or started.client is None:
+        raise StepFailed("the build container did not start", 1)
+    sock = started.client
+    reader = stream.FrameReader()
+    try:
+        sock.sendall(
+            stream.control({"type": "hello", "stdin": False, "stdout": True, "stderr": True})
+        )
+    except OSError:
+        pass
+    code: int | None = None
+    try:
+        while code is None:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                break
+            for kind, payload in reader.feed(data):
+                if kind in (stream.STDOUT, stream.STDERR):
+                    on_output(payload)
+                elif kind == stream.CONTROL:
+                    import json
+
+                    message = json.loads(payload)
+                    if message.get("type") == "exit":
+                        code = int(message.get("code", 0))
+    finally:
+        sock.close()
+    if code is None:
+        code = lifecycle.wait_exit(directory, 30)
+    return int(code or 0)
+
+
+def remove(store: Store, container: str) -> None:
+    from dockyard.containers import lifecycle
+
+    lifecycle.remove(store, container, force=True)
+
+
+@contextlib.contextmanager
+def tree_of(store: Store, container: str) -> Iterator[str]:
+    """The container's filesystem, writable, for COPY/ADD/WORKDIR."""
+    from dockyard.containers.copy import writable_view
+    from dockyard.containers.lifecycle import find
+
+    _, directory = find(store, container)
+    with writable_view(directory) as view:
+        yield str(view)
+
+
+@contextlib.contextmanager
+def scratch_tree(store: Store) -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="build-scratch-", dir=store.tmp)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def commit(
+    store: Store,
+    container: str,
+    *,
+    config: dict[str, Any],
+    run_config: dict[str, Any],
+    created_by: str,
+    author: str,
+) -> Digest:
+    from dockyard.containers.commit import CommitOptions, commit_container
+
+    return commit_container(
+        store,
+        container,
+        CommitOptions(
+            author=author,
+            config=config,
+            container_config=run_config,
+            created_by=created_by,
+            empty_if_unchanged=True,
+            pause=False,
+        ),
+    )
+
+
+def commit_tree(
+    store: Store,
+    parent: Digest | None,
+    tree: str | None,
+    *,
+    config: dict[str, Any],
+    run_config: dict[str, Any],
+    created_by: str,
+    author: str,
+) -> Digest:
+    from dockyard.containers.commit import CommitOptions
+    from dockyard.containers.commit import commit_tree as commit_directory
+
+    return commit_directory(
+        store,
+        parent,
+        tree,
+        CommitOptions(
+            author=author, config=config, container_config=run_config, created_by=created_by
+        ),
+    )
+
+
+def ensure_dir(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
