@@ -22,7 +22,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
 
-from bench.peers import DOCKER_CLI, Docker, install_peers, remove_tree  # noqa: E402
 from corpus_support import (  # noqa: E402
     REFERENCE,
     build_flags,
@@ -32,6 +31,8 @@ from corpus_support import (  # noqa: E402
     summarise_archive,
     tree_of_tar,
 )
+
+from bench.peers import DOCKER_CLI, Docker, install_peers, remove_tree  # noqa: E402
 
 
 def record(names: list[str]) -> None:
