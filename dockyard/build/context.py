@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-MAX_CONTEXT_BYTES = int(os.environ.get("DOCKYARD_BUILD_CONTEXT_MAX", str(8 << 30)))
+MAX_CONTEXT_BYTES = int(os.environ.get("DOCKYARD_BUILD_CONTEXT_MAX") or 8 << 30)
 MAX_CONTEXT_ENTRIES = 1_000_000
 DEFAULT_DOCKERFILE = "Dockerfile"
 
