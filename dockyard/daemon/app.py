@@ -15,6 +15,7 @@ ROUTE_MODULES = (
     "dockyard.daemon.routes_exec",
     "dockyard.daemon.routes_archive",
     "dockyard.daemon.routes_networks",
+    "dockyard.daemon.routes_build",
 )
 
 

@@ -1,0 +1,79 @@
+"""`POST /build` through `dockyard daemon`: the real docker CLI's legacy builder and
+docker-py's images.build."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+from buildcli import NEEDS_RUNTIME
+
+pytestmark = [
+    NEEDS_RUNTIME,
+    pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI"),
+]
+
+
+@pytest.fixture(scope="module")
+def daemon_socket(build_store: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    socket = tmp_path_factory.mktemp("daemon") / "d.sock"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli.main",
+            "daemon",
+            "-H",
+            f"unix://{socket}",
+            "-l",
+            "error",
+        ],
+        env=dict(os.environ, DOCKYARD_ROOT=str(build_store)),
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield socket
+    process.terminate()
+    process.wait(30)
+
+
+def test_docker_cli_legacy_builder(daemon_socket: Path, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("via the daemon\n")
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY f /f\nRUN cat /f\n")
+    env = dict(os.environ, DOCKER_BUILDKIT="0", DOCKER_HOST=f"unix://{daemon_socket}")
+    result = subprocess.run(
+        ["docker", "build", "-t", "daemon-built", str(tmp_path)], env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "via the daemon\n" in result.stdout
+    assert "Successfully tagged daemon-built:latest" in result.stdout
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN exit 4\n")
+    failed = subprocess.run(["docker", "build", str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert failed.returncode == 4
+    assert "The command '/bin/sh -c exit 4' returned a non-zero code: 4" in failed.stderr
+
+
+def test_docker_py_images_build(daemon_socket: Path) -> None:
+    docker = pytest.importorskip("docker")
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        data = b"FROM busybox\nENV BY=docker-py\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    raw.seek(0)
+    client = docker.DockerClient(base_url=f"unix://{daemon_socket}")
+    image, logs = client.images.build(fileobj=raw, custom_context=True, tag="py-built")
+    assert "BY=docker-py" in image.attrs["Config"]["Env"]
+    assert any("Successfully built" in entry.get("stream", "") for entry in logs)
