@@ -33,6 +33,30 @@ def _events(request: web.Request) -> Any:
 # ---------------------------------------------------------------- list, inspect, history
 
 
+class _UnfilteredListings:
+    """The JSON bodies of `GET /images/json` without filters (with and without `all`),
+    kept while the store's database is unchanged. The event loop thread's connection
+    only ever reads, so its `PRAGMA data_version` changes exactly when another
+    connection (a worker thread, a CLI process) has committed since the last look."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.bodies: dict[bool, bytes] = {}
+
+    def body(self, engine: Any, all_images: bool) -> bytes:
+        version = engine.store.db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.version, self.bodies = version, {}
+        body = self.bodies.get(all_images)
+        if body is None:
+            listing = [s.to_api() for s in engine.images(all_images=all_images)]
+            body = self.bodies[all_images] = json.dumps(listing).encode()
+        return body
+
+
+_unfiltered = _UnfilteredListings()
+
+
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.StreamResponse:
     filters = query_filters(request)
@@ -42,6 +66,9 @@ async def list_images(request: web.Request) -> web.StreamResponse:
     if request.query.get("filter"):  # API < 1.28: a reference as `filter`
         filters.setdefault("reference", []).append(request.query["filter"])
     all_images = query_bool(request, "all")
+    if not filters:  # what `docker images` asks: answered on the loop thread
+        body = workers.on_loop_thread(_unfiltered.body, all_images)
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
 
     def job(engine: Any) -> list[dict[str, Any]]:
         # with a reference filter the engine lists only the matching names, as Docker does

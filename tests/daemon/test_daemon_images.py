@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -54,6 +55,31 @@ def test_images_list_filters_and_api_shape(daemon: Daemon) -> None:
     status, _, body = daemon.request("GET", "/images/json?filters=%7B%22bogus%22:[%22x%22]%7D")
     assert status == 400 and json.loads(body)["message"] == "invalid filter 'bogus'"
     daemon.docker("rmi", "listed:one")
+
+
+def _tags(daemon: Daemon, all_images: bool = False) -> set[str]:
+    items = daemon.json("GET", "/v1.41/images/json" + ("?all=1" if all_images else ""))
+    return {tag for item in items for tag in item["RepoTags"]}
+
+
+def test_unfiltered_listing_follows_every_change(daemon: Daemon) -> None:
+    """The daemon keeps the JSON of the unfiltered listing while the store's database is
+    unchanged: a change through the daemon itself, a change by another process (the
+    dockyard CLI on the same store) and a removal all show in the next listing."""
+    before = _tags(daemon)
+    assert "fresh:one" not in before and _tags(daemon) == before  # the kept answer
+    assert _tags(daemon, all_images=True) >= before
+    daemon.docker("tag", "busybox", "fresh:one")  # a worker thread's commit
+    assert _tags(daemon) == before | {"fresh:one"}
+    subprocess.run(
+        [sys.executable, "-m", "dockyard.cli.main", "--root", str(daemon.root),
+         "tag", "busybox", "fresh:two"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert _tags(daemon) == before | {"fresh:one", "fresh:two"}
+    assert _tags(daemon, all_images=True) >= before | {"fresh:one", "fresh:two"}
+    daemon.docker("rmi", "fresh:one", "fresh:two")
+    assert _tags(daemon) == before
 
 
 def test_inspect_history_and_errors(daemon: Daemon) -> None:
