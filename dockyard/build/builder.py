@@ -16,7 +16,13 @@ import posixpath
 
 from dockyard.build import cache, history, steps
 from dockyard.build.buildargs import BuildArgs
-from dockyard.build.parser import DockerfileParseError, Instruction, escape_token, parse
+from dockyard.build.parser import (
+    DockerfileParseError,
+    Instruction,
+    escape_token,
+    parse,
+    warnings,
+)
 from dockyard.build.shellwords import process_word, process_words
 from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
@@ -174,6 +180,7 @@ class Builder:
         text = self.context.dockerfile
         self.escape = escape_token(text)
         instructions = parse(text, self.context.dockerfile_name)
+        found = warnings(text, instructions)
         meta, stages = _stages(instructions)
         for instruction in instructions:
             validate(instruction)
@@ -186,6 +193,8 @@ class Builder:
                 )
             stages = stages[: names.index(self.options.target.lower()) + 1]
         total = len(meta) + len(stages) + sum(len(s.instructions) for s in stages)
+        if found:
+            yield _stderr("\n".join(found) + "\n")
         step = 0
         args = BuildArgs(self.options.build_args)
         for instruction in meta:
@@ -528,7 +537,7 @@ class Builder:
                 for path in state.config.get("Volumes") or {}:
                     _make_workdir(tree, path)
         yield _stream(f" ---> Running in {container[:12]}\n")
-        output: list[bytes] = []
+        output: list[tuple[bool, bytes]] = []
         try:
             code = steps.run(self.store, container, output.append)
         finally:
@@ -536,8 +545,9 @@ class Builder:
 
             for directory in volume_dirs:
                 shutil.rmtree(directory, ignore_errors=True)
-        for chunk in output:
-            yield _stream(chunk.decode("utf-8", "replace"))
+        for is_stderr, chunk in output:
+            text = chunk.decode("utf-8", "replace")
+            yield _stderr(text) if is_stderr else _stream(text)
         if code != 0:
             if self.options.force_remove:
                 steps.remove(self.store, container)
@@ -627,7 +637,9 @@ class Builder:
             return
         with self._source_root(state, flags.get("from", "")) as root:
             try:
-                sources = copying.find_sources(root, sources_text)
+                sources = copying.find_sources(
+                    root, sources_text, host_names=bool(flags.get("from"))
+                )
             except copying.CopyError as error:
                 raise BuildError(f"{name} failed: {error}") from None
             if len(sources) > 1 and not dest.endswith("/"):
@@ -768,6 +780,11 @@ def _short(image_id: Digest | None) -> str:
 
 def _stream(text: str) -> dict[str, Any]:
     return {"stream": text}
+
+
+def _stderr(text: str) -> dict[str, Any]:
+    """What the builder writes on its stderr: Docker's stream formatter colours it red."""
+    return {"stream": f"\x1b[91m{text}\x1b[0m"}
 
 
 def build(store: Store, context: BuildContext, options: BuildOptions) -> Iterator[dict[str, Any]]:

@@ -166,15 +166,17 @@ def _copy_entry(source: str, target: Path) -> int:
     st = os.lstat(source)
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(source), target)
+        os.lchown(target, 0, 0)
     elif stat.S_ISDIR(st.st_mode):
         target.mkdir(parents=True, exist_ok=True)
+        os.lchown(target, 0, 0)  # before chmod: chown clears setuid and setgid bits
         os.chmod(target, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
         shutil.copyfile(source, target, follow_symlinks=False)
+        os.lchown(target, 0, 0)
         os.chmod(target, stat.S_IMODE(st.st_mode))
     else:
         return 0  # sockets, fifos and devices are not sent
-    os.lchown(target, 0, 0)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
 

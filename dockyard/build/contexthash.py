@@ -1,7 +1,12 @@
 """The content checksums Docker 20.10's classic builder puts in COPY/ADD cache keys and
 history (`COPY file:<sum> in /dst`): a tarsum (version 1) header of each entry, mtime
 left out, followed by a regular file's bytes; a directory is the sum of its entries'
-sums, several sources the sum of theirs (builder/dockerfile/copy.go, remotecontext)."""
+sums, several sources the sum of theirs (builder/dockerfile/copy.go, remotecontext).
+
+An entry's sum is that of the path it resolves to (symlinks followed inside the root:
+"the file that is actually copied"). Context files are summed from the headers the
+client's tar carries (no user or group names); an image's files (COPY --from) from the
+daemon's own lookup, which names them from the host's user and group databases."""
 
 from __future__ import annotations
 
@@ -10,9 +15,30 @@ import os
 import stat
 
 
-def entry_sum(root: str, rel: str) -> str:
-    """The sum of one entry (rel: its path relative to the source's root, no leading /)."""
-    path = os.path.join(root, rel)
+def _names(uid: int, gid: int) -> tuple[str, str]:
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = ""
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = ""
+    return user, group
+
+
+def entry_sum(root: str, rel: str, host_names: bool = False) -> str | None:
+    """The sum of one entry (rel: its path relative to the source's root, no leading /);
+    None when it resolves to nothing."""
+    from dockyard.runtime.securejoin import secure_join
+
+    path = secure_join(root, rel)
+    if not os.path.lexists(path):
+        return None
+    rel = os.path.relpath(path, root)
     st = os.lstat(path)
     mode = st.st_mode
     link = os.readlink(path) if stat.S_ISLNK(mode) else ""
@@ -31,6 +57,7 @@ def entry_sum(root: str, rel: str) -> str:
     major = minor = 0
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    uname, gname = _names(st.st_uid, st.st_gid) if host_names else ("", "")
     digest = hashlib.sha256()
     for key, value in (
         ("name", name),
@@ -40,8 +67,8 @@ def entry_sum(root: str, rel: str) -> str:
         ("size", str(size)),
         ("typeflag", typeflag),
         ("linkname", link),
-        ("uname", ""),
-        ("gname", ""),
+        ("uname", uname),
+        ("gname", gname),
         ("devmajor", str(major)),
         ("devminor", str(minor)),
     ):
@@ -57,20 +84,20 @@ def hash_strings(prefix: str, sums: list[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(sums).encode()).hexdigest()
 
 
-def source_sum(root: str, rel: str) -> str:
+def source_sum(root: str, rel: str, host_names: bool = False) -> str:
     """`file:<sum>` for a file, `dir:<sum>` for a directory (its entries, itself included
     unless it is the root)."""
     path = os.path.join(root, rel) if rel not in ("", ".") else root
     if not os.path.isdir(path) or os.path.islink(path):
-        return "file:" + entry_sum(root, rel)
+        return "file:" + (entry_sum(root, rel, host_names) or rel)
     sums = []
     top = "" if rel in ("", ".") else rel
-    if top:
-        sums.append(entry_sum(root, top))
+    entries = [top] if top else []
     for current, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            entry_rel = os.path.relpath(os.path.join(current, name), root)
-            sums.append(entry_sum(root, entry_rel))
+        entries += [os.path.relpath(os.path.join(current, n), root) for n in dirs + files]
+    for entry in entries:
+        value = entry_sum(root, entry, host_names)
+        if value is not None:
+            sums.append(value)
     sums.sort()
     return hash_strings("dir", sums)

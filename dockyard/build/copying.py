@@ -98,7 +98,7 @@ def _resolve(root: str, rel: str, original: str) -> str:
     return secure_join(root, normal)
 
 
-def _single(root: str, rel: str, original: str) -> Source:
+def _single(root: str, rel: str, original: str, host_names: bool = False) -> Source:
     path = _resolve(root, rel, original)
     if not os.path.exists(path):
         raise CopyError(
@@ -107,10 +107,13 @@ def _single(root: str, rel: str, original: str) -> Source:
         )
     resolved_rel = os.path.relpath(path, root)
     name = posixpath.basename(posixpath.normpath(rel)) if rel not in ("", ".") else ""
-    return Source(root, path, name, source_sum(root, resolved_rel))
+    return Source(root, path, name, source_sum(root, resolved_rel, host_names))
 
 
-def find_sources(root: str, requested: list[str], wildcards: bool = True) -> list[Source]:
+def find_sources(
+    root: str, requested: list[str], wildcards: bool = True, host_names: bool = False
+) -> list[Source]:
+    """host_names: the root is an image's tree (COPY --from), see contexthash."""
     sources: list[Source] = []
     for original in requested:
         rel = _clean_source(original)
@@ -120,9 +123,9 @@ def find_sources(root: str, requested: list[str], wildcards: bool = True) -> lis
                 for name in sorted(dirs + files):
                     entry_rel = os.path.relpath(os.path.join(current, name), root)
                     if go_match(rel, entry_rel):
-                        sources.append(_single(root, entry_rel, entry_rel))
+                        sources.append(_single(root, entry_rel, entry_rel, host_names))
             continue
-        sources.append(_single(root, rel, original))
+        sources.append(_single(root, rel, original, host_names))
     if not sources:
         raise CopyError("no source files were specified")
     return sources

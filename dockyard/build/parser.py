@@ -32,6 +32,7 @@ class Instruction:
     flags: list[str] = field(default_factory=list)
     json: bool = False
     trigger: str = ""  # ONBUILD: the instruction after ONBUILD, as written
+    end_line: int = 0
 
 
 def escape_token(text: str) -> str:
@@ -107,6 +108,7 @@ def _instruction(command, escape: str) -> Instruction:  # type: ignore[no-untype
         flags=list(command.flags),
         json=bool(command.json),
         trigger=trigger,
+        end_line=command.end_line,
     )
 
 
@@ -116,3 +118,18 @@ def parse_trigger(text: str, escape: str = "\\") -> Instruction:
     if len(instructions) != 1:
         raise DockerfileParseError(f"invalid ONBUILD trigger: {text}")
     return instructions[0]
+
+
+def warnings(text: str, instructions: list[Instruction]) -> list[str]:
+    """Docker's parser warnings: an instruction continued over an empty line."""
+    lines = text.splitlines()
+    found = []
+    for instruction in instructions:
+        inner = lines[instruction.line : instruction.end_line]
+        if any(not line.strip() for line in inner):
+            found.append(
+                f"[WARNING]: Empty continuation line found in:\n    {instruction.original}"
+            )
+    if found:
+        found.append("[WARNING]: Empty continuation lines will become errors in a future release.")
+    return found

@@ -60,8 +60,8 @@ def create(
     return record.id
 
 
-def run(store: Store, container: str, on_output: Callable[[bytes], None]) -> int:
-    """Start the container, stream its output, return its exit code."""
+def run(store: Store, container: str, on_output: Callable[[tuple[bool, bytes]], None]) -> int:
+    """Start the container, pass on its output ((is stderr, bytes)), return its exit code."""
     from dockyard.containers import lifecycle
     from dockyard.runtime import stream
 
@@ -89,7 +89,7 @@ def run(store: Store, container: str, on_output: Callable[[bytes], None]) -> int
                 break
             for kind, payload in reader.feed(data):
                 if kind in (stream.STDOUT, stream.STDERR):
-                    on_output(payload)
+                    on_output((kind == stream.STDERR, payload))
                 elif kind == stream.CONTROL:
                     import json
 
