@@ -7,6 +7,7 @@ that both sides are prepared and summarised by the same code.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import io
@@ -17,6 +18,7 @@ import re
 import shutil
 import stat
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,44 @@ def build_flags(name: str) -> list[str]:
     if spec.get("target"):
         flags += ["--target", spec["target"]]
     return flags
+
+
+@contextlib.contextmanager
+def http_files(name: str) -> Iterator[None]:
+    """Serve a case's "http" files on loopback while it builds (ADD of a URL)."""
+    spec = case_spec(name).get("http")
+    if not spec:
+        yield
+        return
+    import http.server
+    import threading
+
+    files = {f"/{k}": v.encode() for k, v in spec.get("files", {}).items()}
+    files.update({f"/{k}": _archive_bytes(v) for k, v in spec.get("archives", {}).items()})
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Last-Modified", "Sat, 10 Jun 2023 00:00:00 GMT")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", spec["port"]), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _archive_bytes(kind: str) -> bytes:

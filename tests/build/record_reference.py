@@ -26,6 +26,7 @@ from corpus_support import (  # noqa: E402
     REFERENCE,
     build_flags,
     case_names,
+    http_files,
     mask_output,
     prepare_context,
     summarise_archive,
@@ -52,13 +53,14 @@ def record(names: list[str]) -> None:
         for name in names:
             context = prepare_context(name, work / "contexts" / name)
             tag = f"corpus:{name}"
-            result = subprocess.run(
-                [DOCKER_CLI, "build", "-t", tag, *build_flags(name), str(context)],
-                env=docker.env,
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-            )
+            with http_files(name):
+                result = subprocess.run(
+                    [DOCKER_CLI, "build", "-t", tag, *build_flags(name), str(context)],
+                    env=docker.env,
+                    capture_output=True,
+                    text=True,
+                    stdin=subprocess.DEVNULL,
+                )
             entry = {
                 "recorded_with": version,
                 "exit_code": result.returncode,

@@ -14,6 +14,7 @@ from corpus_support import (
     REFERENCE,
     build_flags,
     case_names,
+    http_files,
     mask_output,
     prepare_context,
     summarise_archive,
@@ -46,7 +47,8 @@ def test_case_matches_docker(name: str, dy, tmp_path: Path, base_tree) -> None: 
     expected = json.loads((REFERENCE / f"{name}.json").read_text())
     context = prepare_context(name, tmp_path / "context")
     tag = f"corpus:{name}"
-    result = dy("build", "-t", tag, *build_flags(name), str(context), check=False)
+    with http_files(name):
+        result = dy("build", "-t", tag, *build_flags(name), str(context), check=False)
     known = KNOWN_DIFFERENCES.get(name)
     assert result.returncode == expected["exit_code"], result.stderr
     if known != "stderr":

@@ -1,0 +1,131 @@
+"""What a build fetches over HTTP: `ADD http(s)://...` sources and a context given as a
+URL (a tar, or a lone Dockerfile), as Docker 20.10's classic builder fetches them.
+
+ADD's download is written 0600 in a private directory, named from the URL's last path
+element, its mtime from Last-Modified; its checksum is an image-side one (names from the
+host's databases), as Docker's lazy source computes it."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import posixpath
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+
+from dockyard.build import copying, history
+from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+MAX_DOWNLOAD = 8 << 30
+TIMEOUT = 60
+
+
+def _open(url: str):  # type: ignore[no-untyped-def]
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidArgument(f"unsupported URL scheme: {url}")
+    try:
+        return urllib.request.urlopen(url, timeout=TIMEOUT)  # noqa: S310 - scheme checked
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise InvalidArgument(f"failed to GET {url}: {reason}") from None
+
+
+def download(url: str, directory: str) -> str:
+    """The URL's content as a file in directory; its path."""
+    parsed = urllib.parse.urlsplit(url)
+    name = posixpath.basename(parsed.path.rstrip("/")) or ""
+    if not name or name in (".", ".."):
+        raise InvalidArgument(f"cannot determine filename from url: {url}")
+    with _open(url) as response:
+        status = getattr(response, "status", 200)
+        if status >= 400:
+            raise InvalidArgument(f"failed to GET {url} with status {status}")
+        path = os.path.join(directory, name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        written = 0
+        with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
+            while chunk := response.read(1 << 20):
+                written += len(chunk)
+                if written > MAX_DOWNLOAD:
+                    raise InvalidArgument(f"download of {url} is larger than {MAX_DOWNLOAD} bytes")
+                out.write(chunk)
+        modified = response.headers.get("Last-Modified")
+    os.chmod(path, 0o600)
+    if modified:
+        try:
+            stamp = email.utils.parsedate_to_datetime(modified).timestamp()
+            os.utime(path, (stamp, stamp))
+        except (TypeError, ValueError):
+            pass
+    return path
+
+
+def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """ADD with URL sources (and possibly local ones beside them)."""
+    from dockyard.build.builder import BuildError, _run_config
+
+    directory = tempfile.mkdtemp(prefix="build-download-", dir=builder.store.tmp)
+    yield {"stream": "\n"}  # where Docker's client ends its (terminal-only) download bar
+    try:
+        found: list[copying.Source] = []
+        for text in sources:
+            if text.startswith(("http://", "https://")):
+                try:
+                    path = download(text, directory)
+                except InvalidArgument as error:
+                    raise BuildError(str(error)) from None
+                downloaded = copying.find_sources(
+                    directory, [os.path.basename(path)], wildcards=False, host_names=True
+                )
+                for source in downloaded:  # Docker's URL sources carry the bare sum
+                    source.checksum = source.checksum.removeprefix("file:")
+                found += downloaded
+            else:
+                try:
+                    found += copying.find_sources(str(builder.context.root), [text])
+                except copying.CopyError as error:
+                    raise BuildError(f"ADD failed: {error}") from None
+        if len(found) > 1 and not dest.endswith("/"):
+            raise BuildError(
+                "When using ADD with more than one source file, the destination must be a"
+                " directory and end with a /"
+            )
+        checksum = copying.checksum_of(found)
+        chown_comment = f"--chown={chown}" if chown else ""
+        comment = f"ADD {chown_comment}{checksum} in {dest} "
+        run_config = _run_config(state, history.nop_cmd_string(state.config, comment))
+        if builder._probe(state, run_config):
+            yield {"stream": " ---> Using cache\n"}
+            return
+        target = copying.destination_path(state.config.get("WorkingDir") or "/", dest)
+        # a downloaded file is never extracted; local archives beside it are
+        local = [s for s in found if s.root != directory]
+        remote = [s for s in found if s.root == directory]
+
+        def work(tree: str) -> None:
+            owner = copying.lookup_owner(tree, chown) if chown else (0, 0)
+            copying.place(tree, remote, target, owner, decompress=False)
+            copying.place(tree, local, target, owner, decompress=True)
+
+        try:
+            yield from builder._tree_step(state, run_config, work, quiet=True)
+        except copying.CopyError as error:
+            raise BuildError(str(error)) from None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def fetch_context(url: str, dockerfile: str | None, work_dir: str | None):  # type: ignore[no-untyped-def]
+    """`build URL`: the URL's body is a context tar (plain or compressed) or a Dockerfile."""
+    from dockyard.build.context import from_tar
+
+    with _open(url) as response:
+        return from_tar(response, dockerfile, work_dir)
