@@ -446,7 +446,13 @@ def through_daemon(ctx: Context) -> None:
         ours.stop()
 
 
-ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction]
+def build(ctx: Context) -> None:
+    from bench.build_bench import build as build_scenarios
+
+    build_scenarios(ctx)
+
+
+ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction, build]
 # The keys of ALL's scenarios (what --only can name), for deciding whether a pass is needed.
 KEYS = ("images-2", "images-pip", "images-500", "run", "commit", "save", "load-present", "load-absent",
-        "export", "import", "history", "rmi", "extract")  # fmt: skip
+        "export", "import", "history", "rmi", "extract", "build")  # fmt: skip
