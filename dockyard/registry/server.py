@@ -56,8 +56,12 @@ def _listen(config: RegistryConfig) -> socket.socket:
 
 
 def _run(config: RegistryConfig, sock: socket.socket, context, access_log: bool, announce) -> None:
+    from dockyard.registry.tuning import freeze_startup_objects
+
+    app = make_app(config)
+    freeze_startup_objects()
     web.run_app(
-        make_app(config),
+        app,
         sock=sock,
         ssl_context=context,
         access_log=access_logger if access_log else None,

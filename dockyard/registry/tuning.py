@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 
 _M_TRIM_THRESHOLD = -1
@@ -28,3 +29,13 @@ def keep_buffers_in_heap() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(
         mallopt(_M_TRIM_THRESHOLD, 128 << 20)
     )
+
+
+def freeze_startup_objects() -> None:
+    """Move everything start-up made (modules, classes, the app: ~37,000 objects) out of
+    the cyclic collector's reach. A full collection otherwise walks all of them again
+    (~9 ms here, far more on a loaded machine), and a registry that has served many
+    requests runs them more often; one landing in a blob download stalled it. Objects
+    made while serving are collected as usual."""
+    gc.collect()
+    gc.freeze()
