@@ -152,6 +152,26 @@ def container_steps(walk: Walkthrough) -> None:
     run("dockyard rm commit_test")
 
 
+def build_steps(walk: Walkthrough) -> None:
+    """The commit_test image again, written down as a Dockerfile: built, rebuilt from the
+    cache, and its history."""
+    run = walk.run
+    walk.section("12b. the same image from a Dockerfile: build, a cached rebuild, history")
+    context = walk.workdir / "commit_test"
+    context.mkdir(exist_ok=True)
+    (context / "Dockerfile").write_text(
+        "FROM debian:bookworm\n"
+        "RUN echo first_test! >> first\n"
+        "RUN echo second_test! >> second\n"
+    )
+    run("cat commit_test/Dockerfile")
+    run("dockyard build -t commit_test:built commit_test")
+    run('dockyard run --rm --network none commit_test:built sh -c "cat /first /second"')
+    run("dockyard build -t commit_test:built commit_test")
+    run("dockyard history commit_test:built")
+    run("dockyard rmi commit_test:built")
+
+
 def free_port() -> int:
     import socket
 
@@ -254,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         image_steps(walk, busybox_tar, debian_tar)
         if debian_tar is not None:
             container_steps(walk)
+            build_steps(walk)
             registry_steps(walk)
     finally:
         if not args.keep:

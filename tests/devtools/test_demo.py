@@ -31,6 +31,9 @@ def test_main_job_walks_the_tutorial(debian_tar, busybox_tar) -> None:  # type: 
         "busybox   Busybox base image.   0         [OK]",
         "Status: Downloaded newer image for",
         "shared!",
+        "Step 3/3 : RUN echo second_test! >> second\n ---> Using cache",
+        "Successfully tagged commit_test:built",
+        "/bin/sh -c echo second_test! >> second",
     ):
         assert expected in out, expected
     assert out.count("Deleted: sha256:") >= 4
