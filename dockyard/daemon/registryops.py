@@ -1,40 +1,23 @@
-"""Adapters from the API to the registry client (pull, push, search, login).
+"""Adapters from the API to the registry verbs (pull, push, search, login).
 
-The registry client (dockyard.imageops.pull/push/search, dockyard.client)
-reports progress through the small Events interface; JsonEvents turns those
-reports into Docker's JSON messages. Where a client module is not built yet,
-the route answers with a clear error instead of failing at import.
+pull and push (dockyard.imageops) report progress through the small Events
+interface; JsonEvents turns those reports into Docker's JSON messages.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 from collections.abc import Callable
 from typing import Any
 
+from dockyard.client.login import authenticate
 from dockyard.daemon.progress import progress_bar
-from dockyard.errors import DockyardError
+from dockyard.imageops.pull import pull as pull_image
+from dockyard.imageops.push import push as push_image
+from dockyard.imageops.search import search as search_index
 
 Emit = Callable[[dict[str, Any]], None]
-
-
-class NotAvailable(DockyardError):
-    """A registry feature whose client module is missing from this build."""
-
-    exit_code = 1
-
-
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name == name:
-            raise NotAvailable(
-                f"{name.rsplit('.', 1)[-1]} is not available in this build"
-            ) from None
-        raise
 
 
 class JsonEvents:
@@ -79,35 +62,20 @@ def decode_registry_auth(header: str | None) -> dict[str, Any] | None:
 
 
 def pull(store: Any, name: str, emit: Emit, platform: str | None, auth: dict | None) -> list:
-    module = _module("dockyard.imageops.pull")
-    kwargs: dict[str, Any] = {"events": JsonEvents(emit)}
-    if platform:
-        kwargs["platform"] = platform
-    if auth is not None and _accepts(module.pull, "auth"):
-        kwargs["auth"] = auth
-    return module.pull(store, name, **kwargs)
+    return pull_image(store, name, events=JsonEvents(emit), platform=platform or None, auth=auth)
 
 
 def push(store: Any, name: str, emit: Emit, auth: dict | None) -> Any:
-    module = _module("dockyard.imageops.push")
-    kwargs: dict[str, Any] = {"events": JsonEvents(emit)}
-    if auth is not None and _accepts(module.push, "auth"):
-        kwargs["auth"] = auth
-    return module.push(store, name, **kwargs)
+    return push_image(store, name, events=JsonEvents(emit), auth=auth)
 
 
 def search(term: str, limit: int | None, filters: dict[str, list[str]], auth: dict | None) -> list:
-    module = _module("dockyard.imageops.search")
-    kwargs: dict[str, Any] = {}
-    if limit is not None:
-        kwargs["limit"] = limit
-    if auth is not None and _accepts(module.search, "auth"):
-        kwargs["auth"] = auth
-    if _accepts(module.search, "filters"):
-        kwargs["filters"] = [
-            f"{key}={value}" for key, values in filters.items() for value in values
-        ]
-    results = module.search(term, **kwargs)
+    results = search_index(
+        term,
+        **({"limit": limit} if limit is not None else {}),
+        filters=[f"{key}={value}" for key, values in filters.items() for value in values],
+        auth=auth,
+    )
     items = [_search_item(item) for item in results]
     return [item for item in items if _search_matches(item, filters)]
 
@@ -141,21 +109,9 @@ def _search_matches(item: dict[str, Any], filters: dict[str, list[str]]) -> bool
 
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """POST /auth: check the credentials (the docker client stores them itself)."""
-    module = _module("dockyard.client.login")
-    check = getattr(module, "authenticate", None) or module.login
-    result = check(
+    result = authenticate(
         body.get("serveraddress") or None,
         body.get("username") or "",
         body.get("password") or "",
     )
-    token = getattr(result, "identity_token", None) or ""
-    return {"Status": "Login Succeeded", "IdentityToken": token}
-
-
-def _accepts(function: Any, name: str) -> bool:
-    import inspect
-
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+    return {"Status": "Login Succeeded", "IdentityToken": result.identity_token or ""}

@@ -63,6 +63,8 @@ class Image:
     layers: list[Layer]
     names: list[Reference] = field(default_factory=list)
     manifest_digest: Digest | None = None  # the source's manifest digest (a registry's)
+    manifest: bytes | None = None  # the source's manifest, kept when nothing is converted
+    manifest_type: str = ""
 
     @property
     def id(self) -> Digest:

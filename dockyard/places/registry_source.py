@@ -103,12 +103,14 @@ class RegistrySource:
             )
         fetched = self.fetched
         manifest = parse_manifest(fetched.body, fetched.media_type or None)
+        body, media_type = fetched.body, fetched.media_type
         if isinstance(manifest, Index):
             from dockyard.client.platforms import choose
 
             entry = choose(manifest, self.platform)
             child = await self.repository.get_manifest(str(entry.digest))
-            manifest = parse_manifest(child.body, child.media_type or entry.media_type)
+            body, media_type = child.body, child.media_type or entry.media_type
+            manifest = parse_manifest(body, media_type)
             if not isinstance(manifest, Manifest):
                 raise InvalidArchive("an index entry of an index is not supported")
         assert isinstance(manifest, Manifest)
@@ -136,7 +138,7 @@ class RegistrySource:
         self.digests = [d.digest for d in manifest.layers] + [manifest.config.digest]
         digest_ref = Reference(ref.domain, ref.path, None, fetched.digest)
         names = [ref, digest_ref] if ref.tag else [digest_ref]
-        return [Image(config_bytes, layers, names, fetched.digest)]
+        return [Image(config_bytes, layers, names, fetched.digest, body, media_type)]
 
     async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
         """Called in layer order, so two processes pulling the same layers into one

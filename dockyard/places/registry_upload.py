@@ -7,9 +7,9 @@ final PUT) for layers compressed on the fly.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from contextlib import AbstractContextManager
+from typing import BinaryIO
 
 from yarl import URL
 
@@ -26,24 +26,19 @@ def _with_digest(location: str, digest: Digest) -> str:
     return str(URL(location, encoded=True).update_query(digest=str(digest)))
 
 
-async def _file_chunks(
-    path: Path, start: int, length: int, progress: Callable[[int], None], done_before: int
+async def _stream_chunks(
+    stream: BinaryIO, length: int, progress: Callable[[int], None], done_before: int
 ) -> AsyncIterator[bytes]:
+    """The next ``length`` bytes of ``stream``, read in a worker thread."""
     loop = asyncio.get_running_loop()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        sent = 0
-        while sent < length:
-            data = await loop.run_in_executor(
-                None, os.pread, fd, min(READ_SIZE, length - sent), start + sent
-            )
-            if not data:
-                raise RegistryError(f"{path}: file ended early")
-            sent += len(data)
-            yield data
-            progress(done_before + sent)
-    finally:
-        os.close(fd)
+    sent = 0
+    while sent < length:
+        data = await loop.run_in_executor(None, stream.read, min(READ_SIZE, length - sent))
+        if not data:
+            raise RegistryError("the blob ended early")
+        sent += len(data)
+        yield data
+        progress(done_before + sent)
 
 
 async def _finish(
@@ -62,36 +57,38 @@ async def _finish(
             raise RegistryError(f"uploading {digest}: unexpected status {response.status}")
 
 
-async def upload_file(
+async def upload_blob(
     repository: RegistryRepository,
-    path: Path,
+    opener: Callable[[], AbstractContextManager[BinaryIO]],
     digest: Digest,
     size: int,
     progress: Callable[[int], None],
 ) -> None:
-    """Upload a blob whose bytes are in ``path``: one PUT, or PATCH chunks when large."""
+    """Upload a blob of known digest and size: one PUT, or PATCH chunks when large."""
     location = await repository.start_upload()
-    if size <= CHUNKED_ABOVE:
-        await _finish(repository, location, digest, _file_chunks(path, 0, size, progress, 0), size)
-        return
-    offset = 0
-    while offset < size:
-        length = min(CHUNK_SIZE, size - offset)
-        headers = {
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(length),
-            "Content-Range": f"{offset}-{offset + length - 1}",
-        }
-        async with repository.session.request(
-            "PATCH",
-            location,
-            scopes=repository.push_scope,
-            headers=headers,
-            data=_file_chunks(path, offset, length, progress, offset),
-        ) as response:
-            await repository.session.check(response)
-            location = repository._absolute(response.headers.get("Location") or location)
-        offset += length
+    with opener() as stream:
+        if size <= CHUNKED_ABOVE:
+            chunks = _stream_chunks(stream, size, progress, 0)
+            await _finish(repository, location, digest, chunks, size)
+            return
+        offset = 0
+        while offset < size:
+            length = min(CHUNK_SIZE, size - offset)
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(length),
+                "Content-Range": f"{offset}-{offset + length - 1}",
+            }
+            async with repository.session.request(
+                "PATCH",
+                location,
+                scopes=repository.push_scope,
+                headers=headers,
+                data=_stream_chunks(stream, length, progress, offset),
+            ) as response:
+                await repository.session.check(response)
+                location = repository._absolute(response.headers.get("Location") or location)
+            offset += length
     await _finish(repository, location, digest)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
+from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import chain_ids
 from dockyard.places.base import Event, Image, Layer, Opener, Report
 from dockyard.reference import Reference
@@ -170,3 +171,44 @@ class StoreDestination:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def pushable_layer(store: Store, record: LayerRecord, compression: str | None) -> Layer:
+    """A layer as a push sends it: a compressed blob the store has in the wanted
+    compression (the one it came in as, or one an earlier push made), else the stored
+    blob, compressed on the way (places/registry_destination.py)."""
+    stored = store_layer(store, record)
+    if record.blob != record.diff_id and store.blobs.exists(record.blob):
+        kind = "zstd" if record.blob_media_type.endswith("zstd") else "gzip"
+        if compression is None or kind == compression:
+            return stored
+    kind = compression or "gzip"
+    media_type = mt.OCI_LAYER_ZSTD if kind == "zstd" else mt.OCI_LAYER_GZIP
+    row = store.db.execute(
+        "SELECT blob, size FROM compressed_blobs WHERE diff_id = ? AND media_type = ?",
+        (str(record.diff_id), media_type),
+    ).fetchone()
+    if row is not None and store.blobs.exists(Digest.parse(row[0])):
+        digest = Digest.parse(row[0])
+        return Layer(
+            record.diff_id, media_type, row[1], digest, stored.item, stored.tar_size, verified=True
+        )
+    return stored
+
+
+class CompressedKeeper:
+    """Keeps the blob a push compressed, and remembers it for the next push."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def writer(self):  # type: ignore[no-untyped-def]
+        return self.store.blobs.writer()
+
+    def remember(self, diff_id: Digest, digest: Digest, media_type: str, size: int) -> None:
+        with self.store.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO compressed_blobs (diff_id, blob, media_type, size)"
+                " VALUES (?, ?, ?, ?)",
+                (str(diff_id), str(digest), media_type, size),
+            )

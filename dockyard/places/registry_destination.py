@@ -1,0 +1,327 @@
+"""A registry repository as the destination of a copy (push, `image copy ... docker://`).
+
+Layers the registry already has are skipped (HEAD), layers known to be in another
+repository of the same registry are mounted, the others are uploaded five at a
+time. A layer that is not in the wanted compression (an uncompressed layer of the
+store) is compressed once, while it is uploaded (gzip with ISA-L, or zstd); a
+``keeper`` (the store's) keeps that compressed blob, so the next push sends the same
+bytes without compressing. The manifest is Docker's v2 schema 2 (OCI when a layer
+is zstd), formatted as Docker formats it, so the same image pushed by Docker and by
+dockyard has the same digest; an image whose layers all went as they were keeps its
+source manifest (same digest as the source).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from dockyard.datarecord import dataclass
+from dockyard.digest import Digest
+from dockyard.errors import InvalidArgument
+from dockyard.oci import mediatypes as mt
+from dockyard.places.base import Event, Image, Layer, Opener, Report, is_compressed
+from dockyard.places.registry import RegistryRepository
+from dockyard.reference import DEFAULT_TAG
+
+PARALLEL_UPLOADS = 5
+COMPRESSIONS = ("gzip", "zstd")
+KIND_MEDIA_TYPE = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}
+
+
+def compression_of(media_type: str) -> str | None:
+    if not is_compressed(media_type):
+        return None
+    return "zstd" if media_type.endswith("zstd") else "gzip"
+
+
+@dataclass
+class Pushed:
+    """One layer as the registry has it."""
+
+    digest: Digest
+    size: int
+    kind: str  # gzip or zstd
+    as_is: bool  # the source's blob, unchanged
+
+
+@dataclass
+class PushedImage:
+    digest: Digest
+    size: int  # of the manifest
+    tag: str
+
+
+class Keeper(Protocol):
+    """Where a layer compressed for a push is kept (the store)."""
+
+    def writer(self) -> Any: ...
+
+    def remember(self, diff_id: Digest, digest: Digest, media_type: str, size: int) -> None: ...
+
+
+class RegistryDestination:
+    def __init__(
+        self,
+        repository: RegistryRepository,
+        tag: str | None = None,
+        compression: str | None = None,
+        mount_sources: Callable[[Digest], list[str]] = lambda _digest: [],
+        keeper: Keeper | None = None,
+    ) -> None:
+        if compression is not None and compression not in COMPRESSIONS:
+            raise InvalidArgument(f"unsupported compression {compression!r}: use gzip or zstd")
+        self.repository = repository
+        self.tag = tag
+        self.compression = compression
+        self.mount_sources = mount_sources
+        self.keeper = keeper
+        self._semaphore = asyncio.Semaphore(PARALLEL_UPLOADS)
+        self._layers: dict[Digest, asyncio.Future] = {}
+        self._taken: dict[int, Pushed] = {}
+        self.blobs: list[Digest] = []  # the layer blobs of the last image put
+
+    def _as_is(self, layer: Layer) -> bool:
+        kind = compression_of(layer.media_type)
+        return (
+            kind is not None
+            and layer.digest is not None
+            and (self.compression is None or kind == self.compression)
+        )
+
+    async def present(self, image: Image, report: Report) -> list[bool]:
+        for layer in reversed(image.layers):
+            report(Event(layer.item, "Preparing"))
+        for layer in list(reversed(image.layers))[PARALLEL_UPLOADS:]:
+            report(Event(layer.item, "Waiting"))
+        return [False] * len(image.layers)
+
+    async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:
+        layer = image.layers[position]
+        future = self._layers.get(layer.diff_id)
+        if future is None:
+            future = self._layers[layer.diff_id] = asyncio.ensure_future(
+                self._push(layer, opener, report)
+            )
+        return await asyncio.shield(future)
+
+    async def _push(self, layer: Layer, opener: Opener, report: Report) -> Pushed:
+        from dockyard.places.registry_upload import upload_blob
+
+        repository = self.repository
+        async with self._semaphore:
+            if not self._as_is(layer):
+                pushed = await self._compress_and_upload(layer, opener, report)
+                report(Event(layer.item, "Pushed"))
+                return pushed
+            assert layer.digest is not None
+            pushed = Pushed(layer.digest, layer.size, compression_of(layer.media_type), True)  # type: ignore[arg-type]
+            if await repository.blob_size(layer.digest, repository.push_scope) is not None:
+                report(Event(layer.item, "Layer already exists"))
+                return pushed
+            for source in self.mount_sources(layer.digest):
+                if source != repository.path and await repository.mount_blob(layer.digest, source):
+                    report(Event(layer.item, f"Mounted from {source}"))
+                    return pushed
+            progress = _Progress(layer, report)
+            await upload_blob(repository, opener, layer.digest, layer.size, progress.at)
+            report(Event(layer.item, "Pushed"))
+            return pushed
+
+    async def _compress_and_upload(self, layer: Layer, opener: Opener, report: Report) -> Pushed:
+        from dockyard.places.registry_upload import upload_stream
+
+        kind = self.compression or "gzip"
+        total = layer.tar_size if layer.tar_size >= 0 else layer.size
+        keeper = self.keeper.writer() if self.keeper is not None else None
+        writer = keeper.__enter__() if keeper is not None else None
+        try:
+            hasher = hashlib.sha256()
+            counted = [0]
+
+            def keep(data: bytes) -> None:
+                hasher.update(data)
+                counted[0] += len(data)
+                if writer is not None:
+                    writer.write(data)
+
+            chunks, done = _produce(opener, kind, keep, _Progress(layer, report, total))
+            digest = await upload_stream(
+                self.repository, chunks, lambda: Digest("sha256", hasher.hexdigest())
+            )
+            await done
+            if writer is not None:
+                await asyncio.get_running_loop().run_in_executor(None, writer.commit, digest)
+        finally:
+            if keeper is not None:
+                keeper.__exit__(None, None, None)
+        if self.keeper is not None:
+            self.keeper.remember(layer.diff_id, digest, KIND_MEDIA_TYPE[kind], counted[0])
+        return Pushed(digest, counted[0], kind, False)
+
+    async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
+        self._taken[position] = staged
+
+    async def discard_layer(self, staged: Any) -> None:
+        pass
+
+    async def put_image(self, image: Image, report: Report) -> PushedImage:
+        from dockyard.places.registry_upload import upload_bytes
+
+        repository = self.repository
+        pushed = [self._taken.pop(position) for position in range(len(image.layers))]
+        self.blobs = list(dict.fromkeys(p.digest for p in pushed))
+        config_digest = image.id
+        if await repository.blob_size(config_digest, repository.push_scope) is None:
+            await upload_bytes(repository, image.config, config_digest)
+        if image.manifest is not None and all(p.as_is for p in pushed):
+            manifest, media_type = image.manifest, image.manifest_type
+        else:
+            manifest, media_type = docker_manifest(image.config, pushed)
+        tag = self.tag or (image.names[0].tag if image.names else None) or DEFAULT_TAG
+        digest = await repository.put_manifest(tag, manifest, media_type)
+        report(Event(None, f"{tag}: digest: {digest} size: {len(manifest)}"))
+        return PushedImage(digest, len(manifest), tag)
+
+    async def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def docker_manifest(config: bytes, layers: list[Pushed]) -> tuple[bytes, str]:
+    """Docker's v2 schema 2 manifest (OCI when a layer is zstd), formatted as Go's
+    json.MarshalIndent(v, "", "   ") as Docker writes it."""
+    oci = any(layer.kind == "zstd" for layer in layers)
+    layer_type = {
+        "gzip": mt.OCI_LAYER_GZIP if oci else mt.DOCKER_LAYER_GZIP,
+        "zstd": mt.OCI_LAYER_ZSTD,
+    }
+    media_type = mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST
+    document = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {
+            "mediaType": mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG,
+            "size": len(config),
+            "digest": str(Digest.of_bytes(config)),
+        },
+        "layers": [
+            {"mediaType": layer_type[layer.kind], "size": layer.size, "digest": str(layer.digest)}
+            for layer in layers
+        ],
+    }
+    return json.dumps(document, indent=3).encode(), media_type
+
+
+class _Progress:
+    """'Pushing' bars, at most one report per MiB."""
+
+    def __init__(self, layer: Layer, report: Report, total: int | None = None) -> None:
+        self.item = layer.item
+        self.total = layer.size if total is None else total
+        self.report = report
+        self.loop = asyncio.get_running_loop()
+        self.count = 0
+        self.last = 0
+
+    def __call__(self, n: int) -> None:  # in the producer's thread
+        self.count += n
+        if self.count - self.last >= 1 << 20 or n == 0:
+            self.last = self.count
+            event = Event(self.item, "Pushing", self.count, self.total)
+            self.loop.call_soon_threadsafe(self.report, event)
+
+    def at(self, done: int) -> None:  # in the loop's thread
+        self.report(Event(self.item, "Pushing", done, self.total))
+
+
+def _produce(opener: Opener, kind: str | None, keep, progress: _Progress):  # type: ignore[no-untyped-def]
+    """Read (and with ``kind``: decompress what is compressed, then compress) a blob
+    in a worker thread; its bytes come out of the returned async iterator. Returns
+    (chunks, the producer's future)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=8)
+
+    def send(item) -> None:  # type: ignore[no-untyped-def]
+        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+    class Sink:
+        def write(self, data) -> int:  # type: ignore[no-untyped-def]
+            data = bytes(data)
+            if keep is not None:
+                keep(data)
+            send(data)
+            return len(data)
+
+    def produce() -> None:
+        try:
+            with opener() as raw:
+                counting = _Counting(raw, progress)
+                if kind is None:
+                    while data := counting.read(1 << 20):
+                        Sink().write(data)
+                else:
+                    from dockyard.layers.compression import (
+                        compress_gzip,
+                        compress_zstd,
+                        open_decompressed,
+                    )
+
+                    plain = open_decompressed(counting)  # type: ignore[arg-type]
+                    compress = compress_zstd if kind == "zstd" else compress_gzip
+                    compress(plain, Sink())  # type: ignore[arg-type]
+            send(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the uploader
+            send(error)
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    producer = loop.run_in_executor(None, produce)
+
+    async def done() -> None:
+        try:
+            await producer
+        finally:
+            while not producer.done():
+                try:
+                    queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    await asyncio.sleep(0.01)
+
+    return chunks(), done()
+
+
+class _Counting:
+    """A reader that reports how many bytes went through it."""
+
+    def __init__(self, stream, report: Callable[[int], None]) -> None:  # type: ignore[no-untyped-def]
+        self._stream = stream
+        self._report = report
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self._stream.read(len(buffer))
+            buffer[: len(data)] = data
+            n = len(data)
+        else:
+            n = readinto(buffer) or 0
+        self._report(n)
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._report(len(data))
+        return data
