@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(libarchive13 busybox-static debootstrap skopeo runc crun tar zstd xz-utils bzip2
           gzip curl ca-certificates python3-venv iproute2 util-linux openssl
-          docker-registry chromium tini haproxy)
+          docker-registry chromium tini haproxy postgresql)
 # The docker CLI drives the daemon in the compatibility tests; this kind of machine has it in
 # /usr/local/bin. Elsewhere Debian's docker.io provides the client (its dockerd is never started).
 command -v docker >/dev/null || PACKAGES+=(docker.io)
@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -c 'import libarchive, isal, zstandard, aiohttp' \
+.venv/bin/python -c 'import libarchive, isal, zstandard, aiohttp, psycopg, psycopg_pool, yaml' \
   || { echo "error: python dependencies did not install" >&2; exit 1; }
 # pip's console-script wrapper imports re (an enum and regex compiler load at every
 # start): the same entry point without it, and without the site module (-S: its

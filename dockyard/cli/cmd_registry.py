@@ -1,4 +1,4 @@
-"""`dockyard registry`: serve, gc, user and repo administration.
+"""`dockyard registry`: serve, migrate, gc, user and repo administration.
 
 aiohttp and the registry modules are imported inside the handlers: the CLI starts fast.
 """
@@ -12,66 +12,160 @@ import sys
 
 from dockyard.errors import InvalidArgument
 
+SERVE_DEFAULTS: dict[str, object] = {
+    "addr": "127.0.0.1:5000",
+    "service": "dockyard-registry",
+    "token-ttl": 300,
+    "anonymous-pull": True,
+    "gc-interval": 0.0,
+    "gc-grace": 3600.0,
+    "upload-grace": 86400.0,
+    "gc-delete-untagged": False,
+    "access-log": False,
+    "workers": 1,
+    "catalog-max": 1000,
+}
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """Defaults, then the --config file, then the environment, then the flags."""
+    from dockyard.registry.config_file import OPTIONS, read_config_file
+
+    options: dict = dict(SERVE_DEFAULTS)
+    if getattr(args, "config", None):
+        options.update(read_config_file(args.config))
+    for key, variable in (
+        ("storage", "DOCKYARD_REGISTRY_STORAGE"),
+        ("metadata", "DOCKYARD_REGISTRY_METADATA"),
+    ):
+        if os.environ.get(variable):
+            options[key] = os.environ[variable]
+    for key in OPTIONS:
+        value = getattr(args, key.replace("-", "_"), None)
+        if value is not None:
+            options[key] = value
+    return options
+
 
 def _storage(args: argparse.Namespace) -> str:
-    storage = args.storage or os.environ.get("DOCKYARD_REGISTRY_STORAGE")
+    storage = _options(args).get("storage")
     if not storage:
         raise InvalidArgument("--storage DIR is required (or DOCKYARD_REGISTRY_STORAGE)")
-    return os.path.abspath(storage)
+    return storage if "://" in storage else os.path.abspath(storage)
+
+
+def _metadata_url(args: argparse.Namespace) -> str | None:
+    return _options(args).get("metadata")
 
 
 def _add_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", metavar="DIR", help="registry storage directory")
+    parser.add_argument(
+        "--metadata",
+        metavar="URL",
+        help="metadata database: postgresql://USER[:PASS]@HOST:PORT/DB "
+        "(default: SQLite in the storage directory)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="options from a YAML or TOML file")
 
 
 def _serve(args: argparse.Namespace) -> int:
     from dockyard.registry.config import RegistryConfig
     from dockyard.registry.server import parse_addr, serve
 
-    host, port = parse_addr(args.addr)
+    options = _options(args)
+    host, port = parse_addr(str(options["addr"]))
     config = RegistryConfig(
         storage=_storage(args),
+        metadata=options.get("metadata"),
         host=host,
         port=port,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        realm=args.realm,
-        anonymous_pull=not args.no_anonymous_pull,
-        gc_interval=args.gc_interval,
-        gc_grace=args.gc_grace,
-        gc_delete_untagged=args.gc_delete_untagged,
+        tls_cert=options.get("tls-cert"),
+        tls_key=options.get("tls-key"),
+        service=options["service"],
+        realm=options.get("realm"),
+        token_ttl=options["token-ttl"],
+        anonymous_pull=options["anonymous-pull"],
+        gc_interval=options["gc-interval"],
+        gc_grace=options["gc-grace"],
+        upload_grace=options["upload-grace"],
+        gc_delete_untagged=options["gc-delete-untagged"],
+        catalog_max=options["catalog-max"],
     )
-    return serve(config, access_log=args.access_log, workers=args.workers)
+    return serve(config, access_log=options["access-log"], workers=options["workers"])
+
+
+def _open_metadata(args: argparse.Namespace):
+    from dockyard.registry.metadata import open_metadata
+
+    url = _metadata_url(args)
+    storage = _storage(args) if url is None else _options(args).get("storage")
+    return open_metadata(url, storage)
 
 
 def _gc(args: argparse.Namespace) -> int:
     from dockyard.registry.gc import GcPolicy, collect
-    from dockyard.registry.metadata import Metadata
     from dockyard.registry.storage.filesystem import FilesystemDriver
 
     storage = _storage(args)
-    if not os.path.exists(os.path.join(storage, "registry.db")):
+    if _metadata_url(args) is None and not os.path.exists(os.path.join(storage, "registry.db")):
         raise InvalidArgument(f"no registry storage at {storage}")
-    report = collect(
-        FilesystemDriver(storage),
-        Metadata(storage),
-        GcPolicy(
-            grace=args.grace,
-            upload_grace=args.upload_grace,
-            delete_untagged=args.delete_untagged,
-            dry_run=args.dry_run,
-        ),
-    )
+    meta = _open_metadata(args)
+    try:
+        report = collect(
+            FilesystemDriver(storage),
+            meta,
+            GcPolicy(
+                grace=args.grace,
+                upload_grace=args.upload_grace,
+                delete_untagged=args.delete_untagged,
+                dry_run=args.dry_run,
+            ),
+        )
+    finally:
+        meta.close()
     for line in report.lines():
         print(line)
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from dockyard.registry import migrations
+    from dockyard.registry.metacopy import copy_metadata
+    from dockyard.registry.metadata import open_metadata, sqlite_path
+
+    url = _metadata_url(args)
+    storage = _options(args).get("storage")
+    if url is None:
+        sqlite_path(None, _storage(args))  # a clear error when neither is given
+    if args.to is not None and url is None:
+        storage = _storage(args)
+        if not os.path.exists(os.path.join(storage, "registry.db")):
+            raise InvalidArgument(f"no registry storage at {storage}")
+    meta = open_metadata(url, storage, create=False)
+    try:
+        applied = migrations.migrate(meta)
+        for migration in applied:
+            print(f"{meta.url}: applied migration {migration.version} ({migration.name})")
+        if not applied:
+            print(f"{meta.url}: schema is up to date (version {migrations.LATEST})")
+        if args.to is not None:
+            target = open_metadata(args.to, None)
+            try:
+                report = copy_metadata(meta, target)
+            finally:
+                target.close()
+            for line in report.lines():
+                print(line)
+    finally:
+        meta.close()
+    return 0
+
+
 def _accounts(args: argparse.Namespace):
     from dockyard.registry.accounts import Accounts
-    from dockyard.registry.metadata import Metadata
 
-    return Accounts(Metadata(_storage(args)))
+    return Accounts(_open_metadata(args))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -159,38 +253,61 @@ def register(subparsers) -> None:
     registry.set_defaults(handler=lambda args: registry.print_help() or 0)
 
     serve = commands.add_parser("serve", help="Serve the registry API and web page")
-    serve.add_argument("--addr", default="127.0.0.1:5000", help="HOST:PORT to listen on")
+    serve.add_argument("--addr", help="HOST:PORT to listen on (default 127.0.0.1:5000)")
     _add_storage(serve)
     serve.add_argument("--tls-cert", help="certificate (PEM) for HTTPS")
     serve.add_argument("--tls-key", help="private key (PEM) for HTTPS")
     serve.add_argument("--realm", help="token endpoint URL announced to clients")
+    serve.add_argument("--service", help="service name in tokens (default dockyard-registry)")
+    serve.add_argument("--token-ttl", type=int, metavar="SECONDS", help="token lifetime")
     serve.add_argument(
-        "--no-anonymous-pull", action="store_true", help="require sign-in to pull public repos"
+        "--no-anonymous-pull",
+        dest="anonymous_pull",
+        action="store_const",
+        const=False,
+        help="require sign-in to pull public repos",
     )
-    serve.add_argument(
-        "--gc-interval", type=float, default=0.0, metavar="SECONDS", help="run gc periodically"
-    )
+    serve.add_argument("--gc-interval", type=float, metavar="SECONDS", help="run gc periodically")
     serve.add_argument(
         "--gc-grace",
         type=float,
-        default=3600.0,
         metavar="SECONDS",
         help="periodic gc keeps anything younger than this (default 3600)",
     )
     serve.add_argument(
+        "--upload-grace",
+        type=float,
+        metavar="SECONDS",
+        help="periodic gc deletes uploads idle for longer than this (default 86400)",
+    )
+    serve.add_argument(
         "--gc-delete-untagged",
-        action="store_true",
+        action="store_const",
+        const=True,
         help="periodic gc also deletes manifests no tag reaches",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--catalog-max", type=int, metavar="N", help="most names per catalog page (default 1000)"
+    )
+    serve.add_argument("--access-log", action="store_const", const=True, help="log every request")
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
         metavar="N",
         help="serve from N processes sharing the port and the storage (default 1)",
     )
     serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser(
+        "migrate", help="Create or upgrade the metadata schema; copy metadata to PostgreSQL"
+    )
+    _add_storage(migrate)
+    migrate.add_argument(
+        "--to",
+        metavar="URL",
+        help="copy the metadata into this (empty) database, e.g. postgresql://USER@HOST:PORT/DB",
+    )
+    migrate.set_defaults(handler=_migrate)
 
     gc = commands.add_parser("gc", help="Delete unreferenced blobs and stale uploads")
     _add_storage(gc)

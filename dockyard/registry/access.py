@@ -54,7 +54,7 @@ class Access:
     def __init__(self, meta: Metadata, config: RegistryConfig) -> None:
         self.config = config
         self.accounts = Accounts(meta)
-        self.signer = TokenSigner(load_key(config.storage), config.service)
+        self.signer = TokenSigner(load_key(meta, config.storage), config.service)
         self._open_checked = 0.0
         self._open = True
         self._basic: dict[str, tuple[float, str, str, bool]] = {}

@@ -64,8 +64,8 @@ class Accounts:
         with self.meta.write() as db:
             if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
                 raise NotFound(f"no such user: {name}")
-            db.execute("DELETE FROM grants WHERE user = ?", (name,))
-            db.execute("DELETE FROM stars WHERE user = ?", (name,))
+            db.execute('DELETE FROM grants WHERE "user" = ?', (name,))
+            db.execute('DELETE FROM stars WHERE "user" = ?', (name,))
 
     def set_password(self, name: str, password: str, admin: bool | None = None) -> None:
         if not password:
@@ -89,15 +89,15 @@ class Accounts:
             if not db.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone():
                 raise NotFound(f"no such user: {user}")
             db.execute(
-                "INSERT INTO grants (repo, user, actions) VALUES (?, ?, ?) "
-                "ON CONFLICT (repo, user) DO UPDATE SET actions = excluded.actions",
+                'INSERT INTO grants (repo, "user", actions) VALUES (?, ?, ?) '
+                'ON CONFLICT (repo, "user") DO UPDATE SET actions = excluded.actions',
                 (repo, user, ",".join(sorted(set(actions)))),
             )
 
     def revoke(self, repo: str, user: str) -> None:
         with self.meta.write() as db:
             if not db.execute(
-                "DELETE FROM grants WHERE repo = ? AND user = ?", (repo, user)
+                'DELETE FROM grants WHERE repo = ? AND "user" = ?', (repo, user)
             ).rowcount:
                 raise NotFound(f"user {user} has no grant on {repo}")
 
@@ -105,7 +105,7 @@ class Accounts:
         """Actions granted to ``user`` on ``repo`` (grants may use patterns: ``team/*``)."""
         actions: set[str] = set()
         for pattern, granted in self.meta.all(
-            "SELECT repo, actions FROM grants WHERE user = ?", user
+            'SELECT repo, actions FROM grants WHERE "user" = ?', user
         ):
             if pattern == repo or fnmatch.fnmatchcase(repo, pattern):
                 actions.update(granted.split(","))
@@ -141,15 +141,15 @@ class Accounts:
         with self.meta.write() as db:
             if on:
                 db.execute(
-                    "INSERT INTO stars (repo, user, created) VALUES (?, ?, ?) "
+                    'INSERT INTO stars (repo, "user", created) VALUES (?, ?, ?) '
                     "ON CONFLICT DO NOTHING",
                     (repo, user, time.time()),
                 )
             else:
-                db.execute("DELETE FROM stars WHERE repo = ? AND user = ?", (repo, user))
+                db.execute('DELETE FROM stars WHERE repo = ? AND "user" = ?', (repo, user))
             return db.execute("SELECT COUNT(*) FROM stars WHERE repo = ?", (repo,)).fetchone()[0]
 
     def starred(self, repo: str, user: str) -> bool:
         return (
-            self.meta.one("SELECT 1 FROM stars WHERE repo = ? AND user = ?", repo, user) is not None
+            self.meta.one('SELECT 1 FROM stars WHERE repo = ? AND "user" = ?', repo, user) is not None
         )

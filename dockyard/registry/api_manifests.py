@@ -20,6 +20,18 @@ def _split_reference(reference: str) -> tuple[str | None, Digest | None]:
     return check_tag(reference), None
 
 
+def _split_read_reference(reference: str) -> tuple[str | None, Digest | None]:
+    """As ``_split_reference``, but a tag no push could have written is simply not there:
+    404 MANIFEST_UNKNOWN for reads (as the CNCF registry and the OCI conformance suite),
+    400 TAG_INVALID stays for writes."""
+    try:
+        return _split_reference(reference)
+    except RegistryError as error:
+        if error.code != "TAG_INVALID":
+            raise
+        raise RegistryError("MANIFEST_UNKNOWN", {"Tag": reference}) from None
+
+
 def _accept_list(request: web.Request) -> list[str]:
     accepted: list[str] = []
     for header in request.headers.getall("Accept", []):
@@ -33,7 +45,7 @@ def _accept_list(request: web.Request) -> list[str]:
 async def get_manifest(
     request: web.Request, state: RegistryState, identity: Identity, name: str, reference: str
 ) -> web.StreamResponse:
-    tag, digest = _split_reference(reference)
+    tag, digest = _split_read_reference(reference)
     manifests = state.manifests
     stored = manifests.resolve(name, reference, digest)
     if tag is not None:

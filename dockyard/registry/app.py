@@ -32,14 +32,15 @@ async def _close(app: web.Application) -> None:
 
 
 async def _periodic_gc(app: web.Application):
-    """Online gc every ``gc_interval`` seconds, in a worker thread, while serving."""
+    """Online gc every ``gc_interval`` seconds, in a worker thread, while serving (skipped
+    when another node of the registry has just collected or is collecting)."""
     state = app[STATE]
     config = state.config
     task = None
     if config.gc_interval > 0:
 
         async def loop() -> None:
-            from dockyard.registry.gc import GcPolicy, collect
+            from dockyard.registry.gc import GcPolicy, collect_if_due
 
             policy = GcPolicy(
                 grace=config.gc_grace,
@@ -49,8 +50,11 @@ async def _periodic_gc(app: web.Application):
             while True:
                 await asyncio.sleep(config.gc_interval)
                 try:
-                    report = await asyncio.to_thread(collect, state.driver, state.meta, policy)
-                    log.info("gc: %s", report.lines()[-1])
+                    report = await asyncio.to_thread(
+                        collect_if_due, state.driver, state.meta, policy, config.gc_interval
+                    )
+                    if report is not None:
+                        log.info("gc: %s", report.lines()[-1])
                 except Exception:  # keep serving; try again next time
                     log.exception("gc failed")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 @dataclass
 class RegistryConfig:
     storage: str
+    metadata: str | None = None  # postgresql://... or sqlite:///...; default registry.db in storage
     host: str = "127.0.0.1"
     port: int = 5000
     tls_cert: str | None = None

@@ -12,11 +12,10 @@ Invariants:
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 
 from dockyard.digest import Digest
-from dockyard.registry.metadata import Metadata
+from dockyard.registry.metadata import Metadata, Transaction
 from dockyard.registry.storage import StorageDriver
 
 
@@ -65,7 +64,7 @@ class Content:
 
     # -- writes (blocking: call from a worker thread) --------------------------
 
-    def _place(self, db: sqlite3.Connection, source: str, digest: Digest, size: int, now: float):
+    def _place(self, db: Transaction, source: str, digest: Digest, size: int, now: float):
         """Move a verified object into ``blobs/`` unless the blob is already there
         (then the source stays: the caller deletes it outside the lock)."""
         destination = blob_path(digest)
@@ -77,7 +76,7 @@ class Content:
             (str(digest), size, now),
         )
 
-    def _link(self, db: sqlite3.Connection, repo: str, digest: Digest, now: float) -> None:
+    def _link(self, db: Transaction, repo: str, digest: Digest, now: float) -> None:
         db.execute(
             "INSERT INTO repo_blobs (repo, digest, linked) VALUES (?, ?, ?) "
             "ON CONFLICT (repo, digest) DO UPDATE SET linked = excluded.linked",
@@ -98,7 +97,7 @@ class Content:
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     def put_verified_bytes(
-        self, db: sqlite3.Connection, repo: str, digest: Digest, data: bytes, now: float
+        self, db: Transaction, repo: str, digest: Digest, data: bytes, now: float
     ) -> None:
         """Store small bytes (a manifest) inside the caller's write transaction."""
         destination = blob_path(digest)

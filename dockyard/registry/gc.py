@@ -10,22 +10,29 @@
    blobs inside write transactions too, so the two never interleave.
 3. Upload sessions idle for longer than the upload grace period, and upload
    directories without a session, are deleted.
+
+Many nodes: one collection at a time per registry (``Metadata.try_lock("gc")``: an
+advisory lock in PostgreSQL, an flock next to the SQLite file), and the sweeping
+transactions are ``write(exclusive=True)``: no push on any node commits a link or a
+manifest while a batch re-checks and deletes. A blob a push has just uploaded or
+found present (HEAD refreshes its link) is inside the grace period, so a push that
+is about to reference it keeps it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dockyard.digest import Digest
-from dockyard.errors import InvalidDigest
+from dockyard.errors import DockyardError, InvalidDigest
 from dockyard.registry.content import blob_path
-from dockyard.registry.metadata import Metadata
+from dockyard.registry.metadata import Metadata, Transaction
 from dockyard.registry.storage import StorageDriver
 
 BATCH = 100
+LAST_RUN = "gc_last_run"
 
 
 @dataclass
@@ -102,7 +109,7 @@ def _dead_manifests(meta: Metadata, cutoff: float) -> set[tuple[str, str]]:
 
 
 def _manifest_still_dead(
-    db: sqlite3.Connection, repo: str, digest: str, cutoff: float, dead: set[tuple[str, str]]
+    db: Transaction, repo: str, digest: str, cutoff: float, dead: set[tuple[str, str]]
 ) -> bool:
     row = db.execute(
         "SELECT created, subject FROM manifests WHERE repo = ? AND digest = ?", (repo, digest)
@@ -133,7 +140,7 @@ def _sweep_manifests(meta: Metadata, cutoff: float, policy: GcPolicy, report: Gc
         report.manifests.extend(sorted(dead))
         return dead
     for batch in _batches(sorted(dead)):
-        with meta.write() as db:
+        with meta.write(exclusive=True) as db:
             for repo, digest in batch:
                 if not _manifest_still_dead(db, repo, digest, cutoff, dead):
                     continue
@@ -159,7 +166,7 @@ def _digest_of_path(path: str) -> str | None:
 
 
 def _blob_live(
-    db: sqlite3.Connection,
+    db: Transaction,
     digest: str,
     cutoff: float,
     ignored: set[tuple[str, str]],
@@ -201,7 +208,7 @@ def _sweep_blobs(
     for digest, size in meta.all("SELECT digest, size FROM blobs"):
         sizes.setdefault(digest, size)
     for batch in _batches(sorted(sizes)):
-        with meta.write() as db:
+        with meta.write(exclusive=True) as db:
             for digest in batch:
                 if _blob_live(db, digest, cutoff, ignored):
                     continue
@@ -235,7 +242,7 @@ def _sweep_uploads(
         report.uploads.append(upload_id)
         if policy.dry_run:
             continue
-        with meta.write() as db:
+        with meta.write(exclusive=True) as db:
             row = db.execute("SELECT updated FROM uploads WHERE id = ?", (upload_id,)).fetchone()
             if row is not None and row[0] > cutoff:
                 report.uploads.pop()
@@ -246,21 +253,59 @@ def _sweep_uploads(
     listed = set(driver.list("uploads"))
     stale = [i for i, updated in sessions.items() if i not in listed and updated <= cutoff]
     if stale and not policy.dry_run:
-        with meta.write() as db:
+        with meta.write(exclusive=True) as db:
             db.executemany(
                 "DELETE FROM uploads WHERE id = ? AND updated <= ?", [(i, cutoff) for i in stale]
             )
 
 
+class GcBusy(DockyardError):
+    """Another process (or node) of this registry is collecting right now."""
+
+
 def collect(
     driver: StorageDriver, meta: Metadata, policy: GcPolicy, now: float | None = None
 ) -> GcReport:
-    now = time.time() if now is None else now
-    cutoff = now - policy.grace
-    report = GcReport(dry_run=policy.dry_run)
-    ignored: set[tuple[str, str]] = set()
-    if policy.delete_untagged:
-        ignored = _sweep_manifests(meta, cutoff, policy, report)
-    _sweep_blobs(driver, meta, cutoff, policy, report, ignored)
-    _sweep_uploads(driver, meta, now - policy.upload_grace, policy, report)
-    return report
+    """One collection; GcBusy when another one runs (on any node sharing ``meta``)."""
+    with meta.try_lock("gc") as acquired:
+        if not acquired:
+            raise GcBusy("garbage collection is already running for this registry")
+        now = time.time() if now is None else now
+        cutoff = now - policy.grace
+        report = GcReport(dry_run=policy.dry_run)
+        ignored: set[tuple[str, str]] = set()
+        if policy.delete_untagged:
+            ignored = _sweep_manifests(meta, cutoff, policy, report)
+        _sweep_blobs(driver, meta, cutoff, policy, report, ignored)
+        _sweep_uploads(driver, meta, now - policy.upload_grace, policy, report)
+        if not policy.dry_run:
+            _record_run(meta, now)
+        return report
+
+
+def _record_run(meta: Metadata, now: float) -> None:
+    with meta.write() as db:
+        db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (LAST_RUN, repr(now)),
+        )
+
+
+def last_run(meta: Metadata) -> float | None:
+    row = meta.one("SELECT value FROM settings WHERE key = ?", LAST_RUN)
+    return float(row[0]) if row else None
+
+
+def collect_if_due(
+    driver: StorageDriver, meta: Metadata, policy: GcPolicy, interval: float
+) -> GcReport | None:
+    """Periodic gc on a node: None when any node of the registry collected less than
+    ``interval`` seconds ago or is collecting now (so N nodes do not run N collections)."""
+    previous = last_run(meta)
+    if previous is not None and time.time() - previous < interval * 0.9:
+        return None
+    try:
+        return collect(driver, meta, policy)
+    except GcBusy:
+        return None

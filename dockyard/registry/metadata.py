@@ -1,165 +1,143 @@
-"""Registry metadata in SQLite: one file (``registry.db``) in the storage directory.
+"""Registry metadata: one interface, two backends (SQLite embedded, PostgreSQL shared).
 
 Blob bytes live in the storage driver; everything else lives here: which blobs a
 repository may serve, manifests and what they reference, tags, referrers (the
-``subject`` column), upload sessions, repositories with their description, official
-and private flags, users, grants, stars, failed sign-ins (shared by every node) and
-settings.
+``subject`` column), upload sessions (with the state a driver needs to continue them
+on another node), repositories with their description, official and private flags,
+users, grants, stars, sign-in failures and settings (the token signing key, gc runs).
 
-WAL mode lets several registry processes (and the ``registry gc`` / ``user``
-commands) share the file: readers never wait, writers take the write lock with
-``BEGIN IMMEDIATE`` and hold it briefly. Each thread has its own connection.
+The rest of the registry writes SQL in the common dialect (``?`` placeholders,
+``INSERT ... ON CONFLICT``, REAL timestamps in seconds, ``"user"`` quoted) and talks
+to the database only through this interface:
+
+- ``write()``: a read-write transaction. Writers never interleave with a gc sweep:
+  SQLite has one writer at a time (``BEGIN IMMEDIATE``); PostgreSQL writers take a
+  shared advisory lock and ``write(exclusive=True)`` (gc) the exclusive one.
+- ``snapshot()``: a read transaction in which every query sees the same state.
+- ``one()`` / ``all()``: single reads (inside a ``write``/``snapshot`` of the same
+  thread they run in that transaction).
+- ``try_lock(name)``: a registry-wide lock that is not waited for (one gc at a time).
+
+``open_metadata(url, storage)`` picks the backend: ``postgresql://...`` or SQLite (no
+URL: ``registry.db`` in the storage directory; or ``sqlite:///path/registry.db``).
+Opening creates the schema when it is absent (see ``migrations``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from dockyard.errors import InvalidArgument
 
 DB_NAME = "registry.db"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS blobs (
-    digest TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS repositories (
-    name TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    official INTEGER NOT NULL DEFAULT 0,
-    private INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS repo_blobs (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    linked REAL NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS repo_blobs_by_digest ON repo_blobs (digest);
-CREATE TABLE IF NOT EXISTS manifests (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    subject TEXT,
-    artifact_type TEXT,
-    annotations TEXT,
-    created REAL NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
-CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo, subject);
-CREATE TABLE IF NOT EXISTS manifest_refs (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    child TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    PRIMARY KEY (repo, manifest, child)
-);
-CREATE INDEX IF NOT EXISTS manifest_refs_by_child ON manifest_refs (child);
-CREATE TABLE IF NOT EXISTS tags (
-    repo TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (repo, tag)
-);
-CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    repo TEXT NOT NULL,
-    started REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password TEXT NOT NULL,
-    admin INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS grants (
-    repo TEXT NOT NULL,
-    user TEXT NOT NULL,
-    actions TEXT NOT NULL,
-    PRIMARY KEY (repo, user)
-);
-CREATE TABLE IF NOT EXISTS stars (
-    repo TEXT NOT NULL,
-    user TEXT NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (repo, user)
-);
-CREATE TABLE IF NOT EXISTS signin_failures (
-    client TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signin_failures_by_client ON signin_failures (client, at);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-class Metadata:
-    """Per-thread SQLite connections to one database file."""
+class Cursor(Protocol):
+    rowcount: int
+    description: Any
 
-    def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, DB_NAME)
-        self._local = threading.local()
-        self.db.executescript(SCHEMA)
+    def fetchmany(self, size: int = ...) -> list[Any]: ...
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        return db
+    def fetchone(self) -> Any: ...
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit; use ``write`` for transactions)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-        return db
+    def fetchall(self) -> list[Any]: ...
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database's write lock until it ends."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Transaction(Protocol):
+    """What ``write()`` and ``snapshot()`` yield (an ``sqlite3.Connection`` is one)."""
+
+    def execute(self, sql: str, parameters: Sequence[object] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
+class Metadata(Protocol):
+    url: str  # where the metadata lives, without a password (for messages)
+    dialect: str  # "sqlite" or "postgresql"
+
+    def write(self, exclusive: bool = False) -> AbstractContextManager[Transaction]: ...
+
+    def snapshot(self) -> AbstractContextManager[Transaction]: ...
+
+    def one(self, sql: str, *args: object) -> tuple | None: ...
+
+    def all(self, sql: str, *args: object) -> list[tuple]: ...
+
+    def try_lock(self, name: str) -> AbstractContextManager[bool]: ...
+
+    def ddl(self, statement: str) -> str: ...
+
+    def migration_lock(self) -> AbstractContextManager[Transaction]: ...
+
+    def table_names(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit number naming a lock (PostgreSQL advisory locks take one)."""
+    return int.from_bytes(
+        hashlib.sha256(f"dockyard:{name}".encode()).digest()[:8], "big", signed=True
+    )
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and url.startswith(POSTGRES_SCHEMES)  # type: ignore[union-attr]
+
+
+def sqlite_path(url: str | None, storage: str | None) -> str:
+    """The SQLite file for ``url`` (``sqlite:///abs/path`` or ``sqlite:rel/path``) or, without
+    a URL, ``registry.db`` in the storage directory."""
+    if url:
+        if url.startswith("sqlite://"):
+            return url[len("sqlite://") :] or DB_NAME
+        if url.startswith("sqlite:"):
+            return url[len("sqlite:") :]
+        raise InvalidArgument(
+            f"unsupported metadata URL {redact(url)!r}: expected postgresql://USER[:PASS]@HOST:PORT/DB "
+            "or sqlite:///PATH"
+        )
+    if not storage or "://" in storage:
+        raise InvalidArgument(
+            "--metadata postgresql://... (or sqlite:///PATH) is required with this storage"
+        )
+    return os.path.join(storage, DB_NAME)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def open_metadata(url: str | None, storage: str | None, create: bool = True) -> Metadata:
+    """The metadata backend ``url`` names (default: SQLite in ``storage``), its schema
+    created when absent and, for SQLite, upgraded when older than this code's."""
+    from dockyard.registry import migrations
+
+    meta: Metadata
+    if is_postgres_url(url):
+        from dockyard.registry.metadata_postgres import PostgresMetadata
+
+        meta = PostgresMetadata(url)  # type: ignore[arg-type]
+    else:
+        from dockyard.registry.metadata_sqlite import SqliteMetadata
+
+        meta = SqliteMetadata(sqlite_path(url, storage))
+    if create:
         try:
-            yield db
+            migrations.ensure(meta)
         except BaseException:
-            db.execute("ROLLBACK")
+            meta.close()
             raise
-        db.execute("COMMIT")
-
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees the same state."""
-        db = self.db
-        db.execute("BEGIN")
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
-
-    def one(self, sql: str, *args: object) -> tuple | None:
-        return self.db.execute(sql, args).fetchone()
-
-    def all(self, sql: str, *args: object) -> list[tuple]:
-        return self.db.execute(sql, args).fetchall()
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+    return meta

@@ -17,6 +17,7 @@ from aiohttp.log import access_logger
 from dockyard.errors import InvalidArgument
 from dockyard.registry.app import make_app
 from dockyard.registry.config import RegistryConfig
+from dockyard.registry.metadata import open_metadata
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -99,7 +100,7 @@ def _supervise(children: list[int]) -> int:
 
 def serve(config: RegistryConfig, access_log: bool = False, workers: int = 1) -> int:
     """Serve until interrupted. ``workers`` > 1 forks processes sharing the listening
-    socket (and the storage: the metadata is SQLite); the first one runs periodic gc."""
+    socket (and the storage and the metadata database); the first one runs periodic gc."""
     from dockyard.registry.tuning import keep_buffers_in_heap
 
     if workers < 1:
@@ -108,6 +109,7 @@ def serve(config: RegistryConfig, access_log: bool = False, workers: int = 1) ->
     context = ssl_context(config)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     scheme = "https" if context else "http"
+    open_metadata(config.metadata, config.storage).close()  # the schema, before any worker
     sock = _listen(config)
     sys.stderr.write(
         f"registry listening on {scheme}://{config.host}:{config.port} "

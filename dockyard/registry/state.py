@@ -11,7 +11,7 @@ from dockyard.registry.access import Access
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
-from dockyard.registry.metadata import Metadata
+from dockyard.registry.metadata import open_metadata
 from dockyard.registry.storage import StorageDriver
 from dockyard.registry.storage.filesystem import FilesystemDriver
 from dockyard.registry.uploads import Uploads
@@ -21,7 +21,7 @@ class RegistryState:
     def __init__(self, config: RegistryConfig, driver: StorageDriver | None = None) -> None:
         self.config = config
         self.driver = driver or FilesystemDriver(config.storage)
-        self.meta = Metadata(config.storage)
+        self.meta = open_metadata(config.metadata, config.storage)
         self.content = Content(self.driver, self.meta)
         self.uploads = Uploads(self.content)
         self.manifests = Manifests(self.content)

@@ -1,4 +1,4 @@
-"""Short-lived bearer tokens: JWTs signed with HMAC-SHA256 and a key in the storage dir."""
+"""Short-lived bearer tokens: JWTs signed with HMAC-SHA256 and a key in the metadata database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import time
 import uuid
 from typing import Any
 
-KEY_NAME = "token.key"
+from dockyard.registry.metadata import Metadata
+
+KEY_NAME = "token.key"  # where registries before the shared key kept it
+SETTING = "token_signing_key"
 
 
 def _b64(data: bytes) -> str:
@@ -22,28 +25,31 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def load_key(directory: str) -> bytes:
-    """The signing key, created (0600) on first use; shared by every process."""
-    path = os.path.join(directory, KEY_NAME)
+def load_key(meta: Metadata, legacy_directory: str | None = None) -> bytes:
+    """The signing key every node shares: kept in the metadata database, created on first
+    use (the first writer wins). A key an older single-node registry kept in
+    ``<storage>/token.key`` is adopted, so tokens already handed out stay valid."""
+    row = meta.one("SELECT value FROM settings WHERE key = ?", SETTING)
+    if row is None:
+        key = _legacy_key(legacy_directory) or os.urandom(32)
+        with meta.write() as db:
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (SETTING, key.hex()),
+            )
+        row = meta.one("SELECT value FROM settings WHERE key = ?", SETTING)
+    return bytes.fromhex(row[0])
+
+
+def _legacy_key(directory: str | None) -> bytes | None:
+    if not directory or "://" in directory:
+        return None
     try:
-        with open(path, "rb") as stream:
+        with open(os.path.join(directory, KEY_NAME), "rb") as stream:
             key = stream.read()
-        if len(key) >= 32:
-            return key
-    except FileNotFoundError:
-        pass
-    key = os.urandom(32)
-    temp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as stream:
-        stream.write(key)
-    try:
-        os.link(temp, path)  # first writer wins
-    except FileExistsError:
-        pass
-    os.unlink(temp)
-    with open(path, "rb") as stream:
-        return stream.read()
+    except OSError:
+        return None
+    return key if len(key) >= 32 else None
 
 
 class TokenSigner:

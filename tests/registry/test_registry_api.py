@@ -410,6 +410,28 @@ def test_malformed_names_and_digests_are_client_errors(client):
         assert reply.status in (400, 404), (method, path, reply.status)
 
 
+def test_invalid_tag_is_unknown_for_reads_and_invalid_for_writes(client):
+    """OCI conformance v1.1.1 and the CNCF registry: reading a tag that cannot exist is
+    404 MANIFEST_UNKNOWN; writing one is still 400 TAG_INVALID."""
+    push_image(client, "valid/repo", "v1", "tags")
+    for tag in ("-leading-dash", ".dot", "x" * 129, "bad%20tag", "a*b"):
+        for method in ("GET", "HEAD"):
+            reply = client.request(method, f"/v2/valid/repo/manifests/{tag}")
+            assert reply.status == 404, (method, tag, reply.status)
+            if method == "GET":
+                assert reply.codes == ["MANIFEST_UNKNOWN"], (tag, reply.body)
+        manifest = image_manifest(b"{}", [])
+        reply = client.put(
+            f"/v2/valid/repo/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert reply.status == 400 and reply.codes == ["TAG_INVALID"], (tag, reply.body)
+        reply = client.delete(f"/v2/valid/repo/manifests/{tag}")
+        assert reply.status == 400 and reply.codes == ["TAG_INVALID"], (tag, reply.body)
+    assert client.get("/v2/valid/repo/manifests/v1").status == 200
+
+
 def test_tags_list_and_pagination(client):
     for tag in ("b", "a", "d", "c", "e"):
         push_image(client, "paged", tag, "same")

@@ -159,7 +159,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
     """Pushes (some reusing old unreferenced layers, as "Layer already exists" does) run
     while gc sweeps again and again; every push succeeds and every image stays whole."""
     from dockyard.registry.gc import GcPolicy, collect
-    from dockyard.registry.metadata import Metadata
+    from dockyard.registry.metadata import open_metadata
     from dockyard.registry.storage.filesystem import FilesystemDriver
 
     storage = registry.storage
@@ -202,7 +202,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
             done.set()
 
     driver = FilesystemDriver(storage)
-    meta = Metadata(storage)
+    meta = open_metadata(None, storage)
     runs = []
     thread = threading.Thread(target=pusher)
     thread.start()

@@ -8,6 +8,7 @@ import pytest
 
 from dockyard.registry.blobfile import parse_range
 from dockyard.registry.errors import RegistryError, error_body
+from dockyard.registry.metadata import open_metadata
 from dockyard.registry.names import check_name, check_tag, parse_digest
 from dockyard.registry.passwords import hash_password, verify_password
 from dockyard.registry.search import RepoSummary, rank
@@ -30,9 +31,13 @@ def test_parse_range():
 
 
 def test_tokens(tmp_path):
-    key = load_key(str(tmp_path))
-    assert load_key(str(tmp_path)) == key  # created once, then shared
-    assert (tmp_path / "token.key").stat().st_mode & 0o777 == 0o600
+    meta = open_metadata(None, str(tmp_path))
+    key = load_key(meta, str(tmp_path))
+    other = open_metadata(None, str(tmp_path))
+    assert load_key(other, str(tmp_path)) == key and len(key) == 32  # created once, shared
+    assert not (tmp_path / "token.key").exists()  # in the database, not a per-node file
+    meta.close()
+    other.close()
     signer = TokenSigner(key, "svc")
     access = [{"type": "repository", "name": "a/b", "actions": ["pull"]}]
     token, issued = signer.issue("alice", access, 60)

@@ -230,10 +230,13 @@ def setup(directory: Path) -> tuple[World, object]:
             storage, "user", "add", user, "--password-stdin", *extra, stdin=password + "\n"
         )
     registry = start_registry(storage)
+    from dockyard.registry.metadata import open_metadata
     from dockyard.registry.tokens import load_key
 
-    # the server creates its key on first use: load_key reads it, or creates the one it will use
-    world = World(registry.host, load_key(str(storage)))
+    # the key is in the registry's metadata database: load_key reads it
+    meta = open_metadata(None, str(storage))
+    world = World(registry.host, load_key(meta))
+    meta.close()
     for repo, (private, grants) in REPOS.items():
         _push(world, repo, ["v1"] + [f"del-{n}" for n in range(len(CREDENTIALS))])
         if private:
