@@ -40,3 +40,26 @@ def engine(store_root: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def cli(store_root: Path, tmp_path: Path) -> Cli:
     return Cli(store_root, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the whole session (tests/pgserver.py); tests get
+    their own database from ``postgres.create_database()``."""
+    from pgserver import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        sys.stderr.write(f"\n*** SKIPPING POSTGRESQL TESTS: {error} ***\n")
+        pytest.skip(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh, empty database of the session's PostgreSQL server."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)

@@ -26,6 +26,7 @@ import uuid
 
 SUPERUSER = "postgres"
 START_TIMEOUT = 60.0
+KEPT_TABLES = ("settings", "schema_migrations")
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
@@ -147,6 +148,22 @@ class PostgresServer:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.url(), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def reset_database(self, url: str, keep: tuple[str, ...] = KEPT_TABLES) -> None:
+        """Empty every table of a registry's database but ``keep`` (its key, its schema)."""
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as connection:
+            tables = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                )
+                if name not in keep
+            ]
+            if tables:
+                connection.execute(f"TRUNCATE {', '.join(tables)}")
 
     def stop(self) -> None:
         process, self.process = self.process, None

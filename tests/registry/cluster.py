@@ -318,6 +318,10 @@ class Cluster:
         return self.balancer.host
 
     @property
+    def metadata(self) -> str | None:
+        return self.backend.metadata
+
+    @property
     def storage(self) -> str:
         return self.backend.storage
 
@@ -399,3 +403,19 @@ class Cluster:
 def shared_directory_backend(directory: Path) -> Backend:
     """N nodes on one machine sharing a storage directory and its SQLite database."""
     return Backend(storage=str(directory / "storage"))
+
+
+def postgres_backend(directory: Path, postgres) -> Backend:
+    """N nodes sharing a storage directory and a PostgreSQL database (of the session's
+    throwaway server, tests/pgserver.py)."""
+    storage = directory / "storage"
+    url = postgres.create_database("cluster")
+
+    def reset() -> None:
+        postgres.reset_database(url)
+        if storage.exists():
+            for entry in storage.iterdir():
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    return Backend(storage=str(storage), metadata=url, reset_hook=reset)

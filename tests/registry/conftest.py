@@ -110,6 +110,7 @@ class Registry:
     storage: str
     process: subprocess.Popen
     extra: list[str] = field(default_factory=list)
+    metadata: str | None = None  # None: SQLite in the storage directory
 
     @property
     def url(self) -> str:
@@ -190,13 +191,16 @@ DEPLOYMENTS = ["single", "cluster"]
 
 
 @pytest.fixture(scope="session")
-def registry_cluster(tmp_path_factory):
-    from tests.registry.cluster import Cluster, haproxy_available, shared_directory_backend
+def registry_cluster(request, tmp_path_factory):
+    from tests.registry.cluster import Cluster, haproxy_available, postgres_backend
 
     if not haproxy_available():
         pytest.skip("haproxy is not installed (scripts/install.sh installs it)")
     directory = tmp_path_factory.mktemp("cluster")
-    cluster = Cluster(directory, shared_directory_backend(directory), nodes=2).start()
+    # the single-node runs use SQLite; the cluster's nodes share a PostgreSQL database,
+    # so every test of the suite runs against both metadata backends
+    backend = postgres_backend(directory, request.getfixturevalue("postgres"))
+    cluster = Cluster(directory, backend, nodes=2).start()
     yield cluster
     cluster.stop()
 

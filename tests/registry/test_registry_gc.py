@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 
@@ -21,17 +20,20 @@ from tests.registry.pushing import (
 HOURS = 7200.0
 
 
-def backdate(storage: str, seconds: float = HOURS) -> None:
+def backdate(registry, seconds: float = HOURS) -> None:
     """Make everything stored so far look old (as if pushed hours ago)."""
-    db = sqlite3.connect(os.path.join(storage, "registry.db"), timeout=30)
-    with db:
+    from dockyard.registry.metadata import open_metadata
+
+    storage = registry.storage
+    meta = open_metadata(registry.metadata, storage)
+    with meta.write() as db:
         db.execute("UPDATE repo_blobs SET linked = linked - ?", (seconds,))
         db.execute("UPDATE blobs SET created = created - ?", (seconds,))
         db.execute("UPDATE manifests SET created = created - ?", (seconds,))
         db.execute(
             "UPDATE uploads SET updated = updated - ?, started = started - ?", (seconds, seconds)
         )
-    db.close()
+    meta.close()
     old = time.time() - seconds
     for top in ("blobs", "uploads"):
         for directory, dirs, files in os.walk(os.path.join(storage, top)):
@@ -67,7 +69,7 @@ def test_gc_removes_unreferenced_blobs_and_keeps_tagged_images(registry, client)
     lone = push_blob(client, "other", b"uploaded and never used")
     stale = client.post("/v2/app/blobs/uploads/").headers["Location"]
     client.patch(stale, data=b"abandoned")
-    backdate(storage)
+    backdate(registry)
 
     garbage = {digest_of(gone_config), digest_of(gone_layer), digest_of(gone_manifest), lone}
     before = blob_files(storage)
@@ -105,7 +107,6 @@ def test_gc_keeps_everything_within_the_grace_period(registry, client):
 
 
 def test_gc_delete_untagged_follows_indexes_and_referrers(registry, client):
-    storage = registry.storage
     tagged, tagged_manifest, _ = push_image(client, "u", "v1", "tagged")
     untagged, _, untagged_blobs = push_image(client, "u", None, "untagged")
     child, _, _ = push_image(client, "u", None, "child of a tagged index")
@@ -137,7 +138,7 @@ def test_gc_delete_untagged_follows_indexes_and_referrers(registry, client):
         ).status
         == 201
     )
-    backdate(storage)
+    backdate(registry)
 
     plain = registry.cli("gc")
     assert plain.stdout.splitlines()[-1].startswith("0 manifests, 0 blobs")
@@ -169,7 +170,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
     for layer in old_layers:
         push_blob(setup, "work", layer)
     garbage = [push_blob(setup, "junk", f"junk {i}".encode()) for i in range(20)]
-    backdate(storage)
+    backdate(registry)
     setup.close()
 
     errors: list[str] = []
@@ -202,7 +203,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
             done.set()
 
     driver = FilesystemDriver(storage)
-    meta = open_metadata(None, storage)
+    meta = open_metadata(registry.metadata, storage)
     runs = []
     thread = threading.Thread(target=pusher)
     thread.start()
@@ -212,7 +213,6 @@ def test_gc_beside_pushes_loses_nothing(registry):
     finally:
         thread.join()
     runs.append(collect(driver, meta, GcPolicy(grace=60, upload_grace=60)))
-    meta.close()
 
     assert errors == []
     assert len(runs) >= 2
@@ -229,8 +229,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
     finally:
         check.close()
     # no manifest anywhere names a blob that is gone
-    db = sqlite3.connect(os.path.join(storage, "registry.db"))
     present = blob_files(storage)
-    for (child,) in db.execute("SELECT child FROM manifest_refs WHERE kind = 'blob'"):
+    for (child,) in meta.all("SELECT child FROM manifest_refs WHERE kind = 'blob'"):
         assert child in present
-    db.close()
+    meta.close()
