@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def cli(store_root: Path, tmp_path: Path) -> Cli:
 def postgres():
     """A throwaway PostgreSQL server for the whole session (tests/pgserver.py); tests get
     their own database from ``postgres.create_database()``."""
-    from pgserver import PostgresServer, PostgresUnavailable
+    from tests.pgserver import PostgresServer, PostgresUnavailable
 
     try:
         server = PostgresServer().start()

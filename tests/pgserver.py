@@ -6,7 +6,7 @@ data is thrown away). As root the server runs as the ``postgres`` user (PostgreS
 refuses to run as root). ``stop()`` ends exactly the PID it started and removes the
 directory.
 
-From a shell: ``python tests/pgserver.py`` prints the URL and serves until interrupted.
+From a shell: ``python -m tests.pgserver`` prints the URL and serves until interrupted.
 The session fixture ``postgres`` (tests/conftest.py) starts one per test session.
 """
 
