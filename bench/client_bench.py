@@ -156,11 +156,11 @@ def build_source(work: Path, size: int) -> tuple[Path, Path]:
 
     store_root = work / "source-store"
     engine = Engine(store_root)
-    engine.import_image(str(ensure_base_image("debian")), "debian:bookworm")
+    engine.images.import_(str(ensure_base_image("debian")), "debian:bookworm")
     tar = work / "random.tar"
     random_layer(tar, size)
     store = engine.store
-    base = store.image(engine.resolve_image("debian:bookworm"))
+    base = store.image(engine.images.resolve("debian:bookworm"))
     with open(tar, "rb") as stream:
         layer = store.add_layer_from_tar(stream, base.top_chain)
     tar.unlink()
@@ -173,7 +173,7 @@ def build_source(work: Path, size: int) -> tuple[Path, Path]:
     store.add_image(raw, base.id, reference.parse("bench/image:latest"))
     archive = work / "image.tar"
     with open(archive, "wb") as out:
-        engine.save(["bench/image:latest"], out)
+        engine.images.save(["bench/image:latest"], out)
     engine.close()
     return store_root, archive
 

@@ -21,14 +21,14 @@ def cmd_save(args: argparse.Namespace) -> int:
             )
         sys.stdout.flush()
         with os.fdopen(os.dup(sys.stdout.fileno()), "wb") as out:
-            engine.save(args.images, out)
+            engine.images.save(args.images, out)
         return 0
     target = Path(args.output)
     directory = target.parent if str(target.parent) else Path(".")
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            engine.save(args.images, out)
+            engine.images.save(args.images, out)
         os.chmod(temp_name, 0o600)
         os.replace(temp_name, target)
     except BaseException:
@@ -63,11 +63,11 @@ def cmd_load(args: argparse.Namespace) -> int:
             raise NotFound(f"open {args.input}: no such file or directory")
         if path.is_dir():
             raise InvalidArgument(f"read {args.input}: is a directory")
-        engine.load(path, progress, _print_line)
+        engine.images.load(path, progress=progress, on_line=_print_line)
     else:
         if sys.stdin.isatty():
             raise DockyardError("requested load from stdin, but stdin is empty")
-        engine.load(sys.stdin.buffer, progress, _print_line)
+        engine.images.load(sys.stdin.buffer, progress=progress, on_line=_print_line)
     return 0
 
 

@@ -36,11 +36,11 @@ PS_HEADERS = {
 }
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dockyard.cli.main import store_root
-    from dockyard.store import Store
+def _containers(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """engine.containers on the chosen root."""
+    from dockyard.cli.common import engine_for
 
-    return Store.open(store_root(args))
+    return engine_for(args).containers
 
 
 def _usage_error(command: str, message: str, code: int = 125) -> int:
@@ -68,16 +68,14 @@ def _each(names: list[str], action: Any) -> int:
 # ---------------------------------------------------------------- create / run
 
 
-def _create_options(args: argparse.Namespace, foreground: bool) -> Any:
-    from dockyard.containers.create import CreateOptions
-
+def _create(containers: Any, args: argparse.Namespace, foreground: bool) -> Any:
     labels = {}
     for item in args.label or []:
         key, _, value = item.partition("=")
         labels[key] = value
-    return CreateOptions(
-        image=args.image,
-        command=list(args.command or []),
+    return containers.create(
+        args.image,
+        list(args.command or []),
         entrypoint=args.entrypoint,
         name=args.name,
         env=list(args.env or []),
@@ -105,11 +103,9 @@ def _not_a_tty() -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from dockyard.containers.create import create_container
-
-    store = _store(args)
+    containers = _containers(args)
     try:
-        record = create_container(store, _create_options(args, foreground=False))
+        record = _create(containers, args, foreground=False)
     except DockyardError as error:
         return _usage_error("create", str(error))
     print(record.id)
@@ -138,19 +134,6 @@ def _relay(client: Any, *, stdin: bool, tty: bool, directory: Any) -> int:
     return code
 
 
-def _start(store: Any, record: Any, **kwargs: Any) -> Any:
-    """lifecycle.start with this process's database connection closed first.
-
-    The monitor is forked from this process, and the monitor of an --rm container opens
-    the store: SQLite's per-process lock bookkeeping inherited from a live connection
-    makes that fail ("locking protocol") or hang. The store reconnects on next use.
-    """
-    from dockyard.containers import lifecycle
-
-    store.close()
-    return lifecycle.start(store, record, **kwargs)
-
-
 def _console_size(tty: bool) -> tuple[int, int] | None:
     if not tty:
         return None
@@ -161,29 +144,28 @@ def _console_size(tty: bool) -> tuple[int, int] | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from dockyard.containers import lifecycle
-    from dockyard.containers.create import container_dir, create_container
+    from dockyard.containers.create import container_dir
 
     if args.tty and args.interactive and not args.detach and not os.isatty(0):
         return _not_a_tty()
-    store = _store(args)
+    containers = _containers(args)
     try:
-        record = create_container(store, _create_options(args, foreground=not args.detach))
+        record = _create(containers, args, foreground=not args.detach)
     except DockyardError as error:
         return _usage_error("run", str(error))
-    directory = container_dir(store, record.id)
+    directory = container_dir(containers.store, record.id)
     foreground = not args.detach
     try:
-        started = _start(
-            store,
-            record,
-            attach_streams=foreground,
+        started = containers.start(
+            record.id,
+            attach=foreground,
             stdin=args.interactive and foreground,
             console_size=_console_size(args.tty),
         )
     except lifecycle.ContainerStartError as error:
         if args.rm:
             try:
-                lifecycle.remove(store, record.id, force=True)
+                containers.remove(record.id, force=True)
             except DockyardError:
                 pass
         return _usage_error("run", str(error), error.exit_code)
@@ -231,27 +213,21 @@ def cmd_start(args: argparse.Namespace) -> int:
     from dockyard.containers import lifecycle
     from dockyard.containers.create import container_dir
 
-    store = _store(args)
+    containers = _containers(args)
     if not (args.attach or args.interactive):
-
-        def start_one(name: str) -> None:
-            record, _ = lifecycle.find(store, name)
-            _start(store, record)
-
-        return _each(args.containers, start_one)
+        return _each(args.containers, containers.start)
     if len(args.containers) > 1:
         sys.stderr.write("you cannot start and attach multiple containers at once\n")
         return 1
-    record, _ = lifecycle.find(store, args.containers[0])
+    record = containers.get(args.containers[0])
     stdin = args.interactive and record.open_stdin
     if record.tty and stdin and not os.isatty(0):
         return _not_a_tty()
-    directory = container_dir(store, record.id)
+    directory = container_dir(containers.store, record.id)
     try:
-        started = _start(
-            store,
-            record,
-            attach_streams=True,
+        started = containers.start(
+            record.id,
+            attach=True,
             stdin=stdin,
             console_size=_console_size(record.tty),
         )
@@ -262,12 +238,12 @@ def cmd_start(args: argparse.Namespace) -> int:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return 1
     if started is None:
-        return _attach(store, record, directory, stdin)
+        return _attach(record, directory, stdin)
     assert started.client is not None
     return _relay(started.client, stdin=stdin, tty=record.tty, directory=directory)
 
 
-def _attach(store: Any, record: Any, directory: Any, stdin: bool) -> int:
+def _attach(record: Any, directory: Any, stdin: bool) -> int:
     from dockyard.runtime import stream
     from dockyard.runtime.state import read_state
 
@@ -289,91 +265,65 @@ def _attach(store: Any, record: Any, directory: Any, stdin: bool) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
+    from dockyard.containers.create import container_dir
 
-    store = _store(args)
-    record, directory = lifecycle.find(store, args.container)
-    return _attach(store, record, directory, record.open_stdin and not args.no_stdin)
+    containers = _containers(args)
+    record = containers.get(args.container)
+    directory = container_dir(containers.store, record.id)
+    return _attach(record, directory, record.open_stdin and not args.no_stdin)
 
 
 # ---------------------------------------------------------------- stop / kill / rm / wait
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-    return _each(args.containers, lambda name: lifecycle.stop(store, name, args.time))
+    containers = _containers(args)
+    return _each(args.containers, lambda name: containers.stop(name, timeout=args.time))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-
-    def restart_one(name: str) -> None:
-        lifecycle.stop(store, name, args.time)
-        record, _ = lifecycle.find(store, name)
-        _start(store, record)
-
-    return _each(args.containers, restart_one)
+    containers = _containers(args)
+    return _each(args.containers, lambda name: containers.restart(name, timeout=args.time))
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-    return _each(args.containers, lambda name: lifecycle.pause(store, name))
+    return _each(args.containers, _containers(args).pause)
 
 
 def cmd_unpause(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-    return _each(args.containers, lambda name: lifecycle.unpause(store, name))
+    return _each(args.containers, _containers(args).unpause)
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-    return _each(args.containers, lambda name: lifecycle.kill(store, name, args.signal))
+    containers = _containers(args)
+    return _each(args.containers, lambda name: containers.kill(name, args.signal))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
-    return _each(args.containers, lambda name: lifecycle.remove(store, name, args.force))
+    containers = _containers(args)
+    return _each(args.containers, lambda name: containers.remove(name, force=args.force))
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    store = _store(args)
+    containers = _containers(args)
     failed = False
     for name in args.containers:
         try:
-            _, directory = lifecycle.find(store, name)
+            code = containers.wait(name)
         except DockyardError as error:
             sys.stderr.write(f"Error response from daemon: {error}\n")
             failed = True
             continue
-        print(lifecycle.wait_exit(directory), flush=True)
+        print(code, flush=True)
     return 1 if failed else 0
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-
-    lifecycle.rename(_store(args), args.container, args.new_name)
+    _containers(args).rename(args.container, args.new_name)
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-    from dockyard.containers.listing import list_containers
-
     if not args.force:
         sys.stdout.write(
             "WARNING! This will remove all stopped containers.\n"
@@ -382,17 +332,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    store = _store(args)
-    deleted = []
-    for summary in list_containers(store, all_containers=True):
-        if summary.state.running:
-            continue
-        try:
-            lifecycle.remove(store, summary.id)
-        except DockyardError:
-            continue
-        deleted.append(summary.id)
-    if deleted:
+    report = _containers(args).prune()
+    if report.deleted:
+        deleted = report.deleted
         sys.stdout.write("Deleted Containers:\n" + "".join(f"{cid}\n" for cid in deleted) + "\n")
     sys.stdout.write("Total reclaimed space: 0B\n")
     return 0
@@ -479,13 +421,11 @@ def _render_table(fmt: str, rows: list[dict[str, str]], headers: dict[str, str])
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from dockyard.containers.listing import list_containers, parse_filters
+    from dockyard.containers.listing import parse_filters
 
-    store = _store(args)
+    containers = _containers(args)
     last = 1 if args.latest else args.last
-    summaries = list_containers(
-        store, all_containers=args.all, last=last, filters=parse_filters(args.filter or [])
-    )
+    summaries = containers.list(all=args.all, last=last, filters=parse_filters(args.filter or []))
     if args.quiet:
         for summary in summaries:
             print(summary.id if args.no_trunc else summary.id[:12])
@@ -496,7 +436,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if args.size and fmt == PS_TABLE:
         fmt += "\t{{.Size}}"
     sizes = args.size or ".Size" in fmt
-    rows = ps_rows(store, summaries, args.no_trunc, sizes)
+    rows = ps_rows(containers.store, summaries, args.no_trunc, sizes)
     if fmt == "json":
         from dockyard.cli.common import go_json
 
@@ -512,18 +452,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from dockyard.containers import lifecycle
-    from dockyard.runtime import jsonlog
-    from dockyard.runtime.state import read_state
-
-    store = _store(args)
-    record, directory = lifecycle.find(store, args.container)
-    path = directory / f"{record.id}-json.log"
     tail = None if args.tail in (None, "all") else int(args.tail)
-    if args.follow:
-        entries: Any = jsonlog.follow(path, tail, lambda: read_state(directory).running)
-    else:
-        entries = jsonlog.read_entries(path, tail)
+    entries = _containers(args).logs(args.container, tail=tail, follow=args.follow)
     out, err = sys.stdout.buffer, sys.stderr.buffer
     for entry in entries:
         text = entry.text.encode("utf-8", "surrogateescape")
@@ -540,13 +470,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_container_inspect(args: argparse.Namespace) -> int:
     from dockyard.cli.common import print_inspect
-    from dockyard.containers.inspect import inspect_container
 
-    store = _store(args)
+    containers = _containers(args)
     found, errors = [], []
     for name in args.containers:
         try:
-            found.append(inspect_container(store, name, size=args.size))
+            found.append(containers.inspect(name, size=args.size))
         except DockyardError as error:
             errors.append(str(error))
     if found or not args.format:
@@ -560,22 +489,21 @@ def cmd_container_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from dockyard.containers.execute import ExecOptions, exec_in_container
-
     if args.tty and args.interactive and not args.detach and not os.isatty(0):
         return _not_a_tty()
-    store = _store(args)
-    options = ExecOptions(
-        command=list(args.command),
-        interactive=args.interactive,
-        tty=args.tty,
-        detach=args.detach,
-        user=args.user,
-        workdir=args.workdir,
-        env=list(args.env or []),
-    )
     try:
-        return exec_in_container(store, args.container, options)
+        result = _containers(args).exec_run(
+            args.container,
+            list(args.command),
+            interactive=args.interactive,
+            tty=args.tty,
+            detach=args.detach,
+            user=args.user,
+            workdir=args.workdir,
+            env=list(args.env or []),
+            capture_output=False,
+        )
+        return result.exit_code
     except DockyardError as error:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return error.exit_code
@@ -585,10 +513,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from dockyard.containers.diff import container_changes
-
     try:
-        changes = container_changes(_store(args), args.container)
+        changes = _containers(args).diff(args.container)
     except DockyardError as error:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return 1
@@ -597,9 +523,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from dockyard.containers.export import export_container
-
-    store = _store(args)
+    containers = _containers(args)
     if not args.output and os.isatty(1):
         sys.stderr.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
         return 1
@@ -608,10 +532,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             tmp = f"{args.output}.dockyard-tmp"
             with open(tmp, "wb") as out:
                 os.fchmod(out.fileno(), 0o600)
-                export_container(store, args.container, out)
+                containers.export(args.container, out)
             os.replace(tmp, args.output)
         else:
-            export_container(store, args.container, sys.stdout.buffer)
+            containers.export(args.container, sys.stdout.buffer)
             sys.stdout.buffer.flush()
     except DockyardError as error:
         if args.output:
@@ -625,19 +549,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
-    from dockyard.containers.copy import copy, copy_from_stream, copy_to_stream, split_target
+    from dockyard.containers.copy import NotADirectoryDestination, split_target
 
     source, destination = split_target(args.source), split_target(args.destination)
+    containers = _containers(args)
     try:
         if source[0] is not None and destination == (None, "-"):
-            copy_to_stream(_store(args), source[0], source[1], sys.stdout.buffer, args.follow_link)
+            containers.get_archive(
+                source[0], source[1], sys.stdout.buffer, follow_link=args.follow_link
+            )
             sys.stdout.buffer.flush()
         elif source == (None, "-") and destination[0] is not None:
-            copy_from_stream(
-                _store(args), destination[0], destination[1], sys.stdin.buffer, args.archive
+            containers.put_archive(
+                destination[0], destination[1], sys.stdin.buffer, copy_uid_gid=args.archive
             )
         else:
-            copy(_store(args), args.source, args.destination, follow_link=args.follow_link)
+            containers.copy(args.source, args.destination, follow_link=args.follow_link)
+    except NotADirectoryDestination:  # the docker CLI's own words for it
+        sys.stderr.write(
+            f'Error response from daemon: destination "{args.destination}" must be a directory\n'
+        )
+        return 1
     except DockyardError as error:
         sys.stderr.write(f"Error response from daemon: {error}\n")
         return 1
@@ -645,16 +577,14 @@ def cmd_cp(args: argparse.Namespace) -> int:
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
-    from dockyard.containers.commit import CommitOptions, commit_container
-
-    options = CommitOptions(
-        repo_tag=args.repository,
+    image_id = _containers(args).commit(
+        args.container,
+        args.repository,
         author=args.author or "",
         message=args.message or "",
         changes=list(args.change or []),
         pause=args.pause,
     )
-    image_id = commit_container(_store(args), args.container, options)
     print(image_id)
     return 0
 

@@ -95,7 +95,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter or [])
     if args.reference:
         filters.setdefault("reference", []).append(args.reference)
-    summaries = engine.images(all_images=args.all, filters=filters)
+    summaries = engine.images.list(all=args.all, filters=filters)
     rows = _image_rows(summaries, args.digests, args.no_trunc)
     if args.quiet:
         fmt = "{{.ID}}"
@@ -113,7 +113,7 @@ def _inspect_images(args: argparse.Namespace, not_found: str) -> int:
     errors: list[str] = []
     for name in args.names:
         try:
-            found.append(engine.inspect_image(name))
+            found.append(engine.images.inspect(name))
         except (NotFound, InvalidReference) as error:
             errors.append(not_found.format(name=name, error=error))
     print_inspect(found, args.format) if (found or not args.format) else None
@@ -130,7 +130,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     errors: list[str] = []
     for name in args.names:
         try:
-            found.append(engine.inspect_image(name))
+            found.append(engine.images.inspect(name))
             continue
         except (NotFound, InvalidReference):
             pass
@@ -147,11 +147,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def _inspect_container_or_none(args: argparse.Namespace, name: str) -> Any:
     try:
-        from dockyard.containers import inspect_container  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return inspect_container(engine_for(args).store, name)
+        return engine_for(args).containers.inspect(name)
     except DockyardError:
         return None
 
@@ -172,7 +168,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from dockyard.timeutil import format_rfc3339
 
     engine = engine_for(args)
-    items = engine.history(args.image)
+    items = engine.images.history(args.image)
     rows = []
     for item in items:
         image_id = item["Id"]
@@ -202,7 +198,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    engine_for(args).tag(args.source, args.target)
+    engine_for(args).images.tag(args.source, args.target)
     return 0
 
 
@@ -211,7 +207,7 @@ def cmd_rmi(args: argparse.Namespace) -> int:
     status = 0
     for name in args.images:
         try:
-            items = engine.remove_image(name, force=args.force, prune=not args.no_prune)
+            items = engine.images.remove(name, force=args.force, prune=not args.no_prune)
         except DockyardError as error:
             sys.stderr.write(f"Error: {error}\n")
             status = 1
@@ -224,7 +220,9 @@ def cmd_rmi(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     engine = engine_for(args)
-    image_id = engine.import_image(args.file, args.reference, args.message, args.change)
+    image_id = engine.images.import_(
+        args.file, args.reference, message=args.message, changes=args.change
+    )
     sys.stdout.write(f"{image_id}\n")
     return 0
 
@@ -241,7 +239,7 @@ def cmd_image_prune(args: argparse.Namespace) -> int:
         )
         if not confirm(warning + "Are you sure you want to continue? [y/N] "):
             return 0
-    report = engine_for(args).prune_images(all_images=args.all)
+    report = engine_for(args).images.prune(all=args.all)
     if report.deleted:
         sys.stdout.write("Deleted Images:\n")
         for item in report.deleted:

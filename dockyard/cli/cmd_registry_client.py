@@ -39,13 +39,6 @@ class ConsoleEvents:
             self.bars.update(item, action, current, total)
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dockyard.cli.main import store_root
-    from dockyard.store import Store
-
-    return Store.open(store_root(args))
-
-
 def _daemon_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from dockyard.client.daemonconfig import load_daemon_config
 
@@ -54,14 +47,13 @@ def _daemon_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from dockyard import reference
+    from dockyard.cli.common import engine_for
     from dockyard.client.events import NoEvents
-    from dockyard.imageops.pull import pull
 
     events = NoEvents() if args.quiet else ConsoleEvents(sys.stdout)
-    store = _store(args)
+    engine = engine_for(args)
     try:
-        results = pull(
-            store,
+        results = engine.images.pull(
             args.name,
             events=events,
             all_tags=args.all_tags,
@@ -69,7 +61,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
             config=_daemon_config(args),
         )
     finally:
-        store.close()
+        engine.close()
     if args.all_tags:
         sys.stdout.write(reference.parse(args.name).name + "\n")
     elif results:
@@ -78,14 +70,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from dockyard.cli.common import engine_for
     from dockyard.client.events import NoEvents
-    from dockyard.imageops.push import push
 
     events = NoEvents() if args.quiet else ConsoleEvents(sys.stdout)
-    store = _store(args)
+    engine = engine_for(args)
     try:
-        results = push(
-            store,
+        results = engine.images.push(
             args.name,
             events=events,
             all_tags=args.all_tags,
@@ -93,7 +84,7 @@ def cmd_push(args: argparse.Namespace) -> int:
             config=_daemon_config(args),
         )
     finally:
-        store.close()
+        engine.close()
     if args.quiet:
         for result in results:
             sys.stdout.write(str(result.reference) + "\n")

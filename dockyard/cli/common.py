@@ -12,10 +12,14 @@ if TYPE_CHECKING:
 
 
 def engine_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dockyard.cli.main import store_root
-    from dockyard.engine import Engine
+    """The Engine on the chosen root (one per command line)."""
+    engine = getattr(args, "_engine", None)
+    if engine is None:
+        from dockyard.cli.main import store_root
+        from dockyard.engine import Engine
 
-    return Engine(store_root(args))
+        engine = args._engine = Engine(store_root(args))
+    return engine
 
 
 def go_json(value: Any, indent: int | None = None) -> str:

@@ -1,4 +1,8 @@
-"""`cp`: copy files between a container and the host, symlinks resolved inside the container."""
+"""`cp`: copy files between a container and the host, symlinks resolved inside the container.
+
+The CLI's `cp` and the daemon's /containers/{id}/archive routes both come here (through
+engine.containers): one way to read a container path, one way to write into one.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.containers.lifecycle import find
+from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.runtime import linux, rootfs
 from dockyard.runtime.securejoin import secure_join
@@ -142,12 +147,62 @@ def copy(store: Store, source: str, destination: str, follow_link: bool = False)
         _copy_into(str(view), source_real, _destination(resolved, name))
 
 
-# ---------------------------------------------------------------- tar streams (`cp ... -`)
+# ---------------------------------------------------------------- tar streams
+# One implementation for `cp CONTAINER:PATH -` / `cp - CONTAINER:DIR` and for the Engine
+# API's GET/HEAD/PUT /containers/{id}/archive (what `docker cp` uses).
+
+
+@dataclass
+class PathStat:
+    """What `docker cp` learns of a container path before it copies (lstat of the path)."""
+
+    name: str
+    size: int
+    mode: int  # st_mode
+    mtime: float
+    link_target: str  # a symlink's target resolved inside the container ("" otherwise)
+
+
+class NotADirectoryDestination(InvalidArgument):
+    """A tar is extracted into a directory only."""
+
+
+def _resolved(view: Path, path: str, container: str, follow_link: bool = False) -> str:
+    if not path:
+        raise InvalidArgument("path is required")
+    resolved = secure_join(str(view), path, follow_last=follow_link)
+    if not os.path.lexists(resolved):
+        raise NotFound(f"Could not find the file {path} in container {container}")
+    return resolved
+
+
+def _path_stat(view: Path, path: str, container: str) -> PathStat:
+    resolved = _resolved(view, path, container)
+    info = os.lstat(resolved)
+    link = ""
+    if stat.S_ISLNK(info.st_mode):
+        target = secure_join(str(view), path, follow_last=True)
+        link = "/" + os.path.relpath(target, view) if target != str(view) else "/"
+    name = os.path.basename(path.rstrip("/")) or "/"
+    return PathStat(name, info.st_size, info.st_mode, info.st_mtime, link)
+
+
+def stat_path(store: Store, container: str, path: str) -> PathStat:
+    """HEAD /containers/{id}/archive: the path itself (a symlink is not followed)."""
+    from dockyard.containers.export import merged_view
+
+    _, directory = find(store, container)
+    with merged_view(directory) as view:
+        return _path_stat(view, path, container)
 
 
 def _archive_name(path: str) -> str:
-    """The name a path's entries get in the tar: its basename ("." for a path ending in /.)."""
-    return os.path.basename(os.path.normpath(path).rstrip("/")) if not path.endswith("/.") else "."
+    """The name a path's entries get in the tar: its basename ("." for a path ending in
+    /. : the directory's content)."""
+    trimmed = path.rstrip("/")
+    if trimmed.endswith("/.") or trimmed == ".":
+        return "."
+    return os.path.basename(os.path.normpath(trimmed)) or "."
 
 
 def _numeric_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -156,30 +211,45 @@ def _numeric_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def copy_to_stream(
-    store: Store, container: str, path: str, out: BinaryIO, follow_link: bool = False
-) -> None:
-    """`cp CONTAINER:PATH -`: a tar of PATH (named by its basename) written to out."""
+    store: Store,
+    container: str,
+    path: str,
+    out: BinaryIO,
+    follow_link: bool = False,
+    on_stat: Callable[[PathStat], None] | None = None,
+) -> PathStat:
+    """A tar of PATH (named by its basename) written to out; on_stat(stat of PATH) is
+    called before the first byte (the API sends it as a header)."""
     from dockyard.containers.export import merged_view
 
     _, directory = find(store, container)
     with merged_view(directory) as view:
-        resolved = secure_join(str(view), path, follow_last=follow_link)
-        if not os.path.lexists(resolved):
-            raise NotFound(f"Could not find the file {path} in container {container}")
+        info = _path_stat(view, path, container)
+        resolved = _resolved(view, path, container, follow_link)
+        if on_stat is not None:
+            on_stat(info)
         name = "." if resolved == str(view) else _archive_name(path)
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             tar.add(resolved, arcname=name, filter=_numeric_owner)
+    return info
 
 
 def copy_from_stream(
-    store: Store, container: str, path: str, source: BinaryIO, copy_uid_gid: bool = False
+    store: Store,
+    container: str,
+    path: str,
+    source: BinaryIO,
+    copy_uid_gid: bool = False,
+    no_overwrite_dir_non_dir: bool = True,
 ) -> None:
-    """`cp - CONTAINER:DIR`: extract a tar (plain, gzip, bzip2 or xz) into the directory DIR.
+    """Extract a tar (plain, gzip, bzip2 or xz) into the container directory PATH.
 
-    As Docker's: a directory is not replaced by a non-directory nor the reverse; owners
-    are the container's root unless copy_uid_gid (-a). Every entry's parent is resolved
-    inside the container and the entry itself is never followed, so a symlink in the
-    container or in the archive cannot send a write outside the container.
+    The one safety rule: every entry's parent is resolved inside the container and the
+    entry itself is never followed, so a symlink in the container or in the archive
+    cannot send a write outside the container; `..` entries, hard links leaving the
+    destination and device nodes are refused. As Docker's: owners are the container's
+    root unless copy_uid_gid (-a); with no_overwrite_dir_non_dir (what the docker CLI
+    asks), a directory is not replaced by a non-directory nor the reverse.
     """
     _, directory = find(store, container)
     with writable_view(directory) as view:
@@ -187,20 +257,24 @@ def copy_from_stream(
         if not os.path.lexists(target):
             raise NotFound(f"Could not find the file {path} in container {container}")
         if not os.path.isdir(target):
-            raise InvalidArgument(f'destination "{container}:{path}" must be a directory')
+            raise NotADirectoryDestination("extraction point is not a directory")
         try:
             with tarfile.open(fileobj=source, mode="r|*") as tar:
-                _extract(tar, str(view), target, copy_uid_gid)
+                _extract(tar, str(view), target, copy_uid_gid, no_overwrite_dir_non_dir)
         except (tarfile.ReadError, tarfile.CompressionError, EOFError) as error:
             raise InvalidArgument(f"invalid tar archive: {error}") from None
 
 
-def _extract(tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool) -> None:
+def _extract(
+    tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool, no_overwrite: bool
+) -> None:
     directories: list[tuple[str, tarfile.TarInfo]] = []
     for member in tar:
         parts = [part for part in member.name.split("/") if part not in ("", ".")]
         if ".." in parts:
             raise InvalidArgument(f"{member.name!r} is outside of the destination")
+        if member.ischr() or member.isblk():
+            raise InvalidArgument(f"refusing to create device node {member.name}")
         if not parts:  # the archive's root: the destination directory itself
             if member.isdir():
                 directories.append((target, member))
@@ -212,13 +286,18 @@ def _extract(tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool) -
         final = os.path.join(parent, parts[-1])
         existing_dir = os.path.isdir(final) and not os.path.islink(final)
         if os.path.lexists(final) and existing_dir != member.isdir():
-            what = (
-                ("directory", "non-directory") if existing_dir else ("non-directory", "directory")
-            )
-            shown = "/" + os.path.relpath(final, view)
-            raise InvalidArgument(
-                f"cannot overwrite {what[0]} {shown!r} with {what[1]} {member.name!r}"
-            )
+            if no_overwrite:
+                what = (
+                    ("directory", "non-directory")
+                    if existing_dir
+                    else ("non-directory", "directory")
+                )
+                shown = "/" + os.path.relpath(final, view)
+                raise InvalidArgument(
+                    f"cannot overwrite {what[0]} {shown!r} with {what[1]} {member.name!r}"
+                )
+            _remove_entry(final)
+            existing_dir = False
         if member.isdir():
             if not existing_dir:
                 os.mkdir(final, 0o700)
@@ -244,13 +323,8 @@ def _extract(tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool) -
                 raise InvalidArgument(f"invalid hard link {member.name!r} -> {member.linkname!r}")
             os.link(source, final, follow_symlinks=False)
             continue  # a hard link shares its target's owner, mode and times
-        elif member.ischr() or member.isblk() or member.isfifo():
-            kind = (
-                stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
-            )
-            os.mknod(
-                final, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor)
-            )
+        elif member.isfifo():
+            os.mkfifo(final, member.mode & 0o7777)
         else:
             continue  # sparse and other special members: nothing to create
         _set_attributes(final, member, copy_uid_gid)

@@ -27,9 +27,17 @@ class ExecOptions:
     user: str | None = None
     workdir: str | None = None
     env: list[str] = field(default_factory=list)
+    capture_output: bool = False  # stdout and stderr into ExecResult.output
 
 
-def exec_in_container(store: Store, name: str, options: ExecOptions) -> int:
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: bytes | None = None  # with capture_output: stdout and stderr, interleaved
+
+
+def exec_in_container(store: Store, name: str, options: ExecOptions) -> ExecResult:
+    """Run the process with this process's stdio (or its output captured); its exit code."""
     from dockyard.runtime.attach import terminal_size
     from dockyard.runtime.ocirt import get_runtime
 
@@ -71,12 +79,18 @@ def exec_in_container(store: Store, name: str, options: ExecOptions) -> int:
             args.append("--tty")
         args.append(record.id)
         stdin = None if options.interactive else subprocess.DEVNULL
+        if options.capture_output:
+            proc = runtime.popen(
+                args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            output, _ = proc.communicate()
+            return ExecResult(proc.returncode, output)
         proc = runtime.popen(args, stdin=stdin)
         try:
-            return proc.wait()
+            return ExecResult(proc.wait())
         except KeyboardInterrupt:
             proc.send_signal(2)
-            return proc.wait()
+            return ExecResult(proc.wait())
 
 
-__all__ = ["ExecOptions", "exec_in_container", "os"]
+__all__ = ["ExecOptions", "ExecResult", "exec_in_container", "os"]

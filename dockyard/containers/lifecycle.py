@@ -209,23 +209,25 @@ def wait_exit(directory: Path, timeout: float | None = None) -> int | None:
         time.sleep(0.02)
 
 
-def stop(store: Store, text: str, timeout: float | None = None) -> None:
+def stop(store: Store, text: str, timeout: float | None = None) -> bool:
+    """Stop signal, then SIGKILL after timeout; False when it was not running."""
     record, directory = find(store, text)
     if not read_state(directory).running:
-        return
+        return False
     stop_signal = parse_signal(record.config.get("StopSignal") or "SIGTERM")
     if timeout is None:
         timeout = float(record.config.get("StopTimeout") or 10)
     try:
         send_signal(directory, record, stop_signal)
     except Conflict:
-        return
+        return True
     if wait_exit(directory, timeout) is None:
         try:
             send_signal(directory, record, signals.SIGKILL)
         except Conflict:
-            return
+            return True
         wait_exit(directory, 30)
+    return True
 
 
 def kill(store: Store, text: str, signal: str | int = "SIGKILL") -> None:

@@ -1,10 +1,11 @@
-"""POST /containers/create: Docker's Config + HostConfig to the container verbs' options.
+"""POST /containers/create: Docker's Config + HostConfig to engine.containers.create's
+keyword arguments.
 
 dockyard runs containers with the `none` or `host` network, bind mounts, a
 read-only rootfs, --init and a choice of runtime. Other HostConfig settings
 are refused with a clear message when they ask for something (zero values
 and empty lists pass, as the docker CLI always sends them). Fields the
-create options cannot express (a multi-word Entrypoint, the attach flags)
+create arguments cannot express (a multi-word Entrypoint, the attach flags)
 are written into the record after creation.
 """
 
@@ -90,9 +91,8 @@ def _binds(host: dict[str, Any]) -> list[str]:
     return binds
 
 
-def create_options(name: str | None, body: dict[str, Any]) -> Any:
-    from dockyard.containers.create import CreateOptions
-
+def create_arguments(name: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of engine.containers.create for this request body."""
     config = dict(body)
     host = dict(config.pop("HostConfig", None) or {})
     image = config.get("Image") or ""
@@ -108,7 +108,7 @@ def create_options(name: str | None, body: dict[str, Any]) -> Any:
     command = config.get("Cmd")
     if isinstance(command, str):
         command = [command]
-    return CreateOptions(
+    return dict(
         image=image,
         command=list(command or []),
         entrypoint=(entrypoint[0] if entrypoint else ("" if entrypoint == [] else None)),
@@ -131,7 +131,7 @@ def create_options(name: str | None, body: dict[str, Any]) -> Any:
 
 
 def fix_record(record: Any, body: dict[str, Any]) -> bool:
-    """Write back what CreateOptions could not carry; True when the record changed."""
+    """Write back what the create arguments could not carry; True when the record changed."""
     changed = False
     entrypoint = body.get("Entrypoint")
     if isinstance(entrypoint, list) and len(entrypoint) > 1:

@@ -84,22 +84,20 @@ class Hub:
 
     async def start(self, name: str) -> tuple[bool, Any]:
         """Start the container; (False, record) when it was already running."""
-        from dockyard.containers.lifecycle import find
-
-        record, _directory = await workers.run(lambda: find(workers.store(), name))
+        record = await workers.with_engine(lambda engine: engine.containers.get(name))
         lock = self.start_locks.setdefault(record.id, asyncio.Lock())
         async with lock:  # two starts of one container at once: one runs it
             return await self._start(name)
 
     async def _start(self, name: str) -> tuple[bool, Any]:
-        from dockyard.containers.lifecycle import ContainerStartError, find
+        from dockyard.containers.lifecycle import ContainerStartError
         from dockyard.runtime.state import read_state
 
-        def look() -> tuple[Any, Any, bool]:
-            record, directory = find(workers.store(), name)
+        def look(engine: Any) -> tuple[Any, Any, bool]:
+            record, directory = engine.containers.find(name)
             return record, directory, read_state(directory).running
 
-        record, directory, running_now = await workers.run(look)
+        record, directory, running_now = await workers.with_engine(look)
         if running_now or record.id in self.running:
             return False, record
         sessions = self.pending.get(record.id, [])
@@ -133,10 +131,10 @@ class Hub:
         for session in self.pending.pop(record.id, []):
             await session.finish()
         if record.host_config.get("AutoRemove"):
-            from dockyard.containers import lifecycle
-
             try:
-                await workers.run(lambda: lifecycle.remove(workers.store(), record.id, True))
+                await workers.with_engine(
+                    lambda engine: engine.containers.remove(record.id, force=True)
+                )
             except Exception as problem:  # noqa: BLE001 - removed meanwhile
                 log.debug("auto-remove of %s after a failed start: %s", record.id, problem)
             self.events.publish("container", "destroy", record.id, _attributes(record))

@@ -79,13 +79,12 @@ async def _follow_running(session: AttachSession, directory: Any) -> bool:
 
 @routes.post("/containers/{name}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.lifecycle import find
     from dockyard.runtime.state import read_state
 
     name = request.match_info["name"]
 
     def look() -> tuple[Any, Any, Any]:
-        record, directory = find(workers.store(), name)
+        record, directory = workers.engine().containers.find(name)
         return record, directory, read_state(directory)
 
     record, directory, state = await workers.run(look)

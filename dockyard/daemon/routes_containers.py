@@ -26,9 +26,7 @@ def _name(request: web.Request) -> str:
 
 
 def _find(name: str) -> tuple[Any, Any]:
-    from dockyard.containers.lifecycle import find
-
-    return find(workers.store(), name)
+    return workers.engine().containers.find(name)
 
 
 def _attributes(record: Any, **extra: str) -> dict[str, str]:
@@ -62,23 +60,21 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.StreamResponse:
-    from dockyard.daemon.createspec import create_options, fix_record
+    from dockyard.daemon.createspec import create_arguments, fix_record
 
     body = await _json_body(request)
     name = request.query.get("name") or None
-    options = create_options(name, body)
+    arguments = create_arguments(name, body)
 
-    def job() -> Any:
+    def job(engine: Any) -> Any:
         from dockyard.containers import record as records
-        from dockyard.containers.create import container_dir, create_container
 
-        store = workers.store()
-        record = create_container(store, options)
+        record = engine.containers.create(**arguments)
         if fix_record(record, body):
-            records.save(container_dir(store, record.id), record)
+            records.save(engine.containers.find(record.id)[1], record)
         return record
 
-    record = await workers.run(job)
+    record = await workers.with_engine(job)
     _publish(request, "create", record)
     return web.json_response({"Id": record.id, "Warnings": []}, status=201)
 
@@ -117,20 +113,14 @@ def _timeout(request: web.Request) -> float | None:
 
 @routes.post("/containers/{name}/stop")
 async def stop(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-    from dockyard.runtime.state import read_state
-
     name = _name(request)
     timeout = _timeout(request)
 
-    def job() -> tuple[Any, bool]:
-        record, directory = _find(name)
-        if not read_state(directory).running:
-            return record, False
-        lifecycle.stop(workers.store(), record.id, timeout)
-        return record, True
+    def job(engine: Any) -> tuple[Any, bool]:
+        record = engine.containers.get(name)
+        return record, engine.containers.stop(record.id, timeout=timeout)
 
-    record, stopped = await workers.run(job)
+    record, stopped = await workers.with_engine(job)
     if not stopped:
         return web.Response(status=304)
     _publish(request, "stop", record)
@@ -144,13 +134,13 @@ async def kill(request: web.Request) -> web.StreamResponse:
     name = _name(request)
     signal = request.query.get("signal") or "SIGKILL"
 
-    def job() -> Any:
-        record, _ = _find(name)
-        lifecycle.kill(workers.store(), record.id, signal)
+    def job(engine: Any) -> Any:
+        record = engine.containers.get(name)
+        engine.containers.kill(record.id, signal)
         return record
 
     try:
-        record = await workers.run(job)
+        record = await workers.with_engine(job)
     except Conflict as error:
         raise ApiError(409, str(error)) from None
     _publish(request, "kill", record, signal=str(lifecycle.parse_signal(signal)))
@@ -158,18 +148,16 @@ async def kill(request: web.Request) -> web.StreamResponse:
 
 
 async def _pause_or_unpause(request: web.Request, action: str) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-
     name = _name(request)
-    change = lifecycle.pause if action == "pause" else lifecycle.unpause
 
-    def job() -> Any:
-        record, _ = _find(name)
-        change(workers.store(), record.id)
+    def job(engine: Any) -> Any:
+        record = engine.containers.get(name)
+        change = engine.containers.pause if action == "pause" else engine.containers.unpause
+        change(record.id)
         return record
 
     try:
-        record = await workers.run(job)
+        record = await workers.with_engine(job)
     except Conflict as error:
         raise ApiError(409, str(error)) from None
     _publish(request, action, record)
@@ -188,13 +176,16 @@ async def unpause(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/containers/{name}/restart")
 async def restart(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-
     name = _name(request)
     timeout = _timeout(request)
-    record, _ = await workers.run(_find, name)
-    await workers.run(lambda: lifecycle.stop(workers.store(), record.id, timeout))
-    await request.app["hub"].start(record.id)
+
+    def stop_it(engine: Any) -> Any:
+        record = engine.containers.get(name)
+        engine.containers.stop(record.id, timeout=timeout)
+        return record
+
+    record = await workers.with_engine(stop_it)
+    await request.app["hub"].start(record.id)  # started by the spawner (hub.py)
     _publish(request, "restart", record)
     return web.Response(status=204)
 
@@ -246,48 +237,40 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/containers/{name}")
 async def remove(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-
     name = _name(request)
     force = query_bool(request, "force")
 
-    def job() -> Any:
-        record, _ = _find(name)
-        lifecycle.remove(workers.store(), record.id, force)
+    def job(engine: Any) -> Any:
+        record = engine.containers.get(name)
+        engine.containers.remove(record.id, force=force)
         return record
 
-    record = await workers.run(job)
+    record = await workers.with_engine(job)
     _publish(request, "destroy", record)
     return web.Response(status=204)
 
 
 @routes.post("/containers/{name}/rename")
 async def rename(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-
     name = _name(request)
     new_name = request.query.get("name", "")
     if not new_name:
         raise bad_request("name is required")
 
-    def job() -> Any:
-        record, _ = _find(name)
+    def job(engine: Any) -> Any:
+        record = engine.containers.get(name)
         old = record.name
-        lifecycle.rename(workers.store(), record.id, new_name)
+        engine.containers.rename(record.id, new_name)
         record.name = new_name.lstrip("/")
         return record, old
 
-    record, old = await workers.run(job)
+    record, old = await workers.with_engine(job)
     _publish(request, "rename", record, oldName="/" + old)
     return web.Response(status=204)
 
 
 @routes.post("/containers/prune")
 async def prune(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-    from dockyard.containers.listing import list_containers
-    from dockyard.imageops.df import tree_size
-
     filters = query_filters(request)
     for key in filters:
         if key not in ("label", "until"):
@@ -295,28 +278,14 @@ async def prune(request: web.Request) -> web.StreamResponse:
     if filters.get("until"):
         raise bad_request("the until prune filter is not supported by dockyard")
     labels = filters.get("label", [])
-
-    def job() -> tuple[list[str], int]:
-        store = workers.store()
-        deleted, reclaimed = [], 0
-        for summary in list_containers(
-            store, all_containers=True, filters={"label": labels} if labels else None
-        ):
-            if summary.state.running:
-                continue
-            size = tree_size(summary.directory / "upper")
-            try:
-                lifecycle.remove(store, summary.id)
-            except Exception:  # noqa: BLE001 - removed meanwhile, or busy
-                continue
-            deleted.append(summary.id)
-            reclaimed += size
-        return deleted, reclaimed
-
-    deleted, reclaimed = await workers.run(job)
-    for cid in deleted:
+    report = await workers.with_engine(
+        lambda engine: engine.containers.prune(filters={"label": labels} if labels else None)
+    )
+    for cid in report.deleted:
         request.app["events"].publish("container", "destroy", cid, {})
-    return web.json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+    return web.json_response(
+        {"ContainersDeleted": report.deleted or None, "SpaceReclaimed": report.reclaimed}
+    )
 
 
 # ---------------------------------------------------------------- list, inspect
@@ -357,7 +326,7 @@ def _image_size(store: Any, image_id: str) -> int:
 
 @routes.get("/containers/json")
 async def list_containers(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.listing import STATUSES, list_containers
+    from dockyard.containers.listing import STATUSES
 
     filters = query_filters(request)
     for key, values in filters.items():
@@ -373,21 +342,17 @@ async def list_containers(request: web.Request) -> web.StreamResponse:
     before = filters.pop("before", [])
     since = filters.pop("since", [])
 
-    def job() -> list[dict[str, Any]]:
-        store = workers.store()
-        summaries = list_containers(
-            store,
-            all_containers=all_containers or bool(before or since),
-            last=-1,
-            filters=filters or None,
+    def job(engine: Any) -> list[dict[str, Any]]:
+        summaries = engine.containers.list(
+            all=all_containers or bool(before or since), filters=filters or None
         )
         if before or since:
-            summaries = _before_since(store, summaries, before, since)
+            summaries = _before_since(engine.store, summaries, before, since)
         if limit > 0:
             summaries = summaries[:limit]
-        return [summary_document(store, s, size) for s in summaries]
+        return [summary_document(engine.store, s, size) for s in summaries]
 
-    return web.json_response(await workers.run(job))
+    return web.json_response(await workers.with_engine(job))
 
 
 def _before_since(store: Any, summaries: list[Any], before: list[str], since: list[str]) -> list:
@@ -409,10 +374,8 @@ def _before_since(store: Any, summaries: list[Any], before: list[str], since: li
 
 @routes.get("/containers/{name}/json")
 async def inspect(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.inspect import inspect_container
-
     name = _name(request)
-    document = await workers.with_store(inspect_container, name)
+    document = await workers.with_engine(lambda engine: engine.containers.inspect(name))
     if query_bool(request, "size"):
         from dockyard.imageops.df import tree_size
 
@@ -431,7 +394,6 @@ async def inspect(request: web.Request) -> web.StreamResponse:
 @routes.get("/containers/{name}/logs")
 async def logs(request: web.Request) -> web.StreamResponse:
     from dockyard.runtime import stream as framing
-    from dockyard.runtime.state import read_state
 
     name = _name(request)
     want_stdout = query_bool(request, "stdout")
@@ -444,27 +406,18 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tail = None if tail_text in ("", "all") else int(tail_text) if tail_text.isdigit() else None
     since = float(request.query.get("since") or 0)
     until = float(request.query.get("until") or 0)
-    record, directory = await workers.run(_find, name)
+    record = await workers.with_engine(lambda engine: engine.containers.get(name))
     tty = record.tty
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
     done = object()
 
     def produce() -> None:
-        from dockyard.runtime import jsonlog
-        from dockyard.timeutil import parse_rfc3339_or_zero as parse_rfc3339
-
-        path = directory / f"{record.id}-json.log"
         try:
-            if follow:
-                entries: Any = jsonlog.follow(path, tail, lambda: read_state(directory).running)
-            else:
-                entries = jsonlog.read_entries(path, tail)
+            entries = workers.engine().containers.logs(
+                record.id, tail=tail, follow=follow, since=since, until=until
+            )
             for entry in entries:
-                if since or until:
-                    when = parse_rfc3339(entry.time) or 0
-                    if (since and when < since) or (until and when > until):
-                        continue
                 if stopped:
                     return
                 asyncio.run_coroutine_threadsafe(queue.put(entry), loop).result()
@@ -518,10 +471,8 @@ async def resize(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/containers/{name}/export")
 async def export(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.export import export_container
-
     name = _name(request)
-    record, _ = await workers.run(_find, name)
+    record = await workers.with_engine(lambda engine: engine.containers.get(name))
     loop = asyncio.get_running_loop()
 
     def make_response() -> web.StreamResponse:
@@ -531,12 +482,12 @@ async def export(request: web.Request) -> web.StreamResponse:
 
     writer = ResponseWriter(request, loop, make_response)
 
-    def job() -> None:
-        export_container(workers.store(), record.id, writer)
+    def job(engine: Any) -> None:
+        engine.containers.export(record.id, writer)
         writer.flush()
 
     try:
-        await workers.run(job)
+        await workers.with_engine(job)
     except Exception:
         if writer.response is None:
             raise
@@ -549,9 +500,8 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/containers/{name}/changes")
 async def changes(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.diff import container_changes
-
-    items = await workers.with_store(container_changes, _name(request))
+    name = _name(request)
+    items = await workers.with_engine(lambda engine: engine.containers.diff(name))
     return web.json_response(
         [{"Path": path, "Kind": CHANGE_KINDS.get(kind, 0)} for kind, path in items] or None
     )

@@ -63,10 +63,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _find(name: str) -> tuple[Any, Any, Any]:
-    from dockyard.containers.lifecycle import find
     from dockyard.runtime.state import read_state
 
-    record, directory = find(workers.store(), name)
+    record, directory = workers.engine().containers.find(name)
     return record, directory, read_state(directory)
 
 

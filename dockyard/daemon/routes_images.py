@@ -72,7 +72,7 @@ async def list_images(request: web.Request) -> web.StreamResponse:
 
     def job(engine: Any) -> list[dict[str, Any]]:
         # with a reference filter the engine lists only the matching names, as Docker does
-        return [s.to_api() for s in engine.images(all_images=all_images, filters=filters)]
+        return [s.to_api() for s in engine.images.list(all=all_images, filters=filters)]
 
     return web.json_response(await workers.with_engine(job))
 
@@ -81,7 +81,7 @@ async def list_images(request: web.Request) -> web.StreamResponse:
 async def inspect_image(request: web.Request) -> web.StreamResponse:
     name = _image_name(request)
     try:
-        document = await workers.with_engine(lambda e: e.inspect_image(name))
+        document = await workers.with_engine(lambda e: e.images.inspect(name))
     except (NotFound, InvalidReference) as error:
         # Docker 20.10's LookupImage wraps the error this way
         raise NotFound(f"no such image: {name}: {error}") from None
@@ -91,7 +91,7 @@ async def inspect_image(request: web.Request) -> web.StreamResponse:
 @routes.get("/images/{name:.+}/history")
 async def history(request: web.Request) -> web.StreamResponse:
     name = _image_name(request)
-    return web.json_response(await workers.with_engine(lambda e: e.history(name)))
+    return web.json_response(await workers.with_engine(lambda e: e.images.history(name)))
 
 
 # ---------------------------------------------------------------- tag, remove
@@ -110,8 +110,8 @@ async def tag(request: web.Request) -> web.StreamResponse:
         raise bad_request("refusing to create a tag with a digest reference")
 
     def job(engine: Any) -> str:
-        engine.tag(name, target)
-        return str(engine.resolve_image(target))
+        engine.images.tag(name, target)
+        return str(engine.images.resolve(target))
 
     image_id = await workers.with_engine(job)
     _events(request).publish("image", "tag", image_id, {"name": ref.with_default_tag().familiar()})
@@ -123,7 +123,7 @@ async def remove_image(request: web.Request) -> web.StreamResponse:
     name = _image_name(request)
     force = query_bool(request, "force")
     prune = not query_bool(request, "noprune")
-    items = await workers.with_engine(lambda e: e.remove_image(name, force=force, prune=prune))
+    items = await workers.with_engine(lambda e: e.images.remove(name, force=force, prune=prune))
     bus = _events(request)
     for item in items:
         if "Untagged" in item:
@@ -187,8 +187,8 @@ async def _import(request: web.Request) -> web.StreamResponse:
     def job(engine: Any) -> str:
         if source == "-":
             body: Any = BodyReader(request.content, loop)
-            return str(engine.import_image(body, repo_tag, message, changes))
-        return str(engine.import_image(source, repo_tag, message, changes))
+            return str(engine.images.import_(body, repo_tag, message=message, changes=changes))
+        return str(engine.images.import_(source, repo_tag, message=message, changes=changes))
 
     image_id = await workers.with_engine(job)
     _events(request).publish("image", "import", image_id, {"name": repo_tag or image_id})
@@ -251,7 +251,7 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
     writer = ResponseWriter(request, loop, make_response)
 
     def job(engine: Any) -> None:
-        engine.save(names, writer)
+        engine.images.save(names, writer)
         writer.flush()
 
     try:
@@ -294,7 +294,7 @@ async def load(request: web.Request) -> web.StreamResponse:
             bar(done, total)
 
         body = BodyReader(request.content, loop)
-        report = workers.engine().load(body, None if quiet else progress)
+        report = workers.engine().images.load(body, progress=None if quiet else progress)
         for line in report.lines:
             emit({"stream": line + "\n"})
         return report
@@ -322,7 +322,7 @@ async def prune(request: web.Request) -> web.StreamResponse:
     all_images = bool(dangling) and dangling[-1] in ("false", "0")
     if filters.get("until") or filters.get("label"):
         raise bad_request("the until and label prune filters are not supported by dockyard")
-    report = await workers.with_engine(lambda e: e.prune_images(all_images=all_images))
+    report = await workers.with_engine(lambda e: e.images.prune(all=all_images))
     bus = _events(request)
     for item in report.deleted:
         if "Untagged" in item:
@@ -336,8 +336,6 @@ async def prune(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/commit")
 async def commit(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.commit import CommitOptions, commit_container
-
     container = request.query.get("container", "")
     if not container:
         raise bad_request("container is required")
@@ -355,27 +353,23 @@ async def commit(request: web.Request) -> web.StreamResponse:
         except ValueError:
             raise bad_request("invalid JSON body") from None
         changes += _config_as_changes(extra or {})
-    options = CommitOptions(
-        repo_tag=repo_tag,
-        author=request.query.get("author", ""),
-        message=request.query.get("comment", ""),
-        changes=changes,
-        pause=query_bool(request, "pause", True),
-    )
-    image_id = await workers.with_store(commit_container, container, options)
+    author = request.query.get("author", "")
+    message = request.query.get("comment", "")
+    pause = query_bool(request, "pause", True)
 
-    def record_of(store: Any) -> Any:
-        from dockyard.containers.lifecycle import find
+    def job(engine: Any) -> tuple[Any, Any]:
+        image_id = engine.containers.commit(
+            container, repo_tag, author=author, message=message, changes=changes, pause=pause
+        )
+        return image_id, engine.containers.get(container)
 
-        return find(store, container)[0]
-
-    record = await workers.with_store(record_of)
+    image_id, record = await workers.with_engine(job)
     _events(request).publish(
         "container",
         "commit",
         record.id,
         {
-            "comment": options.message,
+            "comment": message,
             "imageID": str(image_id),
             "name": record.name,
             "image": record.image_name,

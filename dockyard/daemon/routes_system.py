@@ -43,10 +43,8 @@ async def version(request: web.Request) -> web.StreamResponse:
     return web.json_response(document)
 
 
-def _counts(store: Any) -> dict[str, int]:
-    from dockyard.containers.listing import list_containers
-
-    summaries = list_containers(store, all_containers=True)
+def _counts(engine: Any) -> dict[str, int]:
+    summaries = engine.containers.list(all=True)
     running = sum(1 for s in summaries if s.state.running and not s.state.paused)
     paused = sum(1 for s in summaries if s.state.paused)
     return {
@@ -54,13 +52,13 @@ def _counts(store: Any) -> dict[str, int]:
         "running": running,
         "paused": paused,
         "stopped": len(summaries) - running - paused,
-        "images": len(store.image_rows()),
+        "images": len(engine.store.image_rows()),
     }
 
 
 @routes.get("/info")
 async def info(request: web.Request) -> web.StreamResponse:
-    counts = await workers.with_store(_counts)
+    counts = await workers.with_engine(_counts)
     document = await workers.run(sysinfo.info_document, str(workers.root()), counts)
     document["NEventsListener"] = len(request.app["events"].queues)
     return web.json_response(document)
@@ -129,13 +127,13 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _disk_usage(store: Any) -> dict[str, Any]:
-    from dockyard.containers.listing import command_text, list_containers
-    from dockyard.imageops.df import disk_usage, tree_size
-    from dockyard.imageops.listing import list_images
+def _disk_usage(engine: Any) -> dict[str, Any]:
+    from dockyard.containers.listing import command_text
+    from dockyard.imageops.df import tree_size
 
-    usage = disk_usage(store)
-    containers = list_containers(store, all_containers=True)
+    store = engine.store
+    usage = engine.disk_usage()
+    containers = engine.containers.list(all=True)
     per_image: dict[str, int] = {}
     for summary in containers:
         per_image[summary.record.image] = per_image.get(summary.record.image, 0) + 1
@@ -152,7 +150,7 @@ def _disk_usage(store: Any) -> dict[str, Any]:
         for chain_id, _size in chain:
             layer_users[chain_id] = layer_users.get(chain_id, 0) + 1
     images = []
-    for summary in list_images(store, all_images=True):
+    for summary in engine.images.list(all=True):
         item = summary.to_api()
         item["Containers"] = per_image.get(summary.id, 0)
         item["SharedSize"] = sum(
@@ -198,7 +196,7 @@ def _status(state: Any) -> str:
 
 @routes.get("/system/df")
 async def system_df(request: web.Request) -> web.StreamResponse:
-    return web.json_response(await workers.with_store(_disk_usage))
+    return web.json_response(await workers.with_engine(_disk_usage))
 
 
 @routes.post("/auth")

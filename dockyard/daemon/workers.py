@@ -55,16 +55,9 @@ async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
 
 
-async def with_store(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run function(store, *args, **kwargs) in a worker thread with that thread's Store."""
-
-    def call() -> T:
-        return function(store(), *args, **kwargs)
-
-    return await run(call)
-
-
 async def with_engine(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run function(engine, *args, **kwargs) in a worker thread with that thread's Engine."""
+
     def call() -> T:
         return function(engine(), *args, **kwargs)
 

@@ -32,7 +32,7 @@ def child_image(
 ) -> Digest:
     """What `commit` makes: the parent's layers plus one, with a local parent link."""
     store = engine.store
-    parent_id = engine.resolve_image(parent)
+    parent_id = engine.images.resolve(parent)
     parent_image = store.image(parent_id)
     layer = store.add_layer_from_tar(io.BytesIO(layer_tar(files)), parent_image.top_chain)
     config = json.loads(store.blobs.read(parent_id))

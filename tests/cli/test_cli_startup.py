@@ -65,7 +65,7 @@ FORMS = [
 
 @pytest.fixture
 def varied_store(engine, busybox_tar, store_root):  # type: ignore[no-untyped-def]
-    base = engine.import_image(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
+    base = engine.images.import_(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
     engine.store.set_tag(reference.parse("busybox:1.36"), base)
     engine.store.set_tag(reference.parse("registry.example:5000/team/busybox:v1"), base)
     engine.store.set_tag(reference.parse("someone/busybox:latest"), base)
@@ -133,6 +133,7 @@ def test_run_path_imports_stay_light() -> None:
     loaded = _loaded_after(
         "from dockyard.cli.main import build_parser\n"
         "args = build_parser('run').parse_args(['run', '--rm', 'busybox', 'true'])\n"
+        "import dockyard.engine, dockyard.engine.containers\n"
         "import dockyard.containers.lifecycle, dockyard.containers.create\n"
         "import dockyard.imageops.resolve, dockyard.runtime.ocirt"
     )
@@ -147,7 +148,7 @@ def test_run_path_imports_stay_light() -> None:
     ids=" ".join,
 )  # fmt: skip
 def test_everyday_commands_start_light(engine, busybox_tar, store_root, argv) -> None:  # type: ignore[no-untyped-def]
-    image = engine.import_image(str(busybox_tar), "busybox:latest")
+    image = engine.images.import_(str(busybox_tar), "busybox:latest")
     engine.store.set_tag(reference.parse("light:2"), image)
     loaded = _loaded_after(
         "from dockyard.cli.main import main\nmain(['--root', sys.argv[1], *sys.argv[2:]])",

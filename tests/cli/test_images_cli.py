@@ -16,9 +16,9 @@ from tests.cli.imagefactory import child_image
 
 @pytest.fixture
 def images(engine, busybox_tar):  # type: ignore[no-untyped-def]
-    base = engine.import_image(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
+    base = engine.images.import_(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
     time.sleep(1.1)
-    labelled = engine.import_image(
+    labelled = engine.images.import_(
         str(busybox_tar), "labelled:1", changes=["LABEL tier=web", "LABEL env=prod"]
     )
     time.sleep(1.1)

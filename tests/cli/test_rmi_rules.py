@@ -14,7 +14,7 @@ ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 @pytest.fixture
 def base(engine, busybox_tar):  # type: ignore[no-untyped-def]
-    return engine.import_image(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
+    return engine.images.import_(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
 
 
 def lines(text: str) -> list[str]:

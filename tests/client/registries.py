@@ -196,7 +196,7 @@ def skopeo_copy(source: str, destination: str, *extra: str) -> None:
 
 def saved_archive(engine, name: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
     with open(path, "wb") as out:
-        engine.save([name], out)
+        engine.images.save([name], out)
     return path
 
 

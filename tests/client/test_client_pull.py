@@ -26,7 +26,7 @@ def busybox_archive(tmp_path_factory, busybox_tar):  # type: ignore[no-untyped-d
     """busybox imported into a scratch store and saved as a docker archive."""
     directory = tmp_path_factory.mktemp("source")
     engine = Engine(directory / "store")
-    image_id = engine.import_image(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
+    image_id = engine.images.import_(str(busybox_tar), "busybox:latest", changes=['CMD ["sh"]'])
     path = saved_archive(engine, "busybox:latest", directory / "busybox.tar")
     engine.close()
     return path, str(image_id)
@@ -269,7 +269,7 @@ def test_cut_download_resumes_with_range(cli, client_env, faulty: FaultyRegistry
     inspected = json.loads(cli("inspect", name).stdout)[0]
     assert inspected["Id"] == image.image_id
     engine = Engine(cli.root)
-    dirs = engine.store.layer_dirs(engine.resolve_image(name))
+    dirs = engine.store.layer_dirs(engine.images.resolve(name))
     engine.close()
     assert (dirs[1] / "data/random").read_bytes() == _layer_payload(image)
     assert (dirs[2] / "etc/third").read_bytes() == b"3"
@@ -420,7 +420,7 @@ def test_two_pulls_of_one_image_at_once(client_env, faulty, store_root):  # type
         assert process.returncode == 0, err
     engine = Engine(store_root)
     try:
-        assert str(engine.resolve_image(f"{faulty.host}/twice/me")) == image.image_id
+        assert str(engine.images.resolve(f"{faulty.host}/twice/me")) == image.image_id
         assert [p.name for p in engine.store.tmp.iterdir() if p.name.endswith(".partial")] == []
     finally:
         engine.close()
@@ -435,7 +435,7 @@ def test_the_same_blob_twice_in_one_image(cli, client_env, faulty, store_root): 
     assert len(gets) == 1
     engine = Engine(store_root)
     try:
-        dirs = engine.store.layer_dirs(engine.resolve_image(f"{faulty.host}/dup/layers"))
+        dirs = engine.store.layer_dirs(engine.images.resolve(f"{faulty.host}/dup/layers"))
         assert [sorted(p.name for p in (d / "etc").iterdir()) for d in dirs] == [
             ["a"],
             ["b"],

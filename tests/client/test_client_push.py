@@ -78,10 +78,10 @@ def test_push_compresses_once(client_env, cncf, tmp_path, busybox_tar, monkeypat
     from dockyard.layers import compression
 
     engine = Engine(tmp_path / "store")
-    engine.import_image(str(busybox_tar), "busybox:latest")
+    engine.images.import_(str(busybox_tar), "busybox:latest")
     store = engine.store
     first = f"{cncf.host}/once/busybox:latest"
-    engine.tag("busybox", first)
+    engine.images.tag("busybox", first)
     push(store, first)
     rows = store.db.execute("SELECT diff_id, blob, media_type FROM compressed_blobs").fetchall()
     assert len(rows) == 1 and rows[0][2].endswith("+gzip")
@@ -93,7 +93,7 @@ def test_push_compresses_once(client_env, cncf, tmp_path, busybox_tar, monkeypat
     other = start_cncf_registry(tmp_path / "second")
     try:
         name = f"{other.host}/again/busybox:latest"
-        engine.tag("busybox", name)
+        engine.images.tag("busybox", name)
         [result] = push(store, name)
         assert _manifest(name)["layers"][0]["digest"] == rows[0][1]
         assert result.digest is not None
@@ -131,14 +131,14 @@ def test_chunked_upload_of_a_large_layer(client_env, cncf, faulty, tmp_path, mon
     monkeypatch.setattr(upload, "CHUNKED_ABOVE", 1 << 20)
     monkeypatch.setattr(upload, "CHUNK_SIZE", 1 << 20)
     name = f"{cncf.host}/chunked/one:latest"
-    engine.tag(f"{faulty.host}/big/one:latest", name)
+    engine.images.tag(f"{faulty.host}/big/one:latest", name)
     push(engine.store, name)
     engine.close()
     manifest = _manifest(name)
     assert manifest["layers"][0]["digest"] == image.layer_digests[0]
     fresh = Engine(tmp_path / "fresh")
     pull(fresh.store, name)
-    directory = fresh.store.layer_dirs(fresh.resolve_image(name))[0]
+    directory = fresh.store.layer_dirs(fresh.images.resolve(name))[0]
     assert (directory / "data/random").read_bytes() == payload
     fresh.close()
 

@@ -66,7 +66,7 @@ def test_tutorial_commit_twice(root: Path) -> None:
     from dockyard.engine import Engine
 
     engine = Engine(root)
-    top = engine.history("commit_test:first")[0]
+    top = engine.images.history("commit_test:first")[0]
     engine.close()
     assert (top["CreatedBy"], top["Comment"]) == (
         "sh -c echo first_test! >> first",
