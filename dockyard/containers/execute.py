@@ -17,6 +17,13 @@ from dockyard.runtime.state import read_state
 from dockyard.runtime.users import resolve_user
 from dockyard.store import Store
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from dockyard.containers.record import ContainerRecord
+
 
 @dataclass
 class ExecOptions:
@@ -36,6 +43,44 @@ class ExecResult:
     output: bytes | None = None  # with capture_output: stdout and stderr, interleaved
 
 
+def process_spec(
+    record: ContainerRecord,
+    directory: Path,
+    command: list[str],
+    *,
+    user: str | None = None,
+    workdir: str | None = None,
+    env: list[str] | None = None,
+    tty: bool = False,
+    console_size: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The OCI process of an exec (the CLI's and the daemon's): the container's user, env
+    and working directory unless given, the engine's capabilities, no new privileges."""
+    if not command:
+        raise InvalidArgument("No exec command specified")
+    resolved = resolve_user(str(directory / "merged"), user or record.config.get("User") or "")
+    hostname = record.config.get("Hostname") or record.id[:12]
+    process_env = container_env(
+        merge_env(record.config.get("Env") or [], env or []), hostname, tty, resolved
+    )
+    process: dict[str, Any] = {
+        "terminal": tty,
+        "user": {
+            "uid": resolved.uid,
+            "gid": resolved.gid,
+            "additionalGids": resolved.additional_gids,
+        },
+        "args": list(command),
+        "env": process_env,
+        "cwd": workdir or record.config.get("WorkingDir") or "/",
+        "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": True,
+    }
+    if tty and console_size:
+        process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+    return process
+
+
 def exec_in_container(store: Store, name: str, options: ExecOptions) -> ExecResult:
     """Run the process with this process's stdio (or its output captured); its exit code."""
     from dockyard.runtime.attach import terminal_size
@@ -47,27 +92,16 @@ def exec_in_container(store: Store, name: str, options: ExecOptions) -> ExecResu
         raise Conflict(f"Container {record.id} is not running")
     if state.paused:
         raise Conflict(f"Container {name} is paused, unpause the container before exec")
-    if not options.command:
-        raise InvalidArgument("No exec command specified")
-    merged = directory / "merged"
-    user = resolve_user(str(merged), options.user or record.config.get("User") or "")
-    hostname = record.config.get("Hostname") or record.id[:12]
-    env = container_env(
-        merge_env(record.config.get("Env") or [], options.env), hostname, options.tty, user
+    process = process_spec(
+        record,
+        directory,
+        options.command,
+        user=options.user,
+        workdir=options.workdir,
+        env=options.env,
+        tty=options.tty,
+        console_size=(terminal_size(0) or terminal_size(1)) if options.tty else None,
     )
-    process = {
-        "terminal": options.tty,
-        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
-        "args": options.command,
-        "env": env,
-        "cwd": options.workdir or record.config.get("WorkingDir") or "/",
-        "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
-        "noNewPrivileges": True,
-    }
-    if options.tty:
-        size = terminal_size(0) or terminal_size(1)
-        if size:
-            process["consoleSize"] = {"height": size[0], "width": size[1]}
     runtime = get_runtime(record.host_config.get("Runtime") or None)
     with tempfile.NamedTemporaryFile("w", dir=directory, prefix="exec-", suffix=".json") as spec:
         json.dump(process, spec)

@@ -1,8 +1,8 @@
 """Processes of `docker exec`: `<runtime> exec --process spec.json` with pipes or a pty.
 
 The container verbs' exec_in_container runs with the caller's own stdio; the
-daemon needs the process's stdio for itself, so this adapter builds the same
-process spec and starts the runtime with pipes, or with a pseudo-terminal
+daemon needs the process's stdio for itself, so this adapter takes the same
+process spec (containers/execute.py) and starts the runtime with pipes, or with a pseudo-terminal
 whose slave is the runtime's controlling terminal (the runtime then resizes
 the container's console when it gets SIGWINCH from a resize of the master).
 """
@@ -20,7 +20,7 @@ import termios
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict
 
 
 @dataclass
@@ -39,33 +39,19 @@ class ExecConfig:
 
 
 def process_spec(record: Any, directory: Any, config: ExecConfig) -> dict[str, Any]:
-    from dockyard.containers.create import merge_env
-    from dockyard.runtime.procenv import container_env
-    from dockyard.runtime.spec import DEFAULT_CAPS
-    from dockyard.runtime.users import resolve_user
+    """The CLI's exec process (containers/execute.py); the API's env holds KEY=VALUE only."""
+    from dockyard.containers.execute import process_spec as exec_process
 
-    if not config.command:
-        raise InvalidArgument("No exec command specified")
-    user = resolve_user(str(directory / "merged"), config.user or record.config.get("User") or "")
-    hostname = record.config.get("Hostname") or record.id[:12]
-    env = container_env(
-        merge_env(record.config.get("Env") or [], [e for e in config.env if "=" in e]),
-        hostname,
-        config.tty,
-        user,
+    return exec_process(
+        record,
+        directory,
+        config.command,
+        user=config.user,
+        workdir=config.workdir,
+        env=[item for item in config.env if "=" in item],
+        tty=config.tty,
+        console_size=config.console_size,
     )
-    process: dict[str, Any] = {
-        "terminal": config.tty,
-        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
-        "args": list(config.command),
-        "env": env,
-        "cwd": config.workdir or record.config.get("WorkingDir") or "/",
-        "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
-        "noNewPrivileges": True,
-    }
-    if config.tty and config.console_size:
-        process["consoleSize"] = {"height": config.console_size[0], "width": config.console_size[1]}
-    return process
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:

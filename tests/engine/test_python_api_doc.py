@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.containers.support import NEEDS_RUNTIME, dockyard_mounts
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
-    reason="needs root and an OCI runtime",
-)
+pytestmark = NEEDS_RUNTIME
 
 
 def _blocks(text: str, language: str) -> list[str]:
@@ -41,5 +37,4 @@ def test_the_example_runs_and_prints_what_the_page_shows(tmp_path: Path, busybox
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
     assert os.listdir(root / "containers") == []
-    with open("/proc/mounts", encoding="utf-8") as mounts:
-        assert [line for line in mounts if str(root) in line] == []
+    assert dockyard_mounts(root) == []
