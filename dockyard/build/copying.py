@@ -243,12 +243,12 @@ def archive_opener(path: str) -> Callable[[], tarfile.TarFile] | None:
 def extract_archive(opener: Callable[[], tarfile.TarFile], tree: str, target: str) -> None:
     """ADD of a local archive: its entries under target, owners and modes as in the
     archive, nothing outside tree."""
-    from dockyard.containers.copy import _extract
+    from dockyard.containers.copy import extract_tar
 
     _mkdir_all_new(tree, target, (0, 0))
     with opener() as tar:
         try:
-            _extract(tar, tree, target, True)
+            extract_tar(tar, tree, target, True)
         except (tarfile.TarError, EOFError) as error:
             raise CopyError(f"failed to extract archive: {error}") from None
 

@@ -117,7 +117,7 @@ def cmd_builder_prune(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    report = engine_for(args).prune_images(all_images=args.all)
+    report = engine_for(args).images.prune(all=args.all)
     deleted = [entry for entry in getattr(report, "deleted", []) or []]
     if deleted:
         sys.stdout.write("Deleted build cache objects:\n")

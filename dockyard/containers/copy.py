@@ -260,14 +260,20 @@ def copy_from_stream(
             raise NotADirectoryDestination("extraction point is not a directory")
         try:
             with tarfile.open(fileobj=source, mode="r|*") as tar:
-                _extract(tar, str(view), target, copy_uid_gid, no_overwrite_dir_non_dir)
+                extract_tar(tar, str(view), target, copy_uid_gid, no_overwrite_dir_non_dir)
         except (tarfile.ReadError, tarfile.CompressionError, EOFError) as error:
             raise InvalidArgument(f"invalid tar archive: {error}") from None
 
 
-def _extract(
-    tar: tarfile.TarFile, view: str, target: str, copy_uid_gid: bool, no_overwrite: bool
+def extract_tar(
+    tar: tarfile.TarFile,
+    view: str,
+    target: str,
+    copy_uid_gid: bool,
+    no_overwrite: bool = True,
 ) -> None:
+    """Extract into the directory target of the tree view by copy_from_stream's rule
+    (build's ADD of a local archive uses it too)."""
     directories: list[tuple[str, tarfile.TarInfo]] = []
     for member in tar:
         parts = [part for part in member.name.split("/") if part not in ("", ".")]

@@ -85,7 +85,7 @@ async def build(request: web.Request) -> web.StreamResponse:
 @routes.post("/build/prune")
 async def prune(request: web.Request) -> web.StreamResponse:
     report = await workers.with_engine(
-        lambda e: e.prune_images(all_images=query_bool(request, "all"))
+        lambda e: e.images.prune(all=query_bool(request, "all"))
     )
     deleted = [item["Deleted"] for item in report.deleted if "Deleted" in item]
     return web.json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": report.reclaimed})

@@ -49,7 +49,7 @@ class _UnfilteredListings:
             self.version, self.bodies = version, {}
         body = self.bodies.get(all_images)
         if body is None:
-            listing = [s.to_api() for s in engine.images(all_images=all_images)]
+            listing = [s.to_api() for s in engine.images.list(all=all_images)]
             body = self.bodies[all_images] = json.dumps(listing).encode()
         return body
 

@@ -71,7 +71,7 @@ def test_pip_installs_the_light_entry_script(pip_installed: Path) -> None:
 def test_pip_installed_images_starts_from_bytecode_and_light(
     pip_installed: Path, engine, busybox_tar, store_root
 ) -> None:  # type: ignore[no-untyped-def]
-    engine.import_image(str(busybox_tar), "busybox:latest")
+    engine.images.import_(str(busybox_tar), "busybox:latest")
     env = dict(os.environ, DOCKYARD_ROOT=str(store_root), PYTHONDONTWRITEBYTECODE="1",
                PYTHONVERBOSE="1", PYTHONPATH="")  # fmt: skip
     result = subprocess.run(
