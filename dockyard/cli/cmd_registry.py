@@ -384,3 +384,7 @@ def register(subparsers) -> None:
     revoke.add_argument("user")
     _add_storage(revoke)
     revoke.set_defaults(handler=_revoke)
+
+    from dockyard.cli.cmd_registry_build import register as register_automated_builds
+
+    register_automated_builds(commands, repo_commands, _add_storage)

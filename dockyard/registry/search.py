@@ -14,6 +14,7 @@ from aiohttp import web
 
 from dockyard.registry.access import Identity
 from dockyard.registry.api import error_response, json_response
+from dockyard.registry.autobuild import automated_names
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import check_name
 from dockyard.registry.state import RegistryState, state_of
@@ -30,6 +31,7 @@ class RepoSummary:
     official: bool
     private: bool
     stars: int
+    automated: bool = False
 
     @property
     def display_name(self) -> str:
@@ -43,7 +45,7 @@ class RepoSummary:
             "description": self.description,
             "star_count": self.stars,
             "is_official": self.official,
-            "is_automated": False,
+            "is_automated": self.automated,
         }
 
 
@@ -53,7 +55,10 @@ def repositories(state: RegistryState, identity: Identity) -> list[RepoSummary]:
         "SELECT r.name, r.description, r.official, r.private, "
         "(SELECT COUNT(*) FROM stars s WHERE s.repo = r.name) FROM repositories r ORDER BY r.name"
     )
-    summaries = [RepoSummary(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+    automated = automated_names(state.meta)
+    summaries = [
+        RepoSummary(r[0], r[1], bool(r[2]), bool(r[3]), r[4], r[0] in automated) for r in rows
+    ]
     return [s for s in summaries if state.access.may_pull(identity, s.name)]
 
 
@@ -63,7 +68,10 @@ def summary(state: RegistryState, name: str) -> RepoSummary | None:
         "(SELECT COUNT(*) FROM stars s WHERE s.repo = r.name) FROM repositories r WHERE r.name = ?",
         name,
     )
-    return RepoSummary(row[0], row[1], bool(row[2]), bool(row[3]), row[4]) if row else None
+    if row is None:
+        return None
+    automated = row[0] in automated_names(state.meta)
+    return RepoSummary(row[0], row[1], bool(row[2]), bool(row[3]), row[4], automated)
 
 
 def rank(items: list[RepoSummary], query: str) -> list[RepoSummary]:
