@@ -1,6 +1,6 @@
 """Adapters from the API to the registry verbs (pull, push, search, login).
 
-pull and push (dockyard.imageops) report progress through the small Events
+pull and push (engine.images) report progress through the small Events
 interface; JsonEvents turns those reports into Docker's JSON messages.
 """
 
@@ -13,9 +13,7 @@ from typing import Any
 
 from dockyard.client.login import authenticate
 from dockyard.daemon.progress import progress_bar
-from dockyard.imageops.pull import pull as pull_image
-from dockyard.imageops.push import push as push_image
-from dockyard.imageops.search import search as search_index
+from dockyard.engine import Engine
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -61,18 +59,24 @@ def decode_registry_auth(header: str | None) -> dict[str, Any] | None:
     return None
 
 
-def pull(store: Any, name: str, emit: Emit, platform: str | None, auth: dict | None) -> list:
-    return pull_image(store, name, events=JsonEvents(emit), platform=platform or None, auth=auth)
+def pull(engine: Engine, name: str, emit: Emit, platform: str | None, auth: dict | None) -> list:
+    return engine.images.pull(name, events=JsonEvents(emit), platform=platform or None, auth=auth)
 
 
-def push(store: Any, name: str, emit: Emit, auth: dict | None) -> Any:
-    return push_image(store, name, events=JsonEvents(emit), auth=auth)
+def push(engine: Engine, name: str, emit: Emit, auth: dict | None) -> Any:
+    return engine.images.push(name, events=JsonEvents(emit), auth=auth)
 
 
-def search(term: str, limit: int | None, filters: dict[str, list[str]], auth: dict | None) -> list:
-    results = search_index(
+def search(
+    engine: Engine,
+    term: str,
+    limit: int | None,
+    filters: dict[str, list[str]],
+    auth: dict | None,
+) -> list:
+    results = engine.images.search(
         term,
-        **({"limit": limit} if limit is not None else {}),
+        limit=limit,
         filters=[f"{key}={value}" for key, values in filters.items() for value in values],
         auth=auth,
     )

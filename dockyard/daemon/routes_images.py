@@ -158,7 +158,7 @@ async def _pull(request: web.Request) -> web.StreamResponse:
     stream = JsonStream(request)
 
     def job(emit: Any) -> list:
-        return registryops.pull(workers.store(), name, emit, platform, auth)
+        return registryops.pull(workers.engine(), name, emit, platform, auth)
 
     try:
         results = await run_streaming(stream, job)
@@ -210,7 +210,7 @@ async def push(request: web.Request) -> web.StreamResponse:
     stream = JsonStream(request)
 
     def job(emit: Any) -> Any:
-        return registryops.push(workers.store(), target, emit, auth)
+        return registryops.push(workers.engine(), target, emit, auth)
 
     try:
         await run_streaming(stream, job)
@@ -231,7 +231,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         if key not in ("stars", "is-official", "is-automated"):
             raise bad_request(f"invalid filter '{key}'")
     auth = registryops.decode_registry_auth(request.headers.get("X-Registry-Auth"))
-    results = await workers.run(registryops.search, term, limit, filters, auth)
+    results = await workers.with_engine(registryops.search, term, limit, filters, auth)
     return web.json_response(results)
 
 
