@@ -8,6 +8,7 @@ SIGKILL and restarted by their PID; ``stop`` ends exactly the processes started 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,14 +20,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.pgserver import KEPT_TABLES  # what survives a reset: the key, the schema
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-# Tables whose rows survive ``reset``: what a registry keeps across its whole life.
-KEPT_TABLES = ("settings", "schema", "migrations", "signing_keys", "keys")
 
 
 def free_port() -> int:
@@ -419,3 +420,19 @@ def postgres_backend(directory: Path, postgres) -> Backend:
                     shutil.rmtree(entry, ignore_errors=True)
 
     return Backend(storage=str(storage), metadata=url, reset_hook=reset)
+
+
+@contextlib.contextmanager
+def standalone_backend(directory: Path, metadata: str) -> Iterator[Backend]:
+    """For the suites run from a shell: ``metadata`` "sqlite" (a shared directory) or
+    "postgresql" (a throwaway server started here and stopped after)."""
+    if metadata == "sqlite":
+        yield shared_directory_backend(directory)
+        return
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield postgres_backend(directory, server)
+    finally:
+        server.stop()

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.registry.cluster import Cluster, shared_directory_backend
+from tests.registry.cluster import Backend, Cluster, standalone_backend
 
 from .artifacts import ArchiveImage, docker_archive, random_tree
 from .gcconcurrency import MANIFEST_TYPES, verify
@@ -139,13 +139,14 @@ def gc_work(cluster: Cluster) -> tuple[int, int, int]:
 
 
 def run_cluster_concurrency(
-    work: Path, clients_per_node: int, rounds: int
+    work: Path, clients_per_node: int, rounds: int, backend: Backend
 ) -> tuple[list[str], int, tuple[int, int, int]]:
-    """(problems, successful pushes and pulls, gc work during the clients' run)."""
+    """(problems, successful pushes and pulls, gc work during the clients' run);
+    ``backend``: what the nodes share, in ``work / "cluster"``."""
     directory = work / "cluster"
     cluster = Cluster(
         directory,
-        shared_directory_backend(directory),
+        backend,
         nodes=NODES,
         node_extra={NODES - 1: GC_FLAGS},
     )
@@ -178,16 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="8 clients per node x 6 rounds")
     parser.add_argument("--clients", type=int, help="clients per node (default 8)")
     parser.add_argument("--rounds", type=int)
+    parser.add_argument("--metadata", choices=("postgresql", "sqlite"), default="postgresql")
     args = parser.parse_args(argv)
     clients = args.clients or 8
     rounds = args.rounds or (6 if args.full else 3)
     work = Path(tempfile.mkdtemp(prefix="dockyard-cluster-"))
     started = time.monotonic()
-    problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(work, clients, rounds)
+    with standalone_backend(work / "cluster", args.metadata) as backend:
+        problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(
+            work, clients, rounds, backend
+        )
     for problem in problems:
         print(f"FAIL {problem}")
     print(
-        f"cluster concurrency: {NODES} nodes x {clients} clients x {rounds} rounds:"
+        f"cluster concurrency ({args.metadata}): {NODES} nodes x {clients} clients x {rounds} rounds:"
         f" {operations} pushes and pulls beside {runs} gc runs on node{NODES - 1}"
         f" ({manifests} manifests, {blobs} blobs deleted meanwhile)"
         f" in {time.monotonic() - started:.0f} s; {len(problems)} problems (lost or corrupt)"

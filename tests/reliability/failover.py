@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.registry.cluster import Cluster, shared_directory_backend
+from tests.registry.cluster import Backend, Cluster, standalone_backend
 
 from .artifacts import ArchiveImage, docker_archive, random_tree
 from .clusterconcurrency import referenced_blobs
@@ -217,8 +217,11 @@ def garbage_collection_check(cluster: Cluster, pushed: dict[str, str]) -> list[s
     return problems
 
 
-def run_failover(work: Path, count: int, seed: int) -> tuple[list[Trial], list[str]]:
-    cluster = Cluster(work / "cluster", shared_directory_backend(work / "cluster"), nodes=2)
+def run_failover(
+    work: Path, count: int, seed: int, backend: Backend
+) -> tuple[list[Trial], list[str]]:
+    """``backend``: what the nodes share, in ``work / "cluster"``."""
+    cluster = Cluster(work / "cluster", backend, nodes=2)
     cluster.start()
     try:
         failover = Failover(cluster, work)
@@ -261,12 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="120 kill points")
     parser.add_argument("--count", type=int)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--metadata", choices=("postgresql", "sqlite"), default="postgresql")
     args = parser.parse_args(argv)
     count = args.count or (120 if args.full else 52)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     work = Path(tempfile.mkdtemp(prefix="dockyard-failover-"))
     started = time.monotonic()
-    trials, final = run_failover(work, count, seed)
+    with standalone_backend(work / "cluster", args.metadata) as backend:
+        trials, final = run_failover(work, count, seed, backend)
     for trial in trials:
         status = "FAIL" if trial.problems else "ok"
         print(
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAIL {problem}")
     failed = [t for t in trials if t.problems]
     print(
-        f"failover: {sum(t.node is not None for t in trials)} kill points, {len(failed)} failed trials,"
+        f"failover ({args.metadata}): {sum(t.node is not None for t in trials)} kill points, {len(failed)} failed trials,"
         f" {len(final)} problems after gc; seed {seed}; {time.monotonic() - started:.0f} s"
     )
     if not failed and not final:

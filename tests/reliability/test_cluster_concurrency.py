@@ -1,5 +1,6 @@
-"""3 registry nodes x 8 clients pushing and pulling overlapping images while node2 runs
-online gc. The longer run is ``python -m tests.reliability.clusterconcurrency --full``."""
+"""3 registry nodes (sharing a directory and PostgreSQL) x 8 clients pushing and pulling
+overlapping images while node2 runs online gc. The longer run is
+``python -m tests.reliability.clusterconcurrency --full``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.registry.cluster import haproxy_available
+from tests.registry.cluster import haproxy_available, postgres_backend
 
 from .clusterconcurrency import run_cluster_concurrency
 
 pytestmark = pytest.mark.skipif(not haproxy_available(), reason="haproxy is not installed")
 
 
-def test_three_nodes_eight_clients_each_beside_gc(tmp_path: Path) -> None:
-    problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(tmp_path, 8, 3)
+def test_three_nodes_eight_clients_each_beside_gc(tmp_path: Path, postgres) -> None:
+    backend = postgres_backend(tmp_path / "cluster", postgres)
+    problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(
+        tmp_path, 8, 3, backend
+    )
     assert not problems, "\n".join(problems)
     # 24 clients x 3 rounds x (2 pushes + 1 pull of a pool image pushed just before)
     assert operations == 24 * 3 * 3

@@ -1,6 +1,6 @@
-"""Failover through haproxy: 52 SIGKILLs of a registry node during dockyard and skopeo
-pushes and pulls (13 each), then gc. The longer run is
-``python -m tests.reliability.failover --full`` (120 kill points)."""
+"""Failover through haproxy (2 nodes sharing a directory and PostgreSQL): 52 SIGKILLs
+of a node during dockyard and skopeo pushes and pulls (13 each), then gc. The longer
+run is ``python -m tests.reliability.failover --full`` (120 kill points)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.registry.cluster import haproxy_available
+from tests.registry.cluster import haproxy_available, postgres_backend
 
 from .failover import run_failover, summary
 
 pytestmark = pytest.mark.skipif(not haproxy_available(), reason="haproxy is not installed")
 
 
-def test_clients_get_through_while_nodes_are_killed(tmp_path: Path) -> None:
-    trials, after_gc = run_failover(tmp_path, 52, seed=20261207)
+def test_clients_get_through_while_nodes_are_killed(tmp_path: Path, postgres) -> None:
+    backend = postgres_backend(tmp_path / "cluster", postgres)
+    trials, after_gc = run_failover(tmp_path, 52, seed=20261207, backend=backend)
     killed = [trial for trial in trials if trial.node is not None]
     problems = [f"{t.kind} kill after {t.delay:.2f} s: {p}" for t in trials for p in t.problems]
     assert not problems + after_gc, "\n".join([*problems, *after_gc, *summary(trials)])
