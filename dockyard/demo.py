@@ -160,9 +160,7 @@ def build_steps(walk: Walkthrough) -> None:
     context = walk.workdir / "commit_test"
     context.mkdir(exist_ok=True)
     (context / "Dockerfile").write_text(
-        "FROM debian:bookworm\n"
-        "RUN echo first_test! >> first\n"
-        "RUN echo second_test! >> second\n"
+        "FROM debian:bookworm\nRUN echo first_test! >> first\nRUN echo second_test! >> second\n"
     )
     run("cat commit_test/Dockerfile")
     run("dockyard build -t commit_test:built commit_test")

@@ -88,9 +88,62 @@ def _add_load(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=cmd_load)
 
 
+def cmd_image_copy(args: argparse.Namespace) -> int:
+    from dockyard.cli.cmd_registry_client import ConsoleEvents
+    from dockyard.cli.main import store_root
+    from dockyard.client.events import NoEvents
+    from dockyard.imageops.transports import run_copy_image
+    from dockyard.places.base import report_to
+
+    events = NoEvents() if args.quiet else ConsoleEvents(sys.stdout)
+    run_copy_image(
+        args.source,
+        args.destination,
+        root=Path(store_root(args)),
+        source_tls_verify=args.src_tls_verify,
+        destination_tls_verify=args.dest_tls_verify,
+        compression=args.compression,
+        report=report_to(events),
+    )
+    return 0
+
+
+def _tls_verify(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"invalid boolean {text!r}")
+    return text.lower() in ("true", "1")
+
+
+def _add_copy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE")
+    parser.add_argument("destination", metavar="DESTINATION")
+    for side in ("src", "dest"):
+        parser.add_argument(
+            f"--{side}-tls-verify",
+            type=_tls_verify,
+            nargs="?",
+            const=True,
+            default=True,
+            metavar="BOOL",
+            help=f"require HTTPS and verify certificates of the {side} registry",
+        )
+    parser.add_argument(
+        "--compression", choices=("gzip", "zstd"), help="compress layers sent to a registry"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress progress output")
+    parser.set_defaults(handler=cmd_image_copy)
+
+
 def register_image_subcommands(image_sub: argparse._SubParsersAction) -> None:
     _add_save(image_sub.add_parser("save", help="save images to a tar archive"))
     _add_load(image_sub.add_parser("load", help="load images from a tar archive"))
+    _add_copy(
+        image_sub.add_parser(
+            "copy",
+            help="copy images between places (docker://, docker-archive:, oci:, oci-archive:,"
+            " dockyard:)",
+        )
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

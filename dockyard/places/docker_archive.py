@@ -28,8 +28,7 @@ from dockyard.errors import InvalidArchive, InvalidDigest, InvalidReference
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import MAX_JSON_DOCUMENT, parse_image_config
 from dockyard.places.archive_source import ArchiveFile, open_source, sniff_compression
-from dockyard.places.layout_io import FileSource, LayoutWriter, entry_images
-from dockyard.places.oci_layout import (
+from dockyard.places.layout_format import (
     INDEX_JSON,
     OCI_LAYOUT,
     OCI_LAYOUT_CONTENT,
@@ -46,6 +45,7 @@ from dockyard.places.oci_layout import (
     layout_members,
     plan_layout,
 )
+from dockyard.places.layout_io import FileSource, LayoutWriter, entry_images
 from dockyard.places.tar_index import (
     MemberReader,
     TarMember,

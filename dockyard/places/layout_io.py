@@ -22,11 +22,14 @@ from typing import Any, BinaryIO
 from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
+from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import Descriptor, parse_image_config
 from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
-from dockyard.places.oci_layout import ArchiveImage, ArchiveLayer, LoadedImageEntry
+from dockyard.places.layout_format import ArchiveImage, ArchiveLayer, LoadedImageEntry
 
 CHUNK = 1 << 20
+# an OCI manifest names layers by OCI media types (Docker's name the same bytes)
+_OCI_NAMES = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP}
 
 
 def entry_images(entries: list[LoadedImageEntry], wanted: str | None) -> list[Image]:
@@ -122,7 +125,7 @@ class LayoutWriter:
         if self.plain:
             return ArchiveLayer(layer.diff_id, size, opener)
         assert layer.digest is not None
-        blob = Descriptor(layer.media_type, layer.digest, size)
+        blob = Descriptor(_OCI_NAMES.get(layer.media_type, layer.media_type), layer.digest, size)
         return ArchiveLayer(layer.diff_id, layer.tar_size, opener, blob)
 
     def _spooled(self, layer: Layer, opener: Opener) -> ArchiveLayer:

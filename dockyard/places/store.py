@@ -95,8 +95,10 @@ class StoreDestination:
         action: str = "Extracting",
         done: str | None = None,
         exists: str | None = None,
+        names: list[Reference] | None = None,
     ) -> None:
         self.store = store
+        self.names = names  # given: every image is recorded under these instead
         self.action = action
         self.done = done
         self.exists = exists  # the status of a layer present already (pull's)
@@ -154,7 +156,7 @@ class StoreDestination:
     async def put_image(self, image: Image, report: Report) -> StoredImage:
         store = self.store
         image_id = image.id
-        names = list(dict.fromkeys(image.names))
+        names = list(dict.fromkeys(self.names if self.names is not None else image.names))
         existed = {n for n, i, _k in store.all_refs() if i == str(image_id)}
         previous = {str(ref): store.lookup_ref(ref) for ref in names}
         # Tagged in the transaction that adds it: a concurrent `image prune` never
