@@ -151,5 +151,6 @@ class Accounts:
 
     def starred(self, repo: str, user: str) -> bool:
         return (
-            self.meta.one('SELECT 1 FROM stars WHERE repo = ? AND "user" = ?', repo, user) is not None
+            self.meta.one('SELECT 1 FROM stars WHERE repo = ? AND "user" = ?', repo, user)
+            is not None
         )

@@ -135,7 +135,9 @@ def test_an_image_dockyard_wrote_to_a_layout_is_updated_in_place(cli, tmp_path, 
         ("dockyard:missing:tag", "oci:/tmp/x", "No such image"),
     ],
 )
-def test_bad_places_are_one_clear_line(cli, tmp_path, busybox_id, source, destination, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_places_are_one_clear_line(
+    cli, tmp_path, busybox_id, source, destination, message
+) -> None:  # type: ignore[no-untyped-def]
     result = cli("image", "copy", source, destination, check=False)
     assert result.returncode != 0
     assert message in result.stderr
