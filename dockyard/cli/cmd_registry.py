@@ -70,11 +70,13 @@ def _add_storage(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from dockyard.registry.clientaddr import parse_proxies
     from dockyard.registry.config import RegistryConfig
     from dockyard.registry.server import parse_addr, serve
 
     options = _options(args)
     host, port = parse_addr(str(options["addr"]))
+    parse_proxies(options.get("trusted-proxies") or "")  # one line now, not after listening
     config = RegistryConfig(
         storage=_storage(args),
         metadata=options.get("metadata"),
@@ -91,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
         upload_grace=options["upload-grace"],
         gc_delete_untagged=options["gc-delete-untagged"],
         catalog_max=options["catalog-max"],
+        trusted_proxies=options.get("trusted-proxies") or "",
     )
     return serve(config, access_log=options["access-log"], workers=options["workers"])
 
@@ -288,6 +291,12 @@ def register(subparsers) -> None:
     )
     serve.add_argument(
         "--catalog-max", type=int, metavar="N", help="most names per catalog page (default 1000)"
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRS",
+        help="comma-separated addresses or networks of load balancers whose "
+        "X-Forwarded-For names the client (for the sign-in limit)",
     )
     serve.add_argument("--access-log", action="store_const", const=True, help="log every request")
     serve.add_argument(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from dockyard.registry.accounts import ACTIONS, Accounts
+from dockyard.registry.clientaddr import ClientAddress
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.metadata import Metadata
@@ -59,6 +60,7 @@ class Access:
         self._open = True
         self._basic: dict[str, tuple[float, str, str, bool]] = {}
         self.failures = FailureLimiter(meta)
+        self.client_address = ClientAddress(config.trusted_proxies)
 
     # -- who -------------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class Access:
         scheme = scheme.lower()
         identity: Identity | None = None
         if scheme == "basic":
-            identity = await self.basic_identity(value.strip(), request.remote)
+            identity = await self.basic_identity(value.strip(), self.client_address.of(request))
         elif scheme == "bearer":
             identity = self.bearer_identity(value.strip())
         if identity is None:

@@ -44,15 +44,16 @@ async def _token(request: web.Request) -> web.StreamResponse:
     identity: Identity | None = ANONYMOUS
     scopes = _scopes(request.query.getall("scope", []))
     header = request.headers.get("Authorization", "")
+    client = access.client_address.of(request)
     if request.method == "POST":
         form = await request.post()
         scopes += _scopes([str(v) for v in form.getall("scope", [])])
         if form.get("grant_type") == "password":
             identity = await access.check_password(
-                str(form.get("username", "")), str(form.get("password", "")), request.remote
+                str(form.get("username", "")), str(form.get("password", "")), client
             )
     if header.lower().startswith("basic "):
-        identity = await access.basic_identity(header[6:].strip(), request.remote)
+        identity = await access.basic_identity(header[6:].strip(), client)
     if identity is None:
         return _unauthorized(state.config.service)
     ttl = state.config.token_ttl

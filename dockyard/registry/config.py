@@ -22,4 +22,5 @@ class RegistryConfig:
     upload_grace: float = 86400.0  # upload sessions idle longer than this are swept
     gc_delete_untagged: bool = False
     catalog_max: int = 1000
+    trusted_proxies: str = ""  # balancers whose X-Forwarded-For names the client
     read_bufsize: int = 1 << 20

@@ -38,6 +38,7 @@ OPTIONS: dict[str, type] = {
     "access-log": bool,
     "workers": int,
     "catalog-max": int,
+    "trusted-proxies": str,
 }
 MAX_SIZE = 1 << 20
 

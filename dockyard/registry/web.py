@@ -155,7 +155,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         identity = await state.access.check_password(
-            str(form.get("username", "")), str(form.get("password", "")), request.remote
+            str(form.get("username", "")),
+            str(form.get("password", "")),
+            state.access.client_address.of(request),
         )
     except RegistryError as error:
         return html("Sign in", login_page(error.message), ANONYMOUS, state, error.status)

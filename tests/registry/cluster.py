@@ -226,6 +226,7 @@ defaults
     option redispatch 1
     retry-on conn-failure empty-response 503
     option http-buffer-request
+    option forwardfor
 
 frontend registry
     bind 127.0.0.1:{port}
@@ -303,8 +304,10 @@ class Cluster:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.backend = backend
+        # the nodes believe the balancer's X-Forwarded-For (it connects from loopback)
+        flags = ["--trusted-proxies", "127.0.0.1", *(extra or [])]
         self.nodes = [
-            Node(f"node{k}", backend, directory, [*(extra or []), *(node_extra or {}).get(k, [])])
+            Node(f"node{k}", backend, directory, [*flags, *(node_extra or {}).get(k, [])])
             for k in range(nodes)
         ]
         self.balancer = Balancer(directory, self.nodes, balancer_threads)

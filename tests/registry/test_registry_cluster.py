@@ -168,6 +168,23 @@ def test_failed_sign_ins_are_counted_across_nodes(auth_cluster, nodes):
         assert blocked.status == 429 and blocked.codes == ["TOOMANYREQUESTS"]
 
 
+def test_the_sign_in_limit_counts_each_client_behind_the_balancer(auth_cluster):
+    """haproxy appends the address it saw to X-Forwarded-For and the nodes trust it: one
+    client's failures do not lock out another. (All test clients connect from 127.0.0.1,
+    a trusted address, so each stands for a distinct client with its own header.)"""
+    client = Client(auth_cluster.url)
+    try:
+        guesser = {"X-Forwarded-For": "203.0.113.7"}
+        for _ in range(20):
+            assert client.get("/v2/", auth=("alice", "guess"), headers=guesser).status == 401
+        blocked = client.get("/v2/", auth=creds("alice"), headers=guesser)
+        assert blocked.status == 429
+        other = client.get("/v2/", auth=creds("alice"), headers={"X-Forwarded-For": "203.0.113.8"})
+        assert other.status == 200
+    finally:
+        client.close()
+
+
 def test_the_balancer_spreads_requests_over_both_nodes(open_cluster):
     client = Client(open_cluster.url)
     try:

@@ -127,3 +127,29 @@ def test_filesystem_driver(tmp_path):
     cancelled.cancel()
     assert driver.stat("f/data") is None
     assert time.time() - driver.stat("d/e").mtime < 60
+
+
+def test_client_address_through_trusted_proxies():
+    from aiohttp.test_utils import make_mocked_request
+
+    from dockyard.errors import InvalidArgument
+    from dockyard.registry.clientaddr import ClientAddress, parse_proxies
+
+    def request(peer: str, forwarded: str | None = None):
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        transport = type("Transport", (), {"get_extra_info": lambda self, name: (peer, 1234)})()
+        return make_mocked_request("GET", "/v2/", headers=headers, transport=transport)
+
+    untrusting = ClientAddress("")
+    assert untrusting.of(request("10.0.0.5", "203.0.113.7")) == "10.0.0.5"
+    balancers = ClientAddress("10.0.0.0/24, 127.0.0.1")
+    # from a balancer: the right-most address that is not a balancer
+    assert balancers.of(request("10.0.0.5", "203.0.113.7")) == "203.0.113.7"
+    assert balancers.of(request("10.0.0.5", "198.51.100.1, 203.0.113.7, 10.0.0.9")) == "203.0.113.7"
+    # a forged header from a stranger is ignored; a balancer without the header is the client
+    assert balancers.of(request("192.0.2.1", "203.0.113.7")) == "192.0.2.1"
+    assert balancers.of(request("10.0.0.5")) == "10.0.0.5"
+    # garbage in the chain stops the walk at the last good address
+    assert balancers.of(request("10.0.0.5", "junk, 10.0.0.8")) == "10.0.0.8"
+    with pytest.raises(InvalidArgument):
+        parse_proxies("10.0.0.0/33")
