@@ -247,10 +247,32 @@ def registry_steps(walk: Walkthrough) -> None:
         run(f"dockyard rmi {registry}/library/busybox:latest busybox:latest")
         run("dockyard pull busybox")
         run("dockyard images --digests")
+        automated_build_steps(walk, registry, storage)
     finally:
         os.environ.pop("DOCKYARD_CONFIG", None)
         server.terminate()
         server.wait(timeout=30)
+
+
+def automated_build_steps(walk: Walkthrough, registry: str, storage: Path) -> None:
+    """The registry builds the commit_test image from its Dockerfile (section 12b's) and
+    pushes it into itself; search shows the repository as AUTOMATED."""
+    run = walk.run
+    walk.section("15. an automated build: the registry builds commit_test from its Dockerfile")
+    source = walk.workdir / "commit_test"
+    admin = f"--storage {storage}"
+    run(f"dockyard registry repo set-automated {admin} --tag built yceffort/commit_test {source}")
+    run(
+        f"dockyard registry repo set-description {admin} yceffort/commit_test"
+        " 'The tutorial image, from its Dockerfile.'"
+    )
+    run(f"dockyard registry build {admin} --registry {registry} yceffort/commit_test")
+    run("dockyard search commit_test")
+    run(f"curl -s http://{registry}/r/yceffort/commit_test/build | grep -o 'build-status\">[a-z]*'")
+    run(f"dockyard pull {registry}/yceffort/commit_test:built")
+    run(
+        f"dockyard run --rm --network none {registry}/yceffort/commit_test:built cat /first /second"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,10 +10,9 @@ from dockyard.errors import DockyardError, InvalidArgument
 
 
 def _meta(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dockyard.cli.cmd_registry import _storage
-    from dockyard.registry.metadata import Metadata
+    from dockyard.cli.cmd_registry import _open_metadata
 
-    return Metadata(_storage(args))
+    return _open_metadata(args)
 
 
 def _set_automated(args: argparse.Namespace) -> int:
@@ -44,7 +43,7 @@ def _build(args: argparse.Namespace) -> int:
     from dockyard.registry.autobuild import run_build
 
     try:
-        result = run_build(_storage(args), args.repo, args.registry,
+        result = run_build(_meta(args), _storage(args), args.repo, args.registry,
                            log=lambda line: print(line, flush=True))  # fmt: skip
     except DockyardError as error:
         sys.stderr.write(f"Error: {error}\n")

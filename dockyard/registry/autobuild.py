@@ -9,7 +9,9 @@ from this registry, and pushes the result into the repository over the registry'
 HTTP API. The build's status and log are kept with the repository; `/v1/search` reports
 the repository as automated.
 
-Schema: one table of its own (`automated_builds`), created on first use.
+Schema: one table of its own (`automated_builds`, migration 4). The builds' own store
+(base images, intermediate images) is a local directory: `autobuild/` in a local
+storage directory, or DOCKYARD_REGISTRY_BUILD_ROOT.
 """
 
 from __future__ import annotations
@@ -21,20 +23,6 @@ from dataclasses import dataclass
 
 from dockyard.registry.metadata import Metadata
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS automated_builds (
-    repo TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    dockerfile TEXT NOT NULL DEFAULT 'Dockerfile',
-    tag TEXT NOT NULL DEFAULT 'latest',
-    network TEXT NOT NULL DEFAULT 'none',
-    status TEXT NOT NULL DEFAULT 'never built',
-    log TEXT NOT NULL DEFAULT '',
-    started REAL,
-    finished REAL,
-    image TEXT NOT NULL DEFAULT ''
-)
-"""
 BUILD_ACCOUNT = "autobuild"
 MAX_LOG = 256 * 1024
 
@@ -53,13 +41,18 @@ class AutomatedBuild:
     image: str
 
 
-_READY: set[str] = set()
+def work_root(storage: str) -> str:
+    """Where builds keep their store and the build account's password."""
+    explicit = os.environ.get("DOCKYARD_REGISTRY_BUILD_ROOT")
+    if explicit:
+        return explicit
+    if "://" in storage:
+        from dockyard.errors import InvalidArgument
 
-
-def _ensure(meta: Metadata) -> None:
-    if meta.path not in _READY:
-        meta.db.execute(SCHEMA)
-        _READY.add(meta.path)
+        raise InvalidArgument(
+            "automated builds need a local directory: set DOCKYARD_REGISTRY_BUILD_ROOT"
+        )
+    return os.path.join(storage, "autobuild")
 
 
 def set_automated(
@@ -68,7 +61,6 @@ def set_automated(
 ) -> None:  # fmt: skip
     if network not in ("none", "host"):
         raise ValueError(f"network {network}: automated builds use none or host")
-    _ensure(meta)
     with meta.write() as db:
         db.execute(
             "INSERT INTO automated_builds (repo, source, dockerfile, tag, network)"
@@ -83,13 +75,11 @@ def set_automated(
 
 
 def unset_automated(meta: Metadata, repo: str) -> bool:
-    _ensure(meta)
     with meta.write() as db:
         return db.execute("DELETE FROM automated_builds WHERE repo = ?", (repo,)).rowcount > 0
 
 
 def get(meta: Metadata, repo: str) -> AutomatedBuild | None:
-    _ensure(meta)
     row = meta.one(
         "SELECT repo, source, dockerfile, tag, network, status, log, started, finished, image"
         " FROM automated_builds WHERE repo = ?",
@@ -99,7 +89,6 @@ def get(meta: Metadata, repo: str) -> AutomatedBuild | None:
 
 
 def automated_names(meta: Metadata) -> set[str]:
-    _ensure(meta)
     return {row[0] for row in meta.all("SELECT repo FROM automated_builds")}
 
 
@@ -118,7 +107,7 @@ def _record(meta: Metadata, repo: str, **values: object) -> None:
 # ---------------------------------------------------------------- running a build
 
 
-def _credentials(meta: Metadata, storage: str, repo: str) -> dict | None:
+def _credentials(meta: Metadata, root: str, repo: str) -> dict | None:
     """The build's own account (only when the registry has accounts: creating one would
     close an open registry), allowed to pull and push the repository."""
     from dockyard.registry.accounts import Accounts
@@ -126,7 +115,7 @@ def _credentials(meta: Metadata, storage: str, repo: str) -> dict | None:
     accounts = Accounts(meta)
     if not accounts.has_users():
         return None
-    path = os.path.join(storage, "autobuild", "credentials")
+    path = os.path.join(root, "credentials")
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if accounts.get(BUILD_ACCOUNT) is None or not os.path.exists(path):
         password = secrets.token_urlsafe(24)
@@ -161,7 +150,7 @@ def _bases(text: str) -> list[str]:
     return bases
 
 
-def run_build(storage: str, repo: str, registry: str, log=print) -> AutomatedBuild:  # type: ignore[no-untyped-def]
+def run_build(meta: Metadata, storage: str, repo: str, registry: str, log=print) -> AutomatedBuild:  # type: ignore[no-untyped-def]
     """Build the repository's source and push it to ``registry`` (HOST:PORT of this
     registry); the status and log are recorded whatever happens."""
     from dockyard import Engine, reference
@@ -169,7 +158,6 @@ def run_build(storage: str, repo: str, registry: str, log=print) -> AutomatedBui
     from dockyard.build.builder import BuildOptions, build
     from dockyard.errors import DockyardError
 
-    meta = Metadata(storage)
     entry = get(meta, repo)
     if entry is None:
         raise DockyardError(f"{repo} is not an automated repository")
@@ -181,9 +169,10 @@ def run_build(storage: str, repo: str, registry: str, log=print) -> AutomatedBui
         log(text.rstrip("\n"))
 
     status, image = "failed", ""
-    engine = Engine(os.path.join(storage, "autobuild", "store"))
+    root = work_root(storage)
+    engine = Engine(os.path.join(root, "store"))
     try:
-        auth = _credentials(meta, storage, repo)
+        auth = _credentials(meta, root, repo)
         if os.path.isdir(entry.source):
             path = os.path.join(entry.source, entry.dockerfile)
             context = contexts.from_directory(entry.source, path, None, str(engine.store.tmp))
@@ -195,8 +184,8 @@ def run_build(storage: str, repo: str, registry: str, log=print) -> AutomatedBui
                 ref = reference.parse(base).with_default_tag()
                 here = f"{registry}/{ref.path}:{ref.tag}"
                 note(f"pulling {base} from {here}\n")
-                engine.pull(here, auth=auth)
-                engine.tag(here, base)
+                engine.images.pull(here, auth=auth)
+                engine.images.tag(here, base)
             target = f"{registry}/{repo}:{entry.tag}"
             for event in build(engine.store, context, BuildOptions(tags=[target],
                                                                    network=entry.network)):  # fmt: skip
@@ -205,7 +194,7 @@ def run_build(storage: str, repo: str, registry: str, log=print) -> AutomatedBui
                 elif "aux" in event:
                     image = event["aux"].get("ID", image)
         note(f"pushing {target}\n")
-        engine.push(target, auth=auth)
+        engine.images.push(target, auth=auth)
         status = "success"
     except (DockyardError, OSError) as error:
         note(f"ERROR: {error}\n")

@@ -27,9 +27,10 @@ def _address(state: RegistryState) -> str:
 
 
 async def _run(state: RegistryState, repo: str) -> None:
+    metadata = ["--metadata", state.config.metadata] if state.config.metadata else []
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dockyard.cli.main", "registry", "build", repo,
-        "--storage", state.config.storage, "--registry", _address(state),
+        "--storage", state.config.storage, *metadata, "--registry", _address(state),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

@@ -138,6 +138,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS signin_failures_by_client ON signin_failures (client, at)",
         ),
     ),
+    Migration(
+        4,
+        "automated builds: a repository's source, and its last build's status and log",
+        (
+            """CREATE TABLE IF NOT EXISTS automated_builds (
+    repo TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    dockerfile TEXT NOT NULL DEFAULT 'Dockerfile',
+    tag TEXT NOT NULL DEFAULT 'latest',
+    network TEXT NOT NULL DEFAULT 'none',
+    status TEXT NOT NULL DEFAULT 'never built',
+    log TEXT NOT NULL DEFAULT '',
+    started REAL,
+    finished REAL,
+    image TEXT NOT NULL DEFAULT ''
+)""",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

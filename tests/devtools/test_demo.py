@@ -34,6 +34,9 @@ def test_main_job_walks_the_tutorial(debian_tar, busybox_tar) -> None:  # type: 
         "Step 3/3 : RUN echo second_test! >> second\n ---> Using cache",
         "Successfully tagged commit_test:built",
         "/bin/sh -c echo second_test! >> second",
+        "automated build of yceffort/commit_test: success",
+        "yceffort/commit_test   The tutorial image, from its Dockerfile.   0                    [OK]",
+        'build-status">success',
     ):
         assert expected in out, expected
     assert out.count("Deleted: sha256:") >= 4
