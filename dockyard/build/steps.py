@@ -1,9 +1,10 @@
 """The builder's hands: containers for RUN (and for COPY/ADD/WORKDIR trees), commits.
 
-Everything goes through the containers package's create/start/remove/commit, as
-`dockyard run` and `dockyard commit` do; a step that changes only the config is
-committed without a container (containers.commit.commit_tree), as Docker's result is
-the same: an empty_layer history entry."""
+Containers are created, started, committed and removed through engine.containers, as
+`dockyard run` and `dockyard commit` are; a COPY/ADD/WORKDIR step writes into the
+container's tree (containers.copy.writable_view, the `cp` rule); a step that changes
+only the config, or one on `scratch`, is committed without a container
+(containers.commit.commit_tree): Docker's result is the same image."""
 
 from __future__ import annotations
 
@@ -40,34 +41,29 @@ def create(
     network: str = "none",
     volumes: list[str] | None = None,
 ) -> str:
-    from dockyard.containers.create import CreateOptions, create_container
+    from dockyard.engine.containers import Containers
 
-    record = create_container(
-        store,
-        CreateOptions(
-            image=str(image),
-            command=command,
-            entrypoint="",
-            env=list(env or []),
-            user=user,
-            workdir=workdir or None,
-            network=network,
-            volumes=list(volumes or []),
-            attach=True,
-        ),
+    record = Containers(store).create(
+        str(image),
+        command,
+        entrypoint="",
+        env=list(env or []),
+        user=user,
+        workdir=workdir or None,
+        network=network,
+        volumes=list(volumes or []),
+        attach=True,
     )
-    # the container's env is exactly the step's (create merges the image's Env first)
     return record.id
 
 
 def run(store: Store, container: str, on_output: Callable[[tuple[bool, bytes]], None]) -> int:
     """Start the container, pass on its output ((is stderr, bytes)), return its exit code."""
-    from dockyard.containers import lifecycle
+    from dockyard.engine.containers import Containers
     from dockyard.runtime import stream
 
-    record, directory = lifecycle.find(store, container)
-    store.close()  # the monitor is forked from this process (see cmd_containers._start)
-    started = lifecycle.start(store, record, attach_streams=True)
+    containers = Containers(store)
+    started = containers.start(container, attach=True)
     if started is None or started.client is None:
         raise StepFailed("the build container did not start", 1)
     sock = started.client
@@ -99,14 +95,14 @@ def run(store: Store, container: str, on_output: Callable[[tuple[bool, bytes]], 
     finally:
         sock.close()
     if code is None:
-        code = lifecycle.wait_exit(directory, 30)
+        code = containers.wait(container, timeout=30)
     return int(code or 0)
 
 
 def remove(store: Store, container: str) -> None:
-    from dockyard.containers import lifecycle
+    from dockyard.engine.containers import Containers
 
-    lifecycle.remove(store, container, force=True)
+    Containers(store).remove(container, force=True)
 
 
 @contextlib.contextmanager
@@ -138,19 +134,16 @@ def commit(
     created_by: str,
     author: str,
 ) -> Digest:
-    from dockyard.containers.commit import CommitOptions, commit_container
+    from dockyard.engine.containers import Containers
 
-    return commit_container(
-        store,
+    return Containers(store).commit(
         container,
-        CommitOptions(
-            author=author,
-            config=config,
-            container_config=run_config,
-            created_by=created_by,
-            empty_if_unchanged=True,
-            pause=False,
-        ),
+        author=author,
+        config=config,
+        container_config=run_config,
+        created_by=created_by,
+        empty_if_unchanged=True,
+        pause=False,
     )
 
 

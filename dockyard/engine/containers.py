@@ -359,9 +359,15 @@ class Containers:
         message: str = "",
         changes: builtins.list[str] | None = None,
         pause: bool = True,
+        config: dict[str, Any] | None = None,
+        container_config: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        empty_if_unchanged: bool = False,
     ) -> Digest:
         """Its changes as a new image on top of its image; the new image's ID.
-        changes: Dockerfile instructions (CMD, ENV, LABEL, ...) applied to the config."""
+        changes: Dockerfile instructions (CMD, ENV, LABEL, ...) applied to the config.
+        The builder's steps (dockyard.build) set the image's config and container_config,
+        the history text, and record an unchanged container as an empty_layer step."""
         from dockyard.containers.commit import CommitOptions, commit_container
 
         options = CommitOptions(
@@ -370,6 +376,10 @@ class Containers:
             message=message,
             changes=list(changes or []),
             pause=pause,
+            config=config,
+            container_config=container_config,
+            created_by=created_by,
+            empty_if_unchanged=empty_if_unchanged,
         )
         return commit_container(self.store, name, options)
 

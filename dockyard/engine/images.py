@@ -12,7 +12,7 @@ from dockyard.errors import InvalidReference
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
     from typing import Any, BinaryIO
 
@@ -32,6 +32,48 @@ if TYPE_CHECKING:
 class Images:
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    # ------------------------------------------------------------ build
+
+    def build(
+        self,
+        context: str | Path | BinaryIO,
+        *,
+        dockerfile: str | None = None,
+        tags: builtins.list[str] | None = None,
+        build_args: dict[str, str | None] | None = None,
+        target: str | None = None,
+        no_cache: bool = False,
+        labels: dict[str, str] | None = None,
+        network: str = "none",
+        remove: bool = True,
+        force_remove: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Build an image from a Dockerfile, as Docker 20.10's classic builder does.
+
+        context: a directory (dockerfile: a path, default CONTEXT/Dockerfile) or a binary
+        stream holding a context tar or a lone Dockerfile (dockerfile: its name in the
+        tar). Yields Docker's build messages: {"stream": text} for the output,
+        {"aux": {"ID": image}} at the end of each stage; a failed step raises
+        dockyard.build.builder.BuildError (its ``code``: the exit status)."""
+        import os
+
+        from dockyard.build import context as contexts
+        from dockyard.build.builder import BuildOptions
+        from dockyard.build.builder import build as run_build
+
+        options = BuildOptions(
+            tags=list(tags or []), build_args=dict(build_args or {}), target=target,
+            no_cache=no_cache, labels=dict(labels or {}), network=network, remove=remove,
+            force_remove=force_remove,
+        )  # fmt: skip
+        work = str(self.store.tmp)
+        if isinstance(context, (str, os.PathLike)):
+            made = contexts.from_directory(str(context), dockerfile, None, work)
+        else:
+            made = contexts.from_tar(context, dockerfile, work)
+        with made:
+            yield from run_build(self.store, made, options)
 
     # ------------------------------------------------------------ listing and inspection
 
