@@ -19,9 +19,8 @@ from dockyard.build.buildargs import BuildArgs
 from dockyard.build.parser import (
     DockerfileParseError,
     Instruction,
-    escape_token,
     parse,
-    warnings,
+    parse_with_warnings,
 )
 from dockyard.build.shellwords import process_word, process_words
 from dockyard.datarecord import dataclass, field
@@ -178,9 +177,7 @@ class Builder:
 
     def run(self) -> Iterator[dict[str, Any]]:
         text = self.context.dockerfile
-        self.escape = escape_token(text)
-        instructions = parse(text, self.context.dockerfile_name)
-        found = warnings(text, instructions)
+        instructions, found, self.escape = parse_with_warnings(text, self.context.dockerfile_name)
         meta, stages = _stages(instructions)
         for instruction in instructions:
             validate(instruction)
