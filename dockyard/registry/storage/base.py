@@ -52,6 +52,12 @@ class StorageWriter(abc.ABC):
     def cancel(self) -> None:
         """Close and delete the object."""
 
+    def suspend(self) -> dict | None:
+        """Close, keeping the bytes for ``StorageDriver.resume_writer``; what it needs to
+        continue (None when the driver appends to objects natively)."""
+        self.close()
+        return None
+
     def __enter__(self) -> StorageWriter:
         return self
 
@@ -61,6 +67,11 @@ class StorageWriter(abc.ABC):
 
 class StorageDriver(abc.ABC):
     """Blocking object storage keyed by slash-separated relative paths."""
+
+    # True when an object written in pieces (``resume_writer``) is continued from the
+    # state its last writer's ``suspend`` returned, which the caller keeps (S3: the
+    # multipart upload); False when ``writer(path, append=True)`` simply appends.
+    needs_upload_state = False
 
     @abc.abstractmethod
     def stat(self, path: str) -> FileInfo | None:
@@ -98,6 +109,27 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def walk(self, prefix: str) -> Iterator[FileInfo]:
         """Every object under ``prefix``, recursively."""
+
+    def resume_writer(self, path: str, state: dict | None) -> StorageWriter:
+        """Continue an object written in pieces, possibly by another process, from the
+        ``state`` the previous piece's ``suspend`` returned."""
+        return self.writer(path, append=True)
+
+    def appended_size(self, path: str, state: dict | None) -> int | None:
+        """The size of an object being written in pieces; None when it is absent."""
+        info = self.stat(path)
+        return info.size if info else None
+
+    def redirect_url(self, path: str) -> str | None:
+        """A URL the client may fetch the object from itself (HTTP 307), or None."""
+        return None
+
+    def describe(self) -> str:
+        """Where the objects are, for messages."""
+        return type(self).__name__
+
+    def close(self) -> None:
+        """Release connections and threads."""
 
     def local_path(self, path: str) -> str | None:
         """A local filesystem path for sendfile, or None when the driver has none."""
