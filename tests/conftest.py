@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -64,3 +65,35 @@ def postgres_url(postgres) -> str:
     url = postgres.create_database()
     yield url
     postgres.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def ceph():
+    """A throwaway single-node Ceph cluster with radosgw for the whole session
+    (tests/cephserver.py); its S3 keys are in this process's environment meanwhile, so
+    registry processes started by tests find them. Tests take buckets of their own
+    (``s3_storage``)."""
+    from tests.cephserver import CephUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except CephUnavailable as error:
+        sys.stderr.write(f"\n*** SKIPPING CEPH/S3 TESTS: {error} ***\n")
+        pytest.skip(str(error))
+    saved = {name: os.environ.get(name) for name in cluster.env()}
+    os.environ.update(cluster.env())
+    yield cluster
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    cluster.stop()
+
+
+@pytest.fixture
+def s3_storage(ceph) -> str:
+    """``--storage`` of a fresh bucket (created by the registry) on the session's radosgw."""
+    import uuid
+
+    return f"s3://t-{uuid.uuid4().hex[:12]}?endpoint={ceph.endpoint}"

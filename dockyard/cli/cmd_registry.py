@@ -94,8 +94,15 @@ def _serve(args: argparse.Namespace) -> int:
         gc_delete_untagged=options["gc-delete-untagged"],
         catalog_max=options["catalog-max"],
         trusted_proxies=options.get("trusted-proxies") or "",
+        s3_keys=_s3_keys(options),
     )
     return serve(config, access_log=options["access-log"], workers=options["workers"])
+
+
+def _s3_keys(options: dict) -> dict[str, str]:
+    names = ("access_key", "secret_key", "session_token")
+    return {name: options[f"s3-{name.replace('_', '-')}"] for name in names
+            if options.get(f"s3-{name.replace('_', '-')}")}  # fmt: skip
 
 
 def _open_metadata(args: argparse.Namespace):
@@ -108,7 +115,7 @@ def _open_metadata(args: argparse.Namespace):
 
 def _gc(args: argparse.Namespace) -> int:
     from dockyard.registry.gc import GcPolicy, collect
-    from dockyard.registry.storage.filesystem import FilesystemDriver
+    from dockyard.registry.storage import open_driver
 
     storage = _storage(args)
     if _metadata_url(args) is None and not os.path.exists(os.path.join(storage, "registry.db")):
@@ -116,7 +123,7 @@ def _gc(args: argparse.Namespace) -> int:
     meta = _open_metadata(args)
     try:
         report = collect(
-            FilesystemDriver(storage),
+            open_driver(storage, _s3_keys(_options(args))),
             meta,
             GcPolicy(
                 grace=args.grace,

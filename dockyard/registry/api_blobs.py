@@ -108,6 +108,10 @@ async def get_blob(
     }
     if request.headers.get("If-None-Match") == f'"{text}"':
         return web.Response(status=304, headers=headers)
+    if request.method == "GET" and path is None:
+        url = await asyncio.to_thread(state.driver.redirect_url, blob_path(parsed))
+        if url is not None:  # the client fetches from the object store (its Range too)
+            return web.Response(status=307, headers={**headers, "Location": url})
     chosen = parse_range(request.headers.get("Range"), size)
     if chosen is False:
         response = web.Response(status=416, headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -24,3 +24,5 @@ class RegistryConfig:
     catalog_max: int = 1000
     trusted_proxies: str = ""  # balancers whose X-Forwarded-For names the client
     read_bufsize: int = 1 << 20
+    # S3 credentials from the config file (else botocore's chain: environment, ~/.aws)
+    s3_keys: dict[str, str] = field(default_factory=dict)

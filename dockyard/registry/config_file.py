@@ -39,6 +39,10 @@ OPTIONS: dict[str, type] = {
     "workers": int,
     "catalog-max": int,
     "trusted-proxies": str,
+    # S3 credentials: only here (a flag would show in ps); else AWS_* or ~/.aws
+    "s3-access-key": str,
+    "s3-secret-key": str,
+    "s3-session-token": str,
 }
 MAX_SIZE = 1 << 20
 

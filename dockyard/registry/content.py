@@ -11,9 +11,6 @@ Invariants:
 
 from __future__ import annotations
 
-import os
-import uuid
-
 from dockyard.digest import Digest
 from dockyard.registry.metadata import Metadata, Transaction
 from dockyard.registry.storage import StorageDriver
@@ -103,10 +100,7 @@ class Content:
         destination = blob_path(digest)
         info = self.driver.stat(destination)
         if info is None or info.size != len(data):
-            staging = upload_path(f"m-{uuid.uuid4()}")
-            self.driver.put(staging, data)
-            self.driver.move(staging, destination)
-            self.driver.delete(os.path.dirname(staging))
+            self.driver.put(destination, data)  # atomic: readers see all of it or nothing
         db.execute(
             "INSERT INTO blobs (digest, size, created) VALUES (?, ?, ?) "
             "ON CONFLICT (digest) DO NOTHING",

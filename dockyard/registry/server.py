@@ -18,6 +18,7 @@ from dockyard.errors import InvalidArgument
 from dockyard.registry.app import make_app
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.metadata import open_metadata
+from dockyard.registry.storage import open_driver
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -110,6 +111,7 @@ def serve(config: RegistryConfig, access_log: bool = False, workers: int = 1) ->
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     scheme = "https" if context else "http"
     open_metadata(config.metadata, config.storage).close()  # the schema, before any worker
+    open_driver(config.storage, config.s3_keys).close()  # the bucket, and the credentials work
     sock = _listen(config)
     sys.stderr.write(
         f"registry listening on {scheme}://{config.host}:{config.port} "

@@ -12,15 +12,14 @@ from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.metadata import open_metadata
-from dockyard.registry.storage import StorageDriver
-from dockyard.registry.storage.filesystem import FilesystemDriver
+from dockyard.registry.storage import StorageDriver, open_driver
 from dockyard.registry.uploads import Uploads
 
 
 class RegistryState:
     def __init__(self, config: RegistryConfig, driver: StorageDriver | None = None) -> None:
         self.config = config
-        self.driver = driver or FilesystemDriver(config.storage)
+        self.driver = driver or open_driver(config.storage, config.s3_keys)
         self.meta = open_metadata(config.metadata, config.storage)
         self.content = Content(self.driver, self.meta)
         self.uploads = Uploads(self.content)
@@ -41,6 +40,7 @@ class RegistryState:
 
     def close(self) -> None:
         self.meta.close()
+        self.driver.close()
 
 
 STATE = web.AppKey("registry_state", RegistryState)

@@ -1,39 +1,32 @@
 """Upload sessions: start, append (streamed or chunked), finish (verify, then link), cancel.
 
-A session is a row in ``uploads`` plus a file ``uploads/<id>/data`` in the driver.
-The running hash of each session lives in this process's memory; when a session
-is continued by another process (or after a failed request) the hash state is
-dropped and the data is hashed again from storage when the upload finishes.
+A session is a row in ``uploads`` plus an object ``uploads/<id>/data`` in the driver.
+Every request may land on another node, so what continues a session lives in its row
+(``upload_state``): the size, the driver's state where it cannot append natively (S3:
+the multipart upload, its parts, the buffered tail) and the running SHA-256's state
+(``hashstate``). A request that finds neither (another algorithm, a node without
+libcrypto) still succeeds: the data is hashed again from storage when the upload ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import time
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass
 
 from aiohttp import StreamReader
 
 from dockyard.digest import Digest
+from dockyard.registry import hashstate, upload_state
 from dockyard.registry.content import Content, upload_dir, upload_path
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.storage import StorageWriter
 from dockyard.registry.streaming import receive
+from dockyard.registry.upload_state import UploadState
 
 UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-MAX_HASH_STATES = 4096
 HASH_READ_CHUNK = 4 << 20
-
-
-@dataclass
-class _HashState:
-    algorithm: str
-    hasher: hashlib._Hash
-    offset: int
 
 
 class RangeMismatch(Exception):
@@ -49,7 +42,6 @@ class Uploads:
         self.content = content
         self.driver = content.driver
         self.meta = content.meta
-        self._hashes: OrderedDict[str, _HashState] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Future] = set()
 
@@ -57,12 +49,14 @@ class Uploads:
 
     def _start_blocking(self, repo: str) -> str:
         upload_id = str(uuid.uuid4())
-        self.driver.writer(upload_path(upload_id)).close()
+        self.driver.writer(upload_path(upload_id)).close()  # gc finds the session by it
         now = time.time()
+        fresh = "{}" if self.driver.needs_upload_state else None  # nothing to look up
         with self.meta.write() as db:
             db.execute(
-                "INSERT INTO uploads (id, repo, started, updated) VALUES (?, ?, ?, ?)",
-                (upload_id, repo, now, now),
+                "INSERT INTO uploads (id, repo, started, updated, driver_state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (upload_id, repo, now, now, fresh),
             )
         return upload_id
 
@@ -77,7 +71,15 @@ class Uploads:
         if row is None or row[0] != repo:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_id)
 
+    def _load(self, upload_id: str) -> UploadState:
+        state = upload_state.load(self.meta, upload_id)
+        if state is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_id)
+        return state
+
     def offset(self, upload_id: str) -> int:
+        if self.driver.needs_upload_state:
+            return self._load(upload_id).size  # the object exists only once complete
         info = self.driver.stat(upload_path(upload_id))
         if info is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_id)
@@ -89,16 +91,6 @@ class Uploads:
             lock = self._locks[upload_id] = asyncio.Lock()
         return lock
 
-    def _forget(self, upload_id: str) -> None:
-        self._hashes.pop(upload_id, None)
-        self._locks.pop(upload_id, None)
-
-    def _remember(self, upload_id: str, state: _HashState) -> None:
-        self._hashes[upload_id] = state
-        self._hashes.move_to_end(upload_id)
-        while len(self._hashes) > MAX_HASH_STATES:
-            self._hashes.popitem(last=False)
-
     def _cancel_blocking(self, upload_id: str) -> bool:
         with self.meta.write() as db:
             deleted = db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)).rowcount
@@ -106,51 +98,60 @@ class Uploads:
         return deleted > 0
 
     async def cancel(self, upload_id: str) -> bool:
-        self._forget(upload_id)
+        self._locks.pop(upload_id, None)
         return await asyncio.to_thread(self._cancel_blocking, upload_id)
-
-    def _touch(self, upload_id: str) -> None:
-        with self.meta.write() as db:
-            db.execute("UPDATE uploads SET updated = ? WHERE id = ?", (time.time(), upload_id))
 
     # -- data ---------------------------------------------------------------------
 
+    def _open(self, upload_id: str) -> tuple[StorageWriter, UploadState]:
+        state = self._load(upload_id)
+        writer = self.driver.resume_writer(upload_path(upload_id), state.driver_state)
+        return writer, state
+
+    def _hasher(self, state: UploadState, offset: int, algorithm: str):
+        """The running hash of the session's bytes so far; None when it must be rebuilt."""
+        if offset == 0:
+            return hashstate.new_hasher(algorithm)
+        if algorithm == "sha256" and state.size == offset:
+            return hashstate.ResumableSha256.restore(state.hash_state)
+        return None
+
+    def _suspend(self, upload_id: str, writer: StorageWriter, before: UploadState, hasher) -> bool:
+        """Keep what this request wrote for the next one; False when another request
+        moved the session on meanwhile (only drivers with state can tell)."""
+        driver_state = writer.suspend()
+        expected = before.size if self.driver.needs_upload_state else None
+        hash_state = hashstate.export_state(hasher) if hasher is not None else None
+        return upload_state.save(
+            self.meta, upload_id, writer.size, driver_state, hash_state, expected_size=expected
+        )
+
     async def _receive_into(
-        self,
-        writer: StorageWriter,
-        upload_id: str,
-        body: StreamReader,
-        start: int | None,
-        algorithm: str,
+        self, writer: StorageWriter, body: StreamReader, start: int | None, hasher
     ) -> int:
-        """Append ``body`` to an open writer, continuing the session's hash; the new size."""
+        """Append ``body`` to an open writer, continuing ``hasher``; the new size."""
         offset = writer.size
         if start is not None and start != offset:
             raise RangeMismatch(offset)
-        state = self._hashes.pop(upload_id, None)
-        if state is not None and state.offset != offset:
-            state = None
-        if state is None and offset == 0:
-            state = _HashState(algorithm, hashlib.new(algorithm), 0)
-        count = await receive(body, writer, state.hasher if state else None)
-        if state is not None:
-            state.offset = offset + count
-            self._remember(upload_id, state)
+        count = await receive(body, writer, hasher)
         return offset + count
 
     async def append(self, upload_id: str, body: StreamReader, start: int | None) -> int:
         """Append a request body (PATCH); ``start`` is the Content-Range start, if any."""
         async with self._lock(upload_id):
-            writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+            writer, before = await asyncio.to_thread(self._open, upload_id)
+            hasher = self._hasher(before, writer.size, "sha256")
             try:
-                offset = await self._receive_into(writer, upload_id, body, start, "sha256")
+                offset = await self._receive_into(writer, body, start, hasher)
             finally:
-                writer.close()
-        await asyncio.to_thread(self._touch, upload_id)
+                # what arrived is kept even when the body was cut short
+                saved = await asyncio.to_thread(self._suspend, upload_id, writer, before, hasher)
+            if not saved:
+                raise RangeMismatch(await asyncio.to_thread(self.offset, upload_id))
         return offset
 
     def _rehash(self, upload_id: str, algorithm: str) -> Digest:
-        hasher = hashlib.new(algorithm)
+        hasher = hashstate.new_hasher(algorithm)
         with self.driver.open_read(upload_path(upload_id)) as stream:
             while chunk := stream.read(HASH_READ_CHUNK):
                 hasher.update(chunk)
@@ -169,20 +170,22 @@ class Uploads:
         A mismatch deletes the whole session and raises DIGEST_INVALID: nothing is kept.
         """
         async with self._lock(upload_id):
-            # The writer locks the session's data (across processes) until the blob is linked.
-            writer = await asyncio.to_thread(self.driver.writer, upload_path(upload_id), True)
+            # The filesystem writer locks the session's data (across processes) until the
+            # blob is linked; the S3 writer completes its multipart upload in ``sync``.
+            writer, before = await asyncio.to_thread(self._open, upload_id)
+            hasher = self._hasher(before, writer.size, expected.algorithm)
+            synced = False
             try:
                 if body is not None:
-                    await self._receive_into(writer, upload_id, body, start, expected.algorithm)
+                    await self._receive_into(writer, body, start, hasher)
                 size = writer.size
                 await asyncio.to_thread(writer.sync)
-                state = self._hashes.pop(upload_id, None)
-                if state and state.offset == size and state.algorithm == expected.algorithm:
-                    actual = Digest(state.algorithm, state.hasher.hexdigest())
+                synced = True
+                if hasher is not None:
+                    actual = Digest(expected.algorithm, hasher.hexdigest())
                 else:
                     actual = await asyncio.to_thread(self._rehash, upload_id, expected.algorithm)
                 if actual != expected:
-                    self._forget(upload_id)
                     await asyncio.to_thread(self._cancel_blocking, upload_id)
                     raise RegistryError(
                         "DIGEST_INVALID", f"digest {expected} does not match content ({actual})"
@@ -191,8 +194,11 @@ class Uploads:
                     self.content.commit_upload, repo, upload_id, actual, size, time.time()
                 )
             finally:
-                writer.close()
-        self._forget(upload_id)
+                if synced:
+                    writer.close()
+                else:  # keep what arrived: the client may send the rest again
+                    await asyncio.to_thread(self._suspend, upload_id, writer, before, hasher)
+        self._locks.pop(upload_id, None)
         # Deleting a duplicate upload of a large blob takes a while: not on the request path.
         cleanup = asyncio.get_running_loop().run_in_executor(
             None, self.driver.delete, upload_dir(upload_id)

@@ -115,11 +115,6 @@ class StorageDriver(abc.ABC):
         ``state`` the previous piece's ``suspend`` returned."""
         return self.writer(path, append=True)
 
-    def appended_size(self, path: str, state: dict | None) -> int | None:
-        """The size of an object being written in pieces; None when it is absent."""
-        info = self.stat(path)
-        return info.size if info else None
-
     def redirect_url(self, path: str) -> str | None:
         """A URL the client may fetch the object from itself (HTTP 307), or None."""
         return None
@@ -128,7 +123,7 @@ class StorageDriver(abc.ABC):
         """Where the objects are, for messages."""
         return type(self).__name__
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most drivers hold nothing to release
         """Release connections and threads."""
 
     def local_path(self, path: str) -> str | None:

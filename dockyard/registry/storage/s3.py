@@ -376,12 +376,6 @@ class S3Driver(StorageDriver):
             return self.writer(path, append=True)
         return S3Writer(self, path, state)
 
-    def appended_size(self, path: str, state: dict | None) -> int | None:
-        if state is not None:
-            return int(state.get("size", 0))
-        info = self.stat(path)
-        return info.size if info else None
-
     def _copy_part(
         self, source: str, destination: str, upload_id: str, number: int, start: int, size: int
     ) -> str:
@@ -422,7 +416,8 @@ class S3Driver(StorageDriver):
 
     def move(self, source: str, destination: str) -> None:
         self.copy(source, destination)
-        self.delete(source)
+        key = self.location.key(source)
+        self._call("delete", key, self.client.delete_object, Key=key)
 
     def delete(self, path: str) -> None:
         key = self.location.key(path)

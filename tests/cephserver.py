@@ -15,7 +15,7 @@ Settings that matter (measured on a 2-core machine):
   ELOOP); memstore would keep deleted data in RAM for hours;
 - ``rgw gc obj min wait`` low so deleted data is reclaimed.
 
-Run ``python -m tests.services.ceph [WORKDIR]`` to keep one running until Ctrl-C; it
+Run ``python -m tests.cephserver [WORKDIR]`` to keep one running until Ctrl-C; it
 prints the endpoint and the S3 keys.
 """
 
