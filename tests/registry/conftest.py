@@ -139,9 +139,11 @@ class Registry:
         )
 
 
-def start_registry(storage: str, *extra: str) -> Registry:
+def start_registry(storage: str, *extra: str, log_dir: str | None = None) -> Registry:
+    """``log_dir``: where the log goes (default: beside a storage directory)."""
     port = free_port()
-    log = open(os.path.join(os.path.dirname(storage), f"registry-{port}.log"), "wb")  # noqa: SIM115
+    log_dir = log_dir or os.path.dirname(storage)
+    log = open(os.path.join(log_dir, f"registry-{port}.log"), "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,

@@ -40,6 +40,7 @@ from dockyard.registry.storage.base import FileInfo, StorageDriver, StorageWrite
 from dockyard.registry.storage.s3location import S3Location
 
 log = logging.getLogger("dockyard.registry.s3")
+logging.getLogger("botocore").setLevel(logging.WARNING)  # not "Found credentials in ..."
 
 MIN_PART = 5 << 20  # S3's minimum size of every part but the last
 PART_SIZE = 16 << 20
@@ -238,6 +239,11 @@ class S3Driver(StorageDriver):
             self.client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as error:
+            if _code(error) in ("403", "AccessDenied"):
+                raise S3Error(
+                    f"s3: access to bucket {self.bucket} denied (wrong keys, or another "
+                    "account's bucket)"
+                ) from None
             if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
                 raise self._error("head bucket", "", error) from None
         except BotoCoreError as error:
@@ -543,4 +549,8 @@ def _make_client(location: S3Location):
 
 def open_s3(storage: str, **credentials: str | None) -> S3Driver:
     """The driver for ``s3://BUCKET[/PREFIX]?...`` (the bucket created when absent)."""
-    return S3Driver(S3Location.parse(storage, **credentials))
+    location = S3Location.parse(storage, **credentials)
+    try:
+        return S3Driver(location)
+    except S3Error as error:
+        raise InvalidArgument(f"cannot use {location.display()}: {error}") from None
