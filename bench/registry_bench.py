@@ -301,8 +301,22 @@ def base_rootfs() -> bytes:
     return (words * (100 * 1024 * 1024 // len(words) + 1))[: 100 * 1024 * 1024]
 
 
-def make_layout(path: str, random_mib: int) -> None:
-    """An OCI layout ``path:bench`` with two gzip layers."""
+def _tar_of(name: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def make_layout(path: str, random_mib: int, random_as_tar: bool = False) -> None:
+    """An OCI layout ``path:bench`` with two gzip layers (``random_as_tar``: the random
+    data in a tar, for clients that unpack layers)."""
     import gzip
     import json
 
@@ -318,7 +332,8 @@ def make_layout(path: str, random_mib: int) -> None:
             stream.write(data)
         return {"digest": f"sha256:{digest}", "size": len(data)}
 
-    raws = [base_rootfs(), os.urandom(random_mib << 20)]
+    random = os.urandom(random_mib << 20)
+    raws = [base_rootfs(), _tar_of("random.bin", random) if random_as_tar else random]
     layers = []
     for raw in raws:
         compressed = fast_gzip.compress(raw, compresslevel=1)

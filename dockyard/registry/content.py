@@ -11,9 +11,14 @@ Invariants:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from dockyard.digest import Digest
 from dockyard.registry.metadata import Metadata, Transaction
 from dockyard.registry.storage import StorageDriver
+
+CACHE_BYTES = 32 << 20  # manifests kept in memory per process (drivers without local files)
 
 
 def blob_path(digest: Digest) -> str:
@@ -34,6 +39,9 @@ class Content:
     def __init__(self, driver: StorageDriver, meta: Metadata) -> None:
         self.driver = driver
         self.meta = meta
+        self._cache: OrderedDict[Digest, bytes] = OrderedDict()
+        self._cached_bytes = 0
+        self._cache_lock = threading.Lock()
 
     # -- reads (cheap: safe on the event loop) ---------------------------------
 
@@ -142,4 +150,22 @@ class Content:
             return cursor.rowcount > 0
 
     def read(self, digest: Digest) -> bytes:
-        return self.driver.get(blob_path(digest))
+        """Small bytes (a manifest). Kept in memory when the driver has no local files:
+        bytes named by their digest never change, and every read is resolved through
+        the metadata first, so a deleted manifest is never served from here."""
+        path = blob_path(digest)
+        if self.driver.local_path(path) is not None:
+            return self.driver.get(path)
+        with self._cache_lock:
+            data = self._cache.get(digest)
+            if data is not None:
+                self._cache.move_to_end(digest)
+                return data
+        data = self.driver.get(path)
+        with self._cache_lock:
+            self._cache[digest] = data
+            self._cached_bytes += len(data)
+            while self._cached_bytes > CACHE_BYTES:
+                _, dropped = self._cache.popitem(last=False)
+                self._cached_bytes -= len(dropped)
+        return data

@@ -70,9 +70,9 @@ class Backend:
 
     def driver(self):  # type: ignore[no-untyped-def]
         """The registry's own storage driver on the shared storage (to list what is kept)."""
-        from dockyard.registry.storage.filesystem import FilesystemDriver
+        from dockyard.registry.storage import open_driver
 
-        return FilesystemDriver(self.storage)
+        return open_driver(self.storage)
 
     def stored_blobs(self) -> set[str]:
         """Digests of every blob object in the storage."""
@@ -439,3 +439,25 @@ def standalone_backend(directory: Path, metadata: str) -> Iterator[Backend]:
         yield postgres_backend(directory, server)
     finally:
         server.stop()
+
+
+def s3_backend(directory: Path, ceph, postgres) -> Backend:
+    """N nodes sharing a bucket on the session's radosgw (tests/cephserver.py, fixture
+    ``ceph``) and a PostgreSQL database: the deployment of docs/scale.md."""
+    import uuid
+
+    storage = f"s3://cluster-{uuid.uuid4().hex[:10]}?endpoint={ceph.endpoint}"
+    url = postgres.create_database("cluster")
+
+    def reset() -> None:
+        postgres.reset_database(url)
+        from dockyard.registry.storage import open_driver
+
+        driver = open_driver(storage)
+        try:
+            for name in driver.list(""):
+                driver.delete(name)
+        finally:
+            driver.close()
+
+    return Backend(storage=storage, metadata=url, env=ceph.env(), reset_hook=reset)

@@ -426,7 +426,9 @@ class S3Driver(StorageDriver):
         self._call("delete", key, self.client.delete_object, Key=key)
 
     def delete(self, path: str) -> None:
-        key = self.location.key(path)
+        if not path.strip("/"):
+            raise ValueError("refusing to delete the whole storage location")
+        key = self.location.key(path.strip("/"))
         keys = [key]
         for item in self._list_keys(key + "/", delimiter=None):
             keys.append(item["Key"])
@@ -469,8 +471,13 @@ class S3Driver(StorageDriver):
         prefix = self.location.prefix
         return key[len(prefix) + 1 :] if prefix else key
 
+    def _directory(self, path: str) -> str:
+        """The key prefix of everything under ``path`` ("" is the whole location)."""
+        key = self.location.key(path.strip("/")) if path.strip("/") else self.location.prefix
+        return key + "/" if key else ""
+
     def list(self, prefix: str) -> list[str]:
-        base = self.location.key(prefix).rstrip("/") + "/"
+        base = self._directory(prefix)
         names = set()
         for item in self._list_keys(base, delimiter="/"):
             name = (item.get("Key") or item["Prefix"])[len(base) :].strip("/")
@@ -479,7 +486,7 @@ class S3Driver(StorageDriver):
         return sorted(names)
 
     def walk(self, prefix: str) -> Iterator[FileInfo]:
-        base = self.location.key(prefix).rstrip("/") + "/"
+        base = self._directory(prefix)
         for item in self._list_keys(base, delimiter=None):
             yield FileInfo(
                 self._relative(item["Key"]), int(item["Size"]), item["LastModified"].timestamp()
