@@ -246,7 +246,11 @@ def registry_many_clients(ctx: Context, clients: int = 20) -> None:
 
                 return action
 
-            ctx.alternate(s, [(names[kind], None, storm(kind)) for kind in ("dockyard", "cncf")])
+            ctx.alternate(
+                s,
+                [(names[kind], None, storm(kind)) for kind in ("dockyard", "cncf")],
+                children_cpu=False,  # the children are the curl clients
+            )
         finally:
             for server in servers:
                 server.stop()
