@@ -639,28 +639,36 @@ class Builder:
                 )
             except copying.CopyError as error:
                 raise BuildError(f"{name} failed: {error}") from None
-            if len(sources) > 1 and not dest.endswith("/"):
-                raise BuildError(
-                    f"When using {name} with more than one source file, the destination must"
-                    " be a directory and end with a /"
-                )
-            checksum = copying.checksum_of(sources)
-            chown_comment = f"--chown={chown}" if chown else ""
-            comment = f"{name} {chown_comment}{checksum} in {dest} "
-            run_config = _run_config(state, history.nop_cmd_string(state.config, comment))
-            if self._probe(state, run_config):
-                yield _stream(" ---> Using cache\n")
-                return
-            target = copying.destination_path(state.config.get("WorkingDir") or "/", dest)
+            yield from self._copy_step(state, name, sources, dest, chown)
 
-            def work(tree: str) -> None:
-                owner = copying.lookup_owner(tree, chown) if chown else (0, 0)
-                copying.place(tree, sources, target, owner, decompress=name == "ADD")
+    def _copy_step(
+        self, state: _State, name: str, sources: list, dest: str, chown: str
+    ) -> Iterator[dict[str, Any]]:
+        """COPY/ADD of sources already found: the cache key from their checksums, then
+        the files laid into the step's tree."""
+        from dockyard.build import copying
 
-            try:
-                yield from self._tree_step(state, run_config, work, quiet=True)
-            except copying.CopyError as error:
-                raise BuildError(str(error)) from None
+        if len(sources) > 1 and not dest.endswith("/"):
+            raise BuildError(
+                f"When using {name} with more than one source file, the destination must"
+                " be a directory and end with a /"
+            )
+        chown_comment = f"--chown={chown}" if chown else ""
+        comment = f"{name} {chown_comment}{copying.checksum_of(sources)} in {dest} "
+        run_config = _run_config(state, history.nop_cmd_string(state.config, comment))
+        if self._probe(state, run_config):
+            yield _stream(" ---> Using cache\n")
+            return
+        target = copying.destination_path(state.config.get("WorkingDir") or "/", dest)
+
+        def work(tree: str) -> None:
+            owner = copying.lookup_owner(tree, chown) if chown else (0, 0)
+            copying.place(tree, sources, target, owner, decompress=name == "ADD")
+
+        try:
+            yield from self._tree_step(state, run_config, work, quiet=True)
+        except copying.CopyError as error:
+            raise BuildError(str(error)) from None
 
     def _source_root(self, state: _State, from_flag: str):  # type: ignore[no-untyped-def]
         import contextlib

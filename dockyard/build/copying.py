@@ -38,6 +38,7 @@ class Source:
     path: str  # as resolved: a host path inside root
     name: str  # the requested name's last element (a file copied into a directory keeps it)
     checksum: str  # file:<sum> or dir:<sum>
+    extract: bool = True  # ADD extracts a local archive (never a downloaded one)
 
 
 def _has_wildcards(path: str) -> bool:
@@ -271,7 +272,7 @@ def place(
             if not existed:
                 os.lchown(target, *owner)
             continue
-        if decompress:
+        if decompress and source.extract:
             opener = archive_opener(source.path)
             if opener is not None:
                 extract_archive(opener, tree, _target(tree, dest))

@@ -15,7 +15,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 
-from dockyard.build import copying, history
+from dockyard.build import copying
 from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -70,7 +70,7 @@ def download(url: str, directory: str) -> str:
 
 def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """ADD with URL sources (and possibly local ones beside them)."""
-    from dockyard.build.builder import BuildError, _run_config
+    from dockyard.build.builder import BuildError
 
     directory = tempfile.mkdtemp(prefix="build-download-", dir=builder.store.tmp)
     yield {"stream": "\n"}  # where Docker's client ends its (terminal-only) download bar
@@ -85,40 +85,16 @@ def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Itera
                 downloaded = copying.find_sources(
                     directory, [os.path.basename(path)], wildcards=False, host_names=True
                 )
-                for source in downloaded:  # Docker's URL sources carry the bare sum
+                for source in downloaded:  # Docker's URL sources carry the bare sum,
                     source.checksum = source.checksum.removeprefix("file:")
+                    source.extract = False  # and a downloaded archive stays a file
                 found += downloaded
             else:
                 try:
                     found += copying.find_sources(str(builder.context.root), [text])
                 except copying.CopyError as error:
                     raise BuildError(f"ADD failed: {error}") from None
-        if len(found) > 1 and not dest.endswith("/"):
-            raise BuildError(
-                "When using ADD with more than one source file, the destination must be a"
-                " directory and end with a /"
-            )
-        checksum = copying.checksum_of(found)
-        chown_comment = f"--chown={chown}" if chown else ""
-        comment = f"ADD {chown_comment}{checksum} in {dest} "
-        run_config = _run_config(state, history.nop_cmd_string(state.config, comment))
-        if builder._probe(state, run_config):
-            yield {"stream": " ---> Using cache\n"}
-            return
-        target = copying.destination_path(state.config.get("WorkingDir") or "/", dest)
-        # a downloaded file is never extracted; local archives beside it are
-        local = [s for s in found if s.root != directory]
-        remote = [s for s in found if s.root == directory]
-
-        def work(tree: str) -> None:
-            owner = copying.lookup_owner(tree, chown) if chown else (0, 0)
-            copying.place(tree, remote, target, owner, decompress=False)
-            copying.place(tree, local, target, owner, decompress=True)
-
-        try:
-            yield from builder._tree_step(state, run_config, work, quiet=True)
-        except copying.CopyError as error:
-            raise BuildError(str(error)) from None
+        yield from builder._copy_step(state, "ADD", found, dest, chown)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

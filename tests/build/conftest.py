@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from buildcli import Dockyard  # noqa: E402
+from tests.clirunner import Cli
+from tests.containers.support import dockyard_mounts, make_busybox_root, processes_under
 
 
 @pytest.fixture(scope="session")
 def build_store(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Path:
     root = tmp_path_factory.mktemp("build") / "store"
-    Dockyard(root)("import", "--change", 'CMD ["sh"]', str(busybox_tar), "busybox:latest")
+    make_busybox_root(root, busybox_tar)
     yield root
     for container in os.listdir(root / "containers"):
-        Dockyard(root)("rm", "-f", container, check=False)
-    with open("/proc/mounts", encoding="utf-8") as mounts:
-        assert [line for line in mounts if str(root) in line] == []
+        Cli(root, root.parent)("rm", "-f", container, check=False)
+    assert dockyard_mounts(root) == []
+    assert processes_under(root) == []
 
 
 @pytest.fixture(scope="session")
-def dy(build_store: Path) -> Dockyard:
-    return Dockyard(build_store)
+def dy(build_store: Path) -> Cli:
+    return Cli(build_store, build_store.parent)

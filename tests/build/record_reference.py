@@ -20,9 +20,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(REPO)]
 
-from corpus_support import (  # noqa: E402
+from bench.peers import DOCKER_CLI, Docker, install_peers, remove_tree  # noqa: E402
+from tests.build.corpus_support import (  # noqa: E402
     REFERENCE,
     build_flags,
     case_names,
@@ -32,8 +33,6 @@ from corpus_support import (  # noqa: E402
     summarise_archive,
     tree_of_tar,
 )
-
-from bench.peers import DOCKER_CLI, Docker, install_peers, remove_tree  # noqa: E402
 
 
 def record(names: list[str]) -> None:

@@ -9,7 +9,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from buildcli import NEEDS_RUNTIME
+from tests.containers.support import NEEDS_RUNTIME
 
 pytestmark = NEEDS_RUNTIME
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from buildcli import NEEDS_RUNTIME
-from corpus_support import (
+
+from tests.build.corpus_support import (
     REFERENCE,
     build_flags,
     case_names,
@@ -20,6 +20,7 @@ from corpus_support import (
     summarise_archive,
     tree_of_tar,
 )
+from tests.containers.support import NEEDS_RUNTIME
 
 pytestmark = NEEDS_RUNTIME
 

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from buildcli import NEEDS_RUNTIME
+
+from tests.containers.support import NEEDS_RUNTIME
 
 pytestmark = [
     NEEDS_RUNTIME,

@@ -5,10 +5,10 @@ snippets of the tricky rules."""
 from __future__ import annotations
 
 import pytest
-from corpus_support import CORPUS
 
 from dockyard.build import dfparser
 from dockyard.build.parser import DockerfileParseError, parse
+from tests.build.corpus_support import CORPUS
 
 SNIPPETS = {
     "json-forms": 'FROM a\nCMD [ "x" , "y" ]\nENTRYPOINT []\nRUN ["a"] trailing\nRUN [not json\n',

@@ -7,7 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from buildcli import NEEDS_RUNTIME
+
+from tests.containers.support import NEEDS_RUNTIME
 
 pytestmark = NEEDS_RUNTIME
 
