@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.scenarios_cluster        # this scenario alone (~1 minute)
 
 The nodes are the cluster the tests use (tests/registry/cluster.py): `dockyard registry
-serve` processes sharing one storage directory and its database, Debian's haproxy in
+serve` processes sharing one storage directory and a throwaway PostgreSQL (or, with
+DOCKYARD_BENCH_METADATA=sqlite, the directory's SQLite file), Debian's haproxy in
 front (round robin, each request balanced on its own). The load is ``CLIENTS`` curl
 processes at once, each sending ``REQUESTS`` manifest GETs on one keep-alive connection.
 Contenders, alternating: node0 alone (no balancer), node0 alone behind haproxy (what the
@@ -28,13 +29,16 @@ from pathlib import Path
 
 from bench.harness import Context
 from bench.report import machine, markdown, now
-from tests.registry.cluster import Balancer, Cluster, haproxy_available, shared_directory_backend
+from tests.registry.cluster import Backend, Balancer, Cluster, haproxy_available, standalone_backend
 
 CLIENTS = 16
 REQUESTS = 250  # per client
 REPO = "bench/cluster"
 ACCEPT = "application/vnd.oci.image.manifest.v1+json"
 TICKS = os.sysconf("SC_CLK_TCK")
+# what the nodes share besides the storage directory: "postgresql" (a throwaway server, the
+# deployment of docs/scale.md) or "sqlite" (the storage directory's database)
+METADATA = os.environ.get("DOCKYARD_BENCH_METADATA", "postgresql")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -124,14 +128,20 @@ def registry_cluster(ctx: Context) -> None:
         return
     scratch = ctx.work / "registry-cluster"
     scratch.mkdir(exist_ok=True)
-    cluster = Cluster(scratch, shared_directory_backend(scratch), nodes=3)
+    with standalone_backend(scratch, METADATA) as backend:
+        _measure(ctx, scratch, backend)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _measure(ctx: Context, scratch: Path, backend: Backend) -> None:
+    cluster = Cluster(scratch, backend, nodes=3)
     (scratch / "one").mkdir()
     alone = Balancer(scratch / "one", [cluster.nodes[0]])
     try:
         with ctx.scenario(
             "registry-cluster",
             f"registry: {CLIENTS * REQUESTS} manifest GETs from {CLIENTS} curl clients,"
-            " 3 nodes behind haproxy vs 1 node",
+            f" 3 nodes behind haproxy vs 1 node (metadata: {METADATA})",
             ("1 node", 0.5, "3 nodes ≥ 2x one node's GETs/s (time ≤ 0.5x)"),
             note="2 cores for everything (nodes, haproxy, curl): see the CPU figures",
         ) as scenario:
@@ -164,7 +174,6 @@ def registry_cluster(ctx: Context) -> None:
     finally:
         alone.stop()
         cluster.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 ALL = [registry_cluster]
