@@ -58,6 +58,7 @@ class Backend:
     metadata: str | None = None  # None: SQLite inside a storage directory
     env: dict[str, str] = field(default_factory=dict)
     reset_hook: Callable[[], None] | None = None  # empties storage and metadata
+    service_pid: int | None = None  # the database server's main process (for CPU figures)
 
     def flags(self) -> list[str]:
         flags = ["--storage", self.storage]
@@ -422,7 +423,9 @@ def postgres_backend(directory: Path, postgres) -> Backend:
                 if entry.is_dir():
                     shutil.rmtree(entry, ignore_errors=True)
 
-    return Backend(storage=str(storage), metadata=url, reset_hook=reset)
+    return Backend(
+        storage=str(storage), metadata=url, reset_hook=reset, service_pid=postgres.process.pid
+    )
 
 
 @contextlib.contextmanager
