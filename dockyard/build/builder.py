@@ -269,10 +269,10 @@ class Builder:
                     yield from self.dispatch(state, instruction)
 
     def _base_image(self, name: str) -> Digest:
-        from dockyard.imageops.resolve import resolve_image_id
+        from dockyard.engine.images import Images
 
         try:
-            return resolve_image_id(self.store, name)
+            return Images(self.store).resolve(name)
         except (NotFound, InvalidArgument):
             raise BuildError(
                 f"No such image: {name} (build does not pull: `dockyard pull {name}` first)"
