@@ -29,7 +29,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
     from typing import Any
 
     from dockyard.build.context import BuildContext
@@ -534,17 +534,13 @@ class Builder:
                 for path in state.config.get("Volumes") or {}:
                     _make_workdir(tree, path)
         yield _stream(f" ---> Running in {container[:12]}\n")
-        output: list[tuple[bool, bytes]] = []
         try:
-            code = steps.run(self.store, container, output.append)
+            code = yield from _relay(steps.run(self.store, container))
         finally:
             import shutil
 
             for directory in volume_dirs:
                 shutil.rmtree(directory, ignore_errors=True)
-        for is_stderr, chunk in output:
-            text = chunk.decode("utf-8", "replace")
-            yield _stderr(text) if is_stderr else _stream(text)
         if code != 0:
             if self.options.force_remove:
                 steps.remove(self.store, container)
@@ -711,6 +707,24 @@ class Builder:
         state.config["Labels"] = labels
         text = " ".join(f"\"{k}\"='{v}'" for k, v in sorted(self.options.labels.items()))
         yield from self._metadata(state, "LABEL " + text)
+
+
+def _relay(
+    output: Generator[tuple[bool, bytes], None, int],
+) -> Generator[dict[str, Any], None, int]:
+    """A RUN's output as build messages while it runs; its exit code."""
+    import codecs
+
+    decoders = {False: codecs.getincrementaldecoder("utf-8")("replace"),
+                True: codecs.getincrementaldecoder("utf-8")("replace")}  # fmt: skip
+    while True:
+        try:
+            is_stderr, chunk = next(output)
+        except StopIteration as stop:
+            return stop.value
+        text = decoders[is_stderr].decode(chunk)
+        if text:
+            yield _stderr(text) if is_stderr else _stream(text)
 
 
 def _make_workdir(tree: str, path: str) -> None:

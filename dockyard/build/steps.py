@@ -18,7 +18,7 @@ from dockyard.errors import DockyardError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Generator, Iterator
     from typing import Any
 
     from dockyard.store import Store
@@ -57,8 +57,9 @@ def create(
     return record.id
 
 
-def run(store: Store, container: str, on_output: Callable[[tuple[bool, bytes]], None]) -> int:
-    """Start the container, pass on its output ((is stderr, bytes)), return its exit code."""
+def run(store: Store, container: str) -> Generator[tuple[bool, bytes], None, int]:
+    """Start the container; yield its output as it comes ((is stderr, bytes)); return its
+    exit code."""
     from dockyard.engine.containers import Containers
     from dockyard.runtime import stream
 
@@ -85,7 +86,7 @@ def run(store: Store, container: str, on_output: Callable[[tuple[bool, bytes]], 
                 break
             for kind, payload in reader.feed(data):
                 if kind in (stream.STDOUT, stream.STDERR):
-                    on_output((kind == stream.STDERR, payload))
+                    yield kind == stream.STDERR, payload
                 elif kind == stream.CONTROL:
                     import json
 

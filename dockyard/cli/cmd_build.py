@@ -117,17 +117,15 @@ def cmd_builder_prune(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
+    # The classic builder's cache is its intermediate images: what `image prune` removes.
     report = engine_for(args).images.prune(all=args.all)
-    deleted = [entry for entry in getattr(report, "deleted", []) or []]
+    deleted = [entry["Deleted"] for entry in report.deleted if "Deleted" in entry]
     if deleted:
         sys.stdout.write("Deleted build cache objects:\n")
-        for entry in deleted:
-            text = entry.get("Deleted") if isinstance(entry, dict) else str(entry)
-            if text:
-                sys.stdout.write(f"{text.removeprefix('sha256:')}\n")
+        for image_id in deleted:
+            sys.stdout.write(f"{image_id.removeprefix('sha256:')}\n")
         sys.stdout.write("\n")
-    reclaimed = getattr(report, "reclaimed", 0) or 0
-    sys.stdout.write(f"Total:\t{human_size(reclaimed, 4)}\n")
+    sys.stdout.write(f"Total reclaimed space: {human_size(report.reclaimed, 4)}\n")
     return 0
 
 

@@ -153,3 +153,18 @@ def test_a_dockerfile_on_stdin_and_a_tar_on_stdin(dy, tmp_path: Path) -> None:  
     stream = _tar([("Dockerfile", b"FROM busybox\nCOPY f /f\n"), ("f", b"from the tar\n")])
     dy("build", "-t", "tar-context", "-", stdin=stream)
     assert dy("run", "--rm", "tar-context", "cat", "/f").stdout == "from the tar\n"
+
+
+def test_builder_prune_removes_what_a_changed_rebuild_left(dy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY f /f\nRUN cat /f > /g\n")
+    (context / "f").write_text("one\n")
+    first = dy("build", "-q", "-t", "prune-test", str(context)).stdout.strip()
+    (context / "f").write_text("two\n")
+    dy("build", "-q", "-t", "prune-test", str(context))
+    out = dy("builder", "prune", "-f").stdout
+    assert out.startswith("Deleted build cache objects:\n")
+    assert first.removeprefix("sha256:") in out
+    assert out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
+    assert first not in _images(dy)
