@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import tarfile
     from typing import BinaryIO
 
 MAX_CONTEXT_BYTES = int(os.environ.get("DOCKYARD_BUILD_CONTEXT_MAX") or 8 << 30)
@@ -258,6 +258,8 @@ def _inside(root: Path, name: str) -> Path:
 
 
 def _extract(stream: object, root: Path) -> int:
+    import tarfile  # tar contexts only (start-up time of a directory build)
+
     size = entries = 0
     directories: list[tuple[Path, tarfile.TarInfo]] = []
     try:

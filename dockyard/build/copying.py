@@ -7,16 +7,11 @@ source outside the context is read and nothing outside the step's tree is writte
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import os
 import posixpath
 import re
 import shutil
 import stat
-import tarfile
 
 from dockyard.build.contexthash import hash_strings, source_sum
 from dockyard.datarecord import dataclass
@@ -25,6 +20,7 @@ from dockyard.runtime.securejoin import secure_join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import tarfile
     from collections.abc import Callable
 
 
@@ -219,10 +215,15 @@ def _copy_tree(source: str, target: str, owner: tuple[int, int]) -> None:
 def archive_opener(path: str) -> Callable[[], tarfile.TarFile] | None:
     """How to open a local file ADD extracts (a tar, plain or compressed); None if it is
     not one."""
+    import bz2  # archives only for ADD (start-up time of every build)
+    import gzip
+    import lzma
+    import tarfile
+
     with open(path, "rb") as source:
         head = source.read(6)
     if head[:2] == b"\x1f\x8b":
-        wrap: Callable[[io.BufferedReader], object] = lambda f: gzip.GzipFile(fileobj=f)  # noqa: E731
+        wrap: Callable[[object], object] = lambda f: gzip.GzipFile(fileobj=f)  # noqa: E731
     elif head[:3] == b"BZh":
         wrap = lambda f: bz2.BZ2File(f)  # noqa: E731
     elif head[:6] == b"\xfd7zXZ\x00":
@@ -244,6 +245,8 @@ def archive_opener(path: str) -> Callable[[], tarfile.TarFile] | None:
 def extract_archive(opener: Callable[[], tarfile.TarFile], tree: str, target: str) -> None:
     """ADD of a local archive: its entries under target, owners and modes as in the
     archive, nothing outside tree."""
+    import tarfile
+
     from dockyard.containers.copy import extract_tar
 
     _mkdir_all_new(tree, target, (0, 0))
