@@ -630,9 +630,10 @@ class Builder:
             return
         with self._source_root(state, flags.get("from", "")) as root:
             try:
-                sources = copying.find_sources(
-                    root, sources_text, host_names=bool(flags.get("from"))
-                )
+                from dockyard.build.contexthash import HOST
+
+                headers = HOST if flags.get("from") else self.context.modes
+                sources = copying.find_sources(root, sources_text, headers=headers)
             except copying.CopyError as error:
                 raise BuildError(f"{name} failed: {error}") from None
             yield from self._copy_step(state, name, sources, dest, chown)

@@ -37,11 +37,20 @@ class ContextError(InvalidArgument):
 class BuildContext:
     """A staging directory holding the context, and the Dockerfile's text."""
 
-    def __init__(self, root: Path, dockerfile: str, dockerfile_name: str, size: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        dockerfile: str,
+        dockerfile_name: str,
+        size: int,
+        modes: dict[str, int] | None = None,
+    ) -> None:
         self.root = root
         self.dockerfile = dockerfile
         self.dockerfile_name = dockerfile_name
         self.size = size  # bytes sent, as "Sending build context to Docker daemon" counts
+        # a tar context's header modes by path (Docker's checksums are made of them)
+        self.modes = modes
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -194,7 +203,8 @@ def from_tar(
         return BuildContext(root, text, name, len(text))
     root = _staging(work_dir)
     try:
-        size = _extract(_Rewound(head, stream), root)
+        modes: dict[str, int] = {}
+        size = _extract(_Rewound(head, stream), root, modes)
         path = root / name
         if not dockerfile_name and not path.exists() and (root / "dockerfile").exists():
             path = root / "dockerfile"
@@ -206,7 +216,7 @@ def from_tar(
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return BuildContext(root, text, name, size)
+    return BuildContext(root, text, name, size, modes)
 
 
 def _peek(stream: BinaryIO) -> bytes:
@@ -257,7 +267,7 @@ def _inside(root: Path, name: str) -> Path:
     return path
 
 
-def _extract(stream: object, root: Path) -> int:
+def _extract(stream: object, root: Path, modes: dict[str, int]) -> int:
     import tarfile  # tar contexts only (start-up time of a directory build)
 
     size = entries = 0
@@ -275,6 +285,7 @@ def _extract(stream: object, root: Path) -> int:
                 path = _inside(root, member.name)
                 if path == root:
                     continue
+                modes[os.path.relpath(path, root)] = member.mode
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
                     if path.is_dir() and not path.is_symlink():

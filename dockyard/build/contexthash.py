@@ -4,9 +4,11 @@ left out, followed by a regular file's bytes; a directory is the sum of its entr
 sums, several sources the sum of theirs (builder/dockerfile/copy.go, remotecontext).
 
 An entry's sum is that of the path it resolves to (symlinks followed inside the root:
-"the file that is actually copied"). Context files are summed from the headers the
-client's tar carries (no user or group names); an image's files (COPY --from) from the
-daemon's own lookup, which names them from the host's user and group databases."""
+"the file that is actually copied"). Context files are summed from the headers of the
+context tar (Docker's tarsum: user and group names blanked, the mode as the tar's header
+has it: the docker CLI writes the file type bits into it, Python's tarfile does not); an
+image's files (COPY --from) from a header Docker makes of the file, with user and group
+names from the host's databases."""
 
 from __future__ import annotations
 
@@ -30,7 +32,13 @@ def _names(uid: int, gid: int) -> tuple[str, str]:
     return user, group
 
 
-def entry_sum(root: str, rel: str, host_names: bool = False) -> str | None:
+HOST = "host"  # an image's tree: names from this machine's user and group databases
+# headers: HOST, or {relative path: mode} as a context tar's headers carried it, or None
+# (a directory context: the mode the docker CLI's tar would carry, the file's st_mode)
+Headers = str | dict[str, int] | None
+
+
+def entry_sum(root: str, rel: str, headers: Headers = None) -> str | None:
     """The sum of one entry (rel: its path relative to the source's root, no leading /);
     None when it resolves to nothing."""
     from dockyard.runtime.securejoin import secure_join
@@ -57,11 +65,14 @@ def entry_sum(root: str, rel: str, host_names: bool = False) -> str | None:
     major = minor = 0
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
-    uname, gname = _names(st.st_uid, st.st_gid) if host_names else ("", "")
+    uname, gname = _names(st.st_uid, st.st_gid) if headers == HOST else ("", "")
+    header_mode = stat.S_IFMT(mode) | stat.S_IMODE(mode)
+    if isinstance(headers, dict):
+        header_mode = headers.get(rel, header_mode)
     digest = hashlib.sha256()
     for key, value in (
         ("name", name),
-        ("mode", str(stat.S_IFMT(mode) | stat.S_IMODE(mode))),
+        ("mode", str(header_mode)),
         ("uid", str(st.st_uid)),
         ("gid", str(st.st_gid)),
         ("size", str(size)),
@@ -84,19 +95,19 @@ def hash_strings(prefix: str, sums: list[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(sums).encode()).hexdigest()
 
 
-def source_sum(root: str, rel: str, host_names: bool = False) -> str:
+def source_sum(root: str, rel: str, headers: Headers = None) -> str:
     """`file:<sum>` for a file, `dir:<sum>` for a directory (its entries, itself included
     unless it is the root)."""
     path = os.path.join(root, rel) if rel not in ("", ".") else root
     if not os.path.isdir(path) or os.path.islink(path):
-        return "file:" + (entry_sum(root, rel, host_names) or rel)
+        return "file:" + (entry_sum(root, rel, headers) or rel)
     sums = []
     top = "" if rel in ("", ".") else rel
     entries = [top] if top else []
     for current, dirs, files in os.walk(path):
         entries += [os.path.relpath(os.path.join(current, n), root) for n in dirs + files]
     for entry in entries:
-        value = entry_sum(root, entry, host_names)
+        value = entry_sum(root, entry, headers)
         if value is not None:
             sums.append(value)
     sums.sort()

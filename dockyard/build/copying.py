@@ -13,7 +13,7 @@ import re
 import shutil
 import stat
 
-from dockyard.build.contexthash import hash_strings, source_sum
+from dockyard.build.contexthash import Headers, hash_strings, source_sum
 from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.securejoin import secure_join
@@ -95,7 +95,7 @@ def _resolve(root: str, rel: str, original: str) -> str:
     return secure_join(root, normal)
 
 
-def _single(root: str, rel: str, original: str, host_names: bool = False) -> Source:
+def _single(root: str, rel: str, original: str, headers: Headers = None) -> Source:
     path = _resolve(root, rel, original)
     if not os.path.exists(path):
         raise CopyError(
@@ -104,13 +104,13 @@ def _single(root: str, rel: str, original: str, host_names: bool = False) -> Sou
         )
     resolved_rel = os.path.relpath(path, root)
     name = posixpath.basename(posixpath.normpath(rel)) if rel not in ("", ".") else ""
-    return Source(root, path, name, source_sum(root, resolved_rel, host_names))
+    return Source(root, path, name, source_sum(root, resolved_rel, headers))
 
 
 def find_sources(
-    root: str, requested: list[str], wildcards: bool = True, host_names: bool = False
+    root: str, requested: list[str], wildcards: bool = True, headers: Headers = None
 ) -> list[Source]:
-    """host_names: the root is an image's tree (COPY --from), see contexthash."""
+    """headers: what the checksums are made from (see contexthash)."""
     sources: list[Source] = []
     for original in requested:
         rel = _clean_source(original)
@@ -120,9 +120,9 @@ def find_sources(
                 for name in sorted(dirs + files):
                     entry_rel = os.path.relpath(os.path.join(current, name), root)
                     if go_match(rel, entry_rel):
-                        sources.append(_single(root, entry_rel, entry_rel, host_names))
+                        sources.append(_single(root, entry_rel, entry_rel, headers))
             continue
-        sources.append(_single(root, rel, original, host_names))
+        sources.append(_single(root, rel, original, headers))
     if not sources:
         raise CopyError("no source files were specified")
     return sources

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 
 from dockyard.build import copying
+from dockyard.build.contexthash import HOST
 from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -83,7 +84,7 @@ def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Itera
                 except InvalidArgument as error:
                     raise BuildError(str(error)) from None
                 downloaded = copying.find_sources(
-                    directory, [os.path.basename(path)], wildcards=False, host_names=True
+                    directory, [os.path.basename(path)], wildcards=False, headers=HOST
                 )
                 for source in downloaded:  # Docker's URL sources carry the bare sum,
                     source.checksum = source.checksum.removeprefix("file:")
@@ -91,7 +92,9 @@ def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Itera
                 found += downloaded
             else:
                 try:
-                    found += copying.find_sources(str(builder.context.root), [text])
+                    found += copying.find_sources(
+                        str(builder.context.root), [text], headers=builder.context.modes
+                    )
                 except copying.CopyError as error:
                     raise BuildError(f"ADD failed: {error}") from None
         yield from builder._copy_step(state, "ADD", found, dest, chown)

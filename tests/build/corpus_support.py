@@ -86,6 +86,26 @@ def http_files(name: str) -> Iterator[None]:
         server.server_close()
 
 
+def stdin_tar(name: str, context: Path) -> bytes | None:
+    """The context as a tar for `build -` when the case asks for one, its entries with
+    the owner and user/group names the case gives (a tar context keeps them)."""
+    spec = case_spec(name).get("stdin_tar")
+    if not spec:
+        return None
+
+    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid = spec["uid"], spec["gid"]
+        info.uname, info.gname = spec["uname"], spec["gname"]
+        info.mtime = FIXED_MTIME
+        return info
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(context.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(context)), recursive=False, filter=owner)
+    return raw.getvalue()
+
+
 def _archive_bytes(kind: str) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:

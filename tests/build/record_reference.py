@@ -30,9 +30,15 @@ from tests.build.corpus_support import (  # noqa: E402
     http_files,
     mask_output,
     prepare_context,
+    stdin_tar,
     summarise_archive,
     tree_of_tar,
 )
+
+
+def _universal(data: bytes) -> str:
+    """Text as subprocess's universal newlines give it (\\r\\n and \\r become \\n)."""
+    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def record(names: list[str]) -> None:
@@ -52,14 +58,17 @@ def record(names: list[str]) -> None:
         for name in names:
             context = prepare_context(name, work / "contexts" / name)
             tag = f"corpus:{name}"
+            tar = stdin_tar(name, context)
             with http_files(name):
                 result = subprocess.run(
-                    [DOCKER_CLI, "build", "-t", tag, *build_flags(name), str(context)],
+                    [DOCKER_CLI, "build", "-t", tag, *build_flags(name),
+                     "-" if tar is not None else str(context)],
                     env=docker.env,
                     capture_output=True,
-                    text=True,
-                    stdin=subprocess.DEVNULL,
-                )
+                    input=tar if tar is not None else b"",
+                )  # fmt: skip
+            result.stdout = _universal(result.stdout)
+            result.stderr = _universal(result.stderr)
             entry = {
                 "recorded_with": version,
                 "exit_code": result.returncode,

@@ -17,6 +17,7 @@ from tests.build.corpus_support import (
     http_files,
     mask_output,
     prepare_context,
+    stdin_tar,
     summarise_archive,
     tree_of_tar,
 )
@@ -48,8 +49,10 @@ def test_case_matches_docker(name: str, dy, tmp_path: Path, base_tree) -> None: 
     expected = json.loads((REFERENCE / f"{name}.json").read_text())
     context = prepare_context(name, tmp_path / "context")
     tag = f"corpus:{name}"
+    tar = stdin_tar(name, context)
+    source = "-" if tar is not None else str(context)
     with http_files(name):
-        result = dy("build", "-t", tag, *build_flags(name), str(context), check=False)
+        result = dy("build", "-t", tag, *build_flags(name), source, stdin=tar, check=False)
     known = KNOWN_DIFFERENCES.get(name)
     assert result.returncode == expected["exit_code"], result.stderr
     if known != "stderr":
