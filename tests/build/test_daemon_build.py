@@ -4,6 +4,7 @@ docker-py's images.build."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.build.corpus_support import REFERENCE, build_flags, mask_output, prepare_context
 from tests.containers.support import NEEDS_RUNTIME
 
 pytestmark = [
@@ -78,3 +80,24 @@ def test_docker_py_images_build(daemon_socket: Path) -> None:
     image, logs = client.images.build(fileobj=raw, custom_context=True, tag="py-built")
     assert "BY=docker-py" in image.attrs["Config"]["Env"]
     assert any("Successfully built" in entry.get("stream", "") for entry in logs)
+
+
+@pytest.mark.parametrize("name", ["04-env-forms", "20-onbuild", "22-copy-file", "e02-run-fails"])
+def test_docker_cli_prints_what_docker_printed(
+    daemon_socket: Path, tmp_path: Path, name: str
+) -> None:
+    """The docker CLI's legacy builder through dockyard's daemon prints what it printed
+    against Docker 20.10 (tests/build/reference), IDs masked."""
+    expected = json.loads((REFERENCE / f"{name}.json").read_text())
+    context = prepare_context(name, tmp_path / "context")
+    env = dict(os.environ, DOCKER_BUILDKIT="0", DOCKER_HOST=f"unix://{daemon_socket}")
+    result = subprocess.run(
+        ["docker", "build", "-t", f"corpus:{name}", *build_flags(name), str(context)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == expected["exit_code"]
+    assert mask_output(result.stdout) == expected["stdout"]
+    # docker 28's client adds a deprecation notice on stderr; the error line is Docker's
+    wanted = expected["stderr"].splitlines()
+    if wanted:
+        assert mask_output(result.stderr.rstrip().splitlines()[-1]) == wanted[-1]
