@@ -179,6 +179,13 @@ class Builder:
         text = self.context.dockerfile
         instructions, found, self.escape = parse_with_warnings(text, self.context.dockerfile_name)
         meta, stages = _stages(instructions)
+        for key, value in sorted(self.options.labels.items()):
+            # Docker appends one `LABEL key=value` step per --label to the last stage
+            stages[-1].instructions.append(
+                Instruction(
+                    name="LABEL", original=f"LABEL {key}={value}", line=0, args=[key, value]
+                )  # fmt: skip
+            )
         for instruction in instructions:
             validate(instruction)
         if self.options.target:
@@ -225,8 +232,6 @@ class Builder:
             )
         if state.image_id is None:
             raise BuildError("No image was generated. Is your Dockerfile empty?")
-        if self.options.labels:
-            yield from self._label_final(state)
         self.image_id = state.image_id
 
     # ------------------------------------------------------------ FROM and ONBUILD
@@ -701,13 +706,6 @@ class Builder:
         from dockyard.build import remote
 
         yield from remote.add_urls(self, state, sources, dest, chown)
-
-    def _label_final(self, state: _State) -> Iterator[dict[str, Any]]:
-        labels = dict(state.config.get("Labels") or {})
-        labels.update(self.options.labels)
-        state.config["Labels"] = labels
-        text = " ".join(f"\"{k}\"='{v}'" for k, v in sorted(self.options.labels.items()))
-        yield from self._metadata(state, "LABEL " + text)
 
 
 def _relay(

@@ -53,6 +53,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.network not in ("none", "host", "default"):
         sys.stderr.write(f"network {args.network} not found (build supports none and host)\n")
         return 1
+    for label in args.label or []:
+        key = label.split("=", 1)[0]
+        if any(ch.isspace() for ch in key):
+            sys.stderr.write(
+                f'invalid argument "{label}" for "--label" flag: label \'{key}\' contains'
+                " whitespaces\nSee 'dockyard build --help'.\n"
+            )
+            return 125
     engine = engine_for(args)
     store = engine.store
     options = BuildOptions(

@@ -45,6 +45,8 @@ def build_flags(name: str) -> list[str]:
         flags += ["--build-arg", f"{key}={value}"]
     if spec.get("target"):
         flags += ["--target", spec["target"]]
+    for key, value in sorted(spec.get("labels", {}).items()):
+        flags += ["--label", f"{key}={value}"]
     return flags
 
 
