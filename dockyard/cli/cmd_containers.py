@@ -211,7 +211,6 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
 
 def cmd_start(args: argparse.Namespace) -> int:
     from dockyard.containers import lifecycle
-    from dockyard.containers.create import container_dir
 
     containers = _containers(args)
     if not (args.attach or args.interactive):
@@ -219,11 +218,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     if len(args.containers) > 1:
         sys.stderr.write("you cannot start and attach multiple containers at once\n")
         return 1
-    record = containers.get(args.containers[0])
+    record, directory = containers.find(args.containers[0])
     stdin = args.interactive and record.open_stdin
     if record.tty and stdin and not os.isatty(0):
         return _not_a_tty()
-    directory = container_dir(containers.store, record.id)
     try:
         started = containers.start(
             record.id,
@@ -265,11 +263,7 @@ def _attach(record: Any, directory: Any, stdin: bool) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from dockyard.containers.create import container_dir
-
-    containers = _containers(args)
-    record = containers.get(args.container)
-    directory = container_dir(containers.store, record.id)
+    record, directory = _containers(args).find(args.container)
     return _attach(record, directory, record.open_stdin and not args.no_stdin)
 
 
