@@ -84,8 +84,6 @@ async def build(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/build/prune")
 async def prune(request: web.Request) -> web.StreamResponse:
-    report = await workers.with_engine(
-        lambda e: e.images.prune(all=query_bool(request, "all"))
-    )
+    report = await workers.with_engine(lambda e: e.images.prune(all=query_bool(request, "all")))
     deleted = [item["Deleted"] for item in report.deleted if "Deleted" in item]
     return web.json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": report.reclaimed})

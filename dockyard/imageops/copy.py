@@ -45,6 +45,8 @@ async def copy_image(
     for attempt in range(RACE_ATTEMPTS):
         try:
             await _copy_layers(source, destination, image, report)
+            if image.complete is not None:
+                image.config = image.complete(image)
             return await destination.put_image(image, report)
         except NotFound:
             # A layer the destination had was removed meanwhile: copy what is missing again.

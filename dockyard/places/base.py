@@ -45,9 +45,9 @@ class Layer:
     """One layer as its source holds it: the blob (as ``media_type`` says, maybe
     compressed) and what is known of it before it is read."""
 
-    diff_id: Digest
+    diff_id: Digest  # None only while a rootfs tar's layer is read (``Image.complete``)
     media_type: str
-    size: int  # blob bytes
+    size: int  # blob bytes (-1: unknown; 0: an empty input)
     digest: Digest | None  # the blob's digest; None when the source does not name it
     item: str  # the short ID progress shows
     tar_size: int = -1  # uncompressed bytes, when the source knows them
@@ -65,6 +65,8 @@ class Image:
     manifest_digest: Digest | None = None  # the source's manifest digest (a registry's)
     manifest: bytes | None = None  # the source's manifest, kept when nothing is converted
     manifest_type: str = ""
+    # a source that learns the config from its layers (a rootfs tar: the diff ID)
+    complete: Callable[[Image], bytes] | None = field(default=None, repr=False)
 
     @property
     def id(self) -> Digest:

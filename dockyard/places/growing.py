@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from pathlib import Path
 
 
 class Cancelled(Exception):
@@ -53,10 +54,11 @@ class GrowingState:
 class GrowingReader(io.RawIOBase):
     """Reads the file open as ``fd`` (not closed here) with pread, from offset 0."""
 
-    def __init__(self, fd: int, state: GrowingState) -> None:
+    def __init__(self, fd: int, state: GrowingState, blob_file: Path | None = None) -> None:
         self._fd = fd
         self._state = state
         self._position = 0
+        self.blob_file = blob_file  # the file, whole and checked once the reader ends
 
     def readable(self) -> bool:
         return True

@@ -59,6 +59,17 @@ def _write_chunks(fd: int, chunks: list[bytes], offset: int, hasher) -> int:  # 
     return total
 
 
+def _still_named(fd: int, path: Path) -> bool:
+    """Is ``path`` still this file? (A finished download is unlinked from its partial
+    name, its bytes hard-linked into the store as the blob.)"""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+
+
 def _retryable(error: BaseException) -> bool:
     if isinstance(error, (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError)):
         return True
@@ -70,12 +81,12 @@ def _retryable(error: BaseException) -> bool:
 async def open_partial(path: Path) -> int:
     """Open (creating) a partial file and lock it: another process downloading the same
     blob into the same store finishes first. Returns -1 when that process completed
-    and removed the file meanwhile (the blob is then in the store)."""
+    and removed the file's name meanwhile (the blob is then in the store)."""
     loop = asyncio.get_running_loop()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         await loop.run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_nlink == 0:
+        if not _still_named(fd, path):
             os.close(fd)
             return -1
     except BaseException:

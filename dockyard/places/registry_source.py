@@ -211,7 +211,7 @@ class RegistrySource:
     def _opener(download: _Download) -> Opener:
         @contextmanager
         def open_growing() -> Iterator[BinaryIO]:
-            reader = GrowingReader(download.fd, download.state)
+            reader = GrowingReader(download.fd, download.state, download.path)
             try:
                 yield reader  # type: ignore[misc]
             finally:

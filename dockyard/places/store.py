@@ -108,6 +108,8 @@ class StoreDestination:
         store.hold_shared_lock()
 
     async def present(self, image: Image, report: Report) -> list[bool]:
+        if any(layer.diff_id is None for layer in image.layers):
+            return [False] * len(image.layers)  # a rootfs tar: known once read
         chains = chain_ids([layer.diff_id for layer in image.layers])
         have = [self.store.layer(chain) is not None for chain in chains]
         # A layer counts only with everything below it: the first missing one and all
@@ -123,6 +125,8 @@ class StoreDestination:
 
     async def put_layer(self, image: Image, position: int, opener: Opener, report: Report) -> Any:
         layer = image.layers[position]
+        if layer.size == 0:
+            return None  # an empty input: Docker's empty layer (commit_layer)
         loop = asyncio.get_running_loop()
         step = max(layer.size // 50, 1 << 20)
         shown = [0]
@@ -139,19 +143,26 @@ class StoreDestination:
                     media_type=layer.media_type,
                     expected_diff_id=layer.diff_id,
                     expected_blob=layer.digest,
-                    progress=progress,
+                    progress=progress if layer.size > 0 else None,
+                    blob_file=getattr(stream, "blob_file", None),
                 )
 
         return await loop.run_in_executor(self._pool, stage)
 
     async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
-        parent = chain_ids([layer.diff_id for layer in image.layers[:position]])
-        self.store.install_staged(staged, parent[-1] if parent else None)
+        layer = image.layers[position]
+        parent = chain_ids([below.diff_id for below in image.layers[:position]])
+        if staged is None:
+            record = self.store.add_empty_layer()
+        else:
+            record = self.store.install_staged(staged, parent[-1] if parent else None)
+        layer.diff_id = record.diff_id
         if self.done:
             report(Event(image.layers[position].item, self.done))
 
     async def discard_layer(self, staged: Any) -> None:
-        self.store.discard_staged(staged)
+        if staged is not None:
+            self.store.discard_staged(staged)
 
     async def put_image(self, image: Image, report: Report) -> StoredImage:
         store = self.store

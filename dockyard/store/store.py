@@ -187,14 +187,23 @@ class Store:
         expected_diff_id: Digest | None = None,
         expected_blob: Digest | None = None,
         progress=None,  # type: ignore[no-untyped-def]
+        blob_file: Path | None = None,
     ) -> StagedTar:
         """Extract a layer into its own staging directory and seal its blob, neither
         visible yet: one pass over the bytes, the raw stream teed into the blob (written
         once, never read back). Touches no metadata, so several layers of one image can
         be staged at once in worker threads; ``install_staged`` records them in order.
-        The caller holds the shared lock (``hold_shared_lock``)."""
+        The caller holds the shared lock (``hold_shared_lock``).
+
+        ``blob_file``: the blob's bytes are already in that file (a download, checked
+        against ``expected_blob`` by the time ``stream`` ends): it is linked into the
+        store instead of being written a second time."""
         from dockyard.layers.apply import apply_layer
 
+        if blob_file is not None:
+            return self._stage_with_blob_file(
+                stream, blob_file, media_type, expected_diff_id, expected_blob
+            )  # type: ignore[arg-type]
         staging = self._new_staging()
         # apply_layer hashes the raw bytes it tees (and not twice when they are the
         # uncompressed tar, whose hash is the diff ID): the blob writer need not.
@@ -219,6 +228,37 @@ class Store:
             return StagedTar(staging, blob_writer, layer)
         except BaseException:
             self.discard_staged(StagedTar(staging, blob_writer, None))
+            raise
+
+    def _stage_with_blob_file(
+        self,
+        stream: BinaryIO,
+        blob_file: Path,
+        media_type: str,
+        expected_diff_id: Digest | None,
+        blob: Digest,
+    ) -> StagedTar:
+        from dockyard.layers.apply import apply_layer
+
+        staging = self._new_staging()
+        linked = LinkedBlob(self.blobs, blob_file, blob)
+        try:
+            applied = apply_layer(stream, staging / "diff")
+            while stream.read(1 << 20):  # to the end: the download's digest check
+                pass
+            if expected_diff_id is not None and applied.diff_id != expected_diff_id:
+                raise InvalidArchive(
+                    f"layer content does not match its diff ID: expected {expected_diff_id},"
+                    f" got {applied.diff_id}"
+                )
+            fault_point("layer.extracted")
+            linked.seal()
+            if blob == applied.diff_id:
+                media_type = _uncompressed_media_type(media_type)
+            layer = _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
+            return StagedTar(staging, linked, layer)  # type: ignore[arg-type]
+        except BaseException:
+            self.discard_staged(StagedTar(staging, linked, None))  # type: ignore[arg-type]
             raise
 
     def install_staged(self, staged: StagedTar, parent_chain: Digest | None) -> LayerRecord:
@@ -674,6 +714,38 @@ class Store:
             yield path
         finally:
             remove_tree(path)
+
+
+class LinkedBlob:
+    """A blob whose bytes are in a file that is not the store's (a finished download):
+    published by a hard link, so its bytes are written once. The file stays its
+    owner's (``abort`` leaves it)."""
+
+    def __init__(self, blobs, path: Path, digest: Digest) -> None:  # type: ignore[no-untyped-def]
+        self._blobs = blobs
+        self.path = path
+        self.digest = digest
+
+    def seal(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def publish(self) -> Digest:
+        final = self._blobs.path(self.digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("blob.before-rename")
+        try:
+            os.link(self.path, final)
+        except FileExistsError:
+            pass
+        fault_point("blob.after-rename")
+        return self.digest
+
+    def abort(self) -> None:
+        pass
 
 
 class _ProgressTee:
