@@ -103,6 +103,7 @@ def cmd_image_copy(args: argparse.Namespace) -> int:
         source_tls_verify=args.src_tls_verify,
         destination_tls_verify=args.dest_tls_verify,
         compression=args.compression,
+        all_images=args.all,
         report=report_to(events),
     )
     return 0
@@ -129,6 +130,9 @@ def _add_copy(parser: argparse.ArgumentParser) -> None:
         )
     parser.add_argument(
         "--compression", choices=("gzip", "zstd"), help="compress layers sent to a registry"
+    )
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="copy an index and every image it lists"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="suppress progress output")
     parser.set_defaults(handler=cmd_image_copy)

@@ -20,6 +20,7 @@ from typing import Any
 
 from dockyard import reference
 from dockyard.client.daemonconfig import DaemonConfig, load_daemon_config
+from dockyard.digest import Digest
 from dockyard.errors import InvalidArgument
 from dockyard.places.base import Report, no_report
 from dockyard.reference import Reference
@@ -189,15 +190,28 @@ async def copy_image(
     source_tls_verify: bool = True,
     destination_tls_verify: bool = True,
     compression: str | None = None,
+    all_images: bool = False,
     config: DaemonConfig | None = None,
     report: Report = no_report,
 ) -> list[Any]:
-    """Copy the image(s) ``source_text`` names to ``destination_text``."""
+    """Copy the image(s) ``source_text`` names to ``destination_text``; ``all_images``:
+    an index with every image it lists (between registries)."""
     from dockyard.imageops.copy import copy_images
 
     plan = _Plan(root, config or load_daemon_config())
     succeeded = False
     async with plan.stack:
+        if all_images:
+            return [
+                await _copy_all(
+                    plan,
+                    source_text,
+                    destination_text,
+                    source_tls_verify,
+                    destination_tls_verify,
+                    report,
+                )
+            ]
         destination = None
         try:
             source = await _source(plan, source_text, source_tls_verify)
@@ -212,6 +226,46 @@ async def copy_image(
                 destination.close()
             for finish in plan.finish:
                 finish(succeeded)
+
+
+async def _copy_all(
+    plan: _Plan,
+    source_text: str,
+    destination_text: str,
+    source_verify: bool,
+    destination_verify: bool,
+    report: Report,
+) -> Digest:
+    from dockyard.client.session import FROM_CONFIG, RegistrySession, registry_host
+    from dockyard.places.registry import RegistryRepository
+    from dockyard.places.registry_index import copy_index
+    from dockyard.places.registry_source import fetch_manifest, first_answer, repositories_for
+
+    (source_kind, source_rest), (target_kind, target_rest) = (
+        split_transport(source_text),
+        split_transport(destination_text),
+    )
+    if source_kind != "docker" or target_kind != "docker":
+        raise InvalidArgument("--all copies an index between docker:// places only")
+    ref = _registry_ref(source_rest)
+    config = _with_insecure(plan.config, ref, source_verify)
+    http = await plan.http()
+    repositories = repositories_for(http, ref, config, FROM_CONFIG)
+    fetched, repository = await first_answer(repositories, lambda r: fetch_manifest(r, ref))
+    target = _registry_ref(target_rest)
+    if target.digest is not None:
+        raise InvalidArgument("cannot copy to a digest reference")
+    target_config = _with_insecure(plan.config, target, destination_verify)
+    session = RegistrySession(
+        http, registry_host(target.domain), target_config, credentials=FROM_CONFIG
+    )
+    return await copy_index(
+        repository,
+        fetched,
+        RegistryRepository(session, target.path),
+        target.tag or "latest",
+        report,
+    )
 
 
 def run_copy_image(source_text: str, destination_text: str, **options: Any) -> list[Any]:

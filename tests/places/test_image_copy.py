@@ -170,3 +170,60 @@ def test_copy_names_are_recorded_in_the_store(cli, tmp_path, busybox_id) -> None
 
 
 __all__ = ["Path"]
+
+
+def _put_index(host: str, repository: str, tag: str, child: dict) -> bytes:
+    """An OCI index listing one image twice (two platforms), PUT by plain HTTP."""
+    import urllib.request
+
+    entry = {"mediaType": child["mediaType"], "digest": child["digest"], "size": child["size"]}
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {**entry, "platform": {"architecture": "amd64", "os": "linux"}},
+                {**entry, "platform": {"architecture": "arm64", "os": "linux"}},
+            ],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{tag}",
+        data=index,
+        method="PUT",
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        assert response.status == 201
+    return index
+
+
+def test_all_copies_an_index_between_registries(cli, tmp_path, busybox_id, dockyard_registry) -> None:  # type: ignore[no-untyped-def]
+    host = dockyard_registry.host
+    single = f"docker://{host}/multi/source:single"
+    cli("image", "copy", "dockyard:busybox", single)
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", single).encode()
+    child = {
+        "mediaType": json.loads(raw)["mediaType"],
+        "digest": "sha256:" + hashlib.sha256(raw).hexdigest(),
+        "size": len(raw),
+    }
+    index = _put_index(host, "multi/source", "both", child)
+
+    target = f"docker://{host}/multi/target:both"
+    cli("image", "copy", "--all", f"docker://{host}/multi/source:both", target)
+    assert skopeo("inspect", "--tls-verify=false", "--raw", target).encode() == index
+    copied_child = f"docker://{host}/multi/target@{child['digest']}"
+    assert config_id(copied_child) == busybox_id
+
+    # without --all, the host's platform is chosen and copied as a single image
+    picked = f"docker://{host}/multi/picked:one"
+    cli("image", "copy", f"docker://{host}/multi/source:both", picked)
+    assert json.loads(skopeo("inspect", "--tls-verify=false", "--raw", picked))["mediaType"] in (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+
+    refused = cli("image", "copy", "--all", "dockyard:busybox", f"oci:{tmp_path}/x", check=False)
+    assert refused.returncode != 0
+    assert "--all copies an index between docker:// places only" in refused.stderr
