@@ -198,7 +198,9 @@ def _put_index(host: str, repository: str, tag: str, child: dict) -> bytes:
     return index
 
 
-def test_all_copies_an_index_between_registries(cli, tmp_path, busybox_id, dockyard_registry) -> None:  # type: ignore[no-untyped-def]
+def test_all_copies_an_index_between_registries(
+    cli, tmp_path, busybox_id, dockyard_registry
+) -> None:  # type: ignore[no-untyped-def]
     host = dockyard_registry.host
     single = f"docker://{host}/multi/source:single"
     cli("image", "copy", "dockyard:busybox", single)
