@@ -190,6 +190,31 @@ def list_containers(
     if not show_all:
         summaries = [s for s in summaries if s.state.running]
     summaries = [s for s in summaries if _matches(store, s, filters)]
+    if filters.get("before") or filters.get("since"):
+        summaries = _before_since(
+            store, summaries, filters.get("before") or [], filters.get("since") or []
+        )
     if last > 0:
         summaries = summaries[:last]
+    return summaries
+
+
+def _before_since(
+    store: Store, summaries: list[ContainerSummary], before: list[str], since: list[str]
+) -> list[ContainerSummary]:
+    """Created before the oldest of `before`, after the newest of `since` (names or IDs)."""
+
+    def created_of(text: str) -> float:
+        row = store.find_container(text)
+        for summary in summaries:
+            if summary.id == row.id:
+                return summary.created
+        return row.created
+
+    if before:
+        limit = min(created_of(text) for text in before)
+        summaries = [s for s in summaries if s.created < limit]
+    if since:
+        limit = max(created_of(text) for text in since)
+        summaries = [s for s in summaries if s.created > limit]
     return summaries

@@ -339,37 +339,14 @@ async def list_containers(request: web.Request) -> web.StreamResponse:
     all_containers = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
     size = query_bool(request, "size")
-    before = filters.pop("before", [])
-    since = filters.pop("since", [])
 
     def job(engine: Any) -> list[dict[str, Any]]:
-        summaries = engine.containers.list(
-            all=all_containers or bool(before or since), filters=filters or None
-        )
-        if before or since:
-            summaries = _before_since(engine.store, summaries, before, since)
+        summaries = engine.containers.list(all=all_containers, filters=filters or None)
         if limit > 0:
             summaries = summaries[:limit]
         return [summary_document(engine.store, s, size) for s in summaries]
 
     return web.json_response(await workers.with_engine(job))
-
-
-def _before_since(store: Any, summaries: list[Any], before: list[str], since: list[str]) -> list:
-    def created_of(text: str) -> float:
-        row = store.find_container(text)
-        for summary in summaries:
-            if summary.id == row.id:
-                return summary.created
-        return row.created
-
-    if before:
-        limit = min(created_of(text) for text in before)
-        summaries = [s for s in summaries if s.created < limit]
-    if since:
-        limit = max(created_of(text) for text in since)
-        summaries = [s for s in summaries if s.created > limit]
-    return summaries
 
 
 @routes.get("/containers/{name}/json")
