@@ -1,7 +1,7 @@
 """The classic builder's cache: a step is cached when the current image has a child
 whose ContainerConfig equals the step's (Docker's compare(): Cmd with its `#(nop)` text
 or build args, Env, Labels, ports, Entrypoint, Volumes, User, attach and tty flags);
-the newest such child wins."""
+the oldest such child wins (Docker's getLocalCachedImage)."""
 
 from __future__ import annotations
 
@@ -37,10 +37,7 @@ def probe(store: Store, parent: Digest | None, run_config: dict[str, Any]) -> Di
     from dockyard.digest import Digest
 
     if parent is None:
-        rows = store.db.execute(
-            "SELECT id, created FROM images WHERE parent IS NULL AND top_chain IS NULL"
-            " OR parent IS NULL"
-        ).fetchall()
+        rows = store.db.execute("SELECT id, created FROM images WHERE parent IS NULL").fetchall()
     else:
         rows = store.db.execute(
             "SELECT id, created FROM images WHERE parent = ?", (str(parent),)
@@ -53,6 +50,6 @@ def probe(store: Store, parent: Digest | None, run_config: dict[str, Any]) -> Di
             continue
         if not same_run_config(data.get("container_config"), run_config):
             continue
-        if best is None or (created or "") > best[1]:
+        if best is None or (created or "") < best[1]:
             best = (image_id, created or "")
     return Digest.parse(best[0]) if best else None

@@ -49,7 +49,8 @@ class BuildContext:
         self.dockerfile = dockerfile
         self.dockerfile_name = dockerfile_name
         self.size = size  # bytes sent, as "Sending build context to Docker daemon" counts
-        # a tar context's header modes by path (Docker's checksums are made of them)
+        # the context tar's header modes by path (Docker's checksums are made of them; a
+        # path without a header, a parent the extraction made, is summed as its name)
         self.modes = modes
 
     def close(self) -> None:
@@ -125,15 +126,18 @@ def from_directory(
             name = path.name
     root = _staging(work_dir)
     try:
-        size = _copy_included(source, root, name)
+        modes: dict[str, int] = {}
+        size = _copy_included(source, root, name, modes)
         _remove_ignored_build_files(root, name)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return BuildContext(root, dockerfile_text, name, size)
+    return BuildContext(root, dockerfile_text, name, size, modes)
 
 
-def _copy_included(source: Path, root: Path, dockerfile_name: str) -> int:
+def _copy_included(source: Path, root: Path, dockerfile_name: str, modes: dict[str, int]) -> int:
+    """Copy what the docker CLI would send; modes: each sent entry's tar header mode
+    (a directory walked only for an exception's sake is not sent: no entry)."""
     matcher = _ignore_matcher(source)
     if matcher is not None:
         keep = [f"!{n}" for n in (".dockerignore", dockerfile_name) if matcher.matches(n)]
@@ -156,6 +160,7 @@ def _copy_included(source: Path, root: Path, dockerfile_name: str) -> int:
                     kept_dirs.append(name)
                 continue
             _copy_entry(full, root / rel)
+            modes[rel] = os.lstat(full).st_mode
             entries += 1
             kept_dirs.append(name)
         dirs[:] = kept_dirs
@@ -166,6 +171,7 @@ def _copy_included(source: Path, root: Path, dockerfile_name: str) -> int:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             size += _copy_entry(os.path.join(current, name), target)
+            modes[rel] = os.lstat(os.path.join(current, name)).st_mode
             entries += 1
             _check_budget(size, entries)
     return size

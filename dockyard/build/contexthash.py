@@ -33,8 +33,8 @@ def _names(uid: int, gid: int) -> tuple[str, str]:
 
 
 HOST = "host"  # an image's tree: names from this machine's user and group databases
-# headers: HOST, or {relative path: mode} as a context tar's headers carried it, or None
-# (a directory context: the mode the docker CLI's tar would carry, the file's st_mode)
+# headers: HOST, or {relative path: mode} as the context tar's headers carry it (the
+# docker CLI writes the file's st_mode), or None (the file's st_mode)
 Headers = str | dict[str, int] | None
 
 
@@ -68,7 +68,9 @@ def entry_sum(root: str, rel: str, headers: Headers = None) -> str | None:
     uname, gname = _names(st.st_uid, st.st_gid) if headers == HOST else ("", "")
     header_mode = stat.S_IFMT(mode) | stat.S_IMODE(mode)
     if isinstance(headers, dict):
-        header_mode = headers.get(rel, header_mode)
+        if rel not in headers:
+            return rel  # no header in the context tar: Docker's Hash() answers the path
+        header_mode = headers[rel]
     digest = hashlib.sha256()
     for key, value in (
         ("name", name),

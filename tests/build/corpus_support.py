@@ -38,9 +38,11 @@ def case_spec(name: str) -> dict[str, Any]:
 
 
 def build_flags(name: str) -> list[str]:
-    """The `build` flags of a case (the same for docker and dockyard)."""
+    """The `build` flags of a case (the same for docker and dockyard). --no-cache: cases
+    sharing a first step must not depend on the order they run in (the cache has tests
+    of its own)."""
     spec = case_spec(name)
-    flags: list[str] = []
+    flags: list[str] = ["--no-cache"]
     for key, value in sorted(spec.get("build_args", {}).items()):
         flags += ["--build-arg", f"{key}={value}"]
     if spec.get("target"):
