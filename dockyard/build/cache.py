@@ -42,7 +42,10 @@ def probe(store: Store, parent: Digest | None, run_config: dict[str, Any]) -> Di
         rows = store.db.execute(
             "SELECT id, created FROM images WHERE parent = ?", (str(parent),)
         ).fetchall()
-    best: tuple[str, str] | None = None
+    from dockyard.errors import DockyardError
+    from dockyard.timeutil import parse_rfc3339_ns
+
+    best: tuple[str, int] | None = None
     for image_id, created in rows:
         try:
             data = store.config(Digest.parse(image_id)).data
@@ -50,6 +53,10 @@ def probe(store: Store, parent: Digest | None, run_config: dict[str, Any]) -> Di
             continue
         if not same_run_config(data.get("container_config"), run_config):
             continue
-        if best is None or (created or "") < best[1]:
-            best = (image_id, created or "")
+        try:
+            when = parse_rfc3339_ns(created or "")
+        except (ValueError, DockyardError):
+            when = 0
+        if best is None or when < best[1]:
+            best = (image_id, when)
     return Digest.parse(best[0]) if best else None
