@@ -168,3 +168,19 @@ def test_builder_prune_removes_what_a_changed_rebuild_left(dy, tmp_path: Path) -
     assert first.removeprefix("sha256:") in out
     assert out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
     assert first not in _images(dy)
+
+
+def test_a_symlink_in_the_image_cannot_send_copy_outside(dy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "f").write_text("stays inside\n")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN ln -s ../../../../../../../tmp /up && ln -s /tmp /abs\n"
+        "COPY f /up/dockyard-build-dest-escape\nCOPY f /abs/dockyard-build-dest-escape2\n"
+    )
+    dy("build", "-t", "dest-escape", str(context))
+    assert not Path("/tmp/dockyard-build-dest-escape").exists()
+    assert not Path("/tmp/dockyard-build-dest-escape2").exists()
+    out = dy("run", "--rm", "dest-escape", "cat", "/tmp/dockyard-build-dest-escape",
+             "/tmp/dockyard-build-dest-escape2").stdout  # fmt: skip
+    assert out == "stays inside\n" * 2
