@@ -101,3 +101,17 @@ def test_docker_cli_prints_what_docker_printed(
     wanted = expected["stderr"].splitlines()
     if wanted:
         assert mask_output(result.stderr.rstrip().splitlines()[-1]) == wanted[-1]
+
+
+def test_docker_cli_without_buildx_falls_back_to_the_legacy_builder(
+    daemon_socket: Path, tmp_path: Path
+) -> None:
+    if subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode == 0:
+        pytest.skip("this docker CLI has buildx: it would not fall back")
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo fell back\n")
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_BUILDKIT"}
+    env["DOCKER_HOST"] = f"unix://{daemon_socket}"
+    result = subprocess.run(["docker", "build", str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "fell back\n" in result.stdout and "Successfully built" in result.stdout
