@@ -311,17 +311,11 @@ def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
         "NetworkSettings": {"Networks": {record.network: {"NetworkID": "", "IPAddress": ""}}},
         "Mounts": _mounts(record),
     }
-    if size:
-        from dockyard.imageops.df import tree_size
+    if size:  # as the CLI's ps -s and inspect -s count them (overlay2's DiffSize)
+        from dockyard.containers.listing import container_sizes
 
-        document["SizeRw"] = tree_size(summary.directory / "upper")
-        document["SizeRootFs"] = document["SizeRw"] + _image_size(store, record.image)
+        document["SizeRw"], document["SizeRootFs"] = container_sizes(store, summary)
     return document
-
-
-def _image_size(store: Any, image_id: str) -> int:
-    row = store.db.execute("SELECT size FROM images WHERE id = ?", (image_id,)).fetchone()
-    return int(row[0]) if row else 0
 
 
 @routes.get("/containers/json")
@@ -352,16 +346,8 @@ async def list_containers(request: web.Request) -> web.StreamResponse:
 @routes.get("/containers/{name}/json")
 async def inspect(request: web.Request) -> web.StreamResponse:
     name = _name(request)
-    document = await workers.with_engine(lambda engine: engine.containers.inspect(name))
-    if query_bool(request, "size"):
-        from dockyard.imageops.df import tree_size
-
-        def sizes() -> tuple[int, int]:
-            record, directory = _find(name)
-            rw = tree_size(directory / "upper")
-            return rw, rw + _image_size(workers.store(), record.image)
-
-        document["SizeRw"], document["SizeRootFs"] = await workers.run(sizes)
+    size = query_bool(request, "size")
+    document = await workers.with_engine(lambda engine: engine.containers.inspect(name, size=size))
     return web.json_response(document)
 
 

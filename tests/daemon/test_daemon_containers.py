@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -301,3 +302,30 @@ def test_pause_and_unpause(daemon: Daemon) -> None:
     assert daemon.docker("unpause", "frozen").stdout == "frozen\n"
     assert "(Paused)" not in daemon.docker("ps", "--format", "{{.Status}}").stdout
     daemon.docker("rm", "-f", "frozen")
+
+
+def test_sizes_and_before_since_are_the_clis(daemon: Daemon) -> None:
+    """The daemon's container sizes and before/since filters are engine.containers', the
+    same numbers and the same selection the dockyard CLI gives on the same store."""
+    script = "head -c 3000 /bin/busybox > /a && ln /a /b && echo hi > /c"
+    daemon.docker("run", "--name", "sized1", "busybox", "sh", "-c", script)
+    daemon.docker("create", "--name", "sized2", "busybox", "true")
+    cli = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli.main", "--root", str(daemon.root),
+         "container", "inspect", "-s", "sized1"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = json.loads(cli.stdout)[0]
+    assert expected["SizeRw"] == 3003  # the hard link counted once, as overlay2's DiffSize
+    inspected = daemon.json("GET", "/containers/sized1/json?size=1")
+    assert (inspected["SizeRw"], inspected["SizeRootFs"]) == (
+        expected["SizeRw"],
+        expected["SizeRootFs"],
+    )
+    listed = {c["Names"][0]: c for c in daemon.json("GET", "/containers/json?all=1&size=1")}
+    assert listed["/sized1"]["SizeRw"] == expected["SizeRw"]
+    before = daemon.docker("ps", "-a", "--filter", "before=sized2", "--format", "{{.Names}}")
+    assert "sized1" in before.stdout.split() and "sized2" not in before.stdout.split()
+    since = daemon.docker("ps", "-a", "--filter", "since=sized1", "--format", "{{.Names}}")
+    assert since.stdout.split() == ["sized2"]
+    daemon.docker("rm", "sized1", "sized2")
