@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import urllib.parse
 import uuid
 
 import aiohttp
@@ -228,3 +229,34 @@ def test_push_pull_ranges_and_gc_on_a_driver_without_local_files(remote_driver, 
             await server.close()
 
     asyncio.run(scenario())
+
+
+def test_s3_virtual_host_addressing_on_radosgw(ceph):
+    """``addressing=virtual`` puts the bucket in the host name. No resolver here knows
+    BUCKET.localhost, so each request goes to radosgw's address with that Host header
+    (signed as sent): radosgw (``rgw dns name = localhost``) takes the bucket from it."""
+    from dockyard.registry.storage.s3 import S3Driver, open_s3
+    from dockyard.registry.storage.s3location import S3Location
+
+    port = ceph.endpoint.rsplit(":", 1)[1]
+    bucket = f"v-{uuid.uuid4().hex[:10]}"
+    open_s3(f"s3://{bucket}?endpoint={ceph.endpoint}").close()  # made path-style
+    where = f"s3://{bucket}/pre?endpoint=http://localhost:{port}&addressing=virtual"
+    driver = S3Driver(S3Location.parse(where), create_bucket=False)
+    seen = []
+
+    def to_loopback(request, **_):
+        split = urllib.parse.urlsplit(request.url)
+        seen.append(split.netloc)
+        request.headers["Host"] = split.netloc
+        request.url = split._replace(netloc=f"127.0.0.1:{port}").geturl()
+
+    driver.client.meta.events.register_first("before-send.s3", to_loopback)
+    try:
+        driver.ensure_bucket()  # exists: HEAD answers
+        driver.put("k/1", b"virtual")
+        assert driver.get("k/1") == b"virtual" and driver.list("k") == ["1"]
+        assert seen and all(netloc == f"{bucket}.localhost:{port}" for netloc in seen)
+        assert driver.redirect_url("k/1") is None
+    finally:
+        driver.close()
