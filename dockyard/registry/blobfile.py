@@ -102,16 +102,28 @@ class DriverBlobResponse(web.StreamResponse):
         if request.method == "HEAD" or self._count == 0:
             return await super().prepare(request)
         stream = await asyncio.to_thread(self._driver.open_read, self._path, self._offset)
+        pending: asyncio.Future | None = None
         try:
             writer = await super().prepare(request)
             remaining = self._count
+            # the next piece is read (from the object store) while this one is sent
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(stream.read, min(self.CHUNK, remaining))
+            )
             while remaining > 0:
-                chunk = await asyncio.to_thread(stream.read, min(self.CHUNK, remaining))
+                chunk = await pending
+                pending = None
                 if not chunk:
                     raise ConnectionResetError("blob shorter than recorded")
-                await writer.write(chunk)
                 remaining -= len(chunk)
+                if remaining > 0:
+                    pending = asyncio.ensure_future(
+                        asyncio.to_thread(stream.read, min(self.CHUNK, remaining))
+                    )
+                await writer.write(chunk)
             await super().write_eof()
             return writer
         finally:
+            if pending is not None:  # the client went away: let the read end first
+                await asyncio.gather(pending, return_exceptions=True)
             stream.close()

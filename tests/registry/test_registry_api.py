@@ -19,10 +19,14 @@ from tests.registry.pushing import (
 
 
 def storage_files(registry, top: str) -> list[str]:
-    found = []
-    for directory, _dirs, files in os.walk(os.path.join(registry.storage, top)):
-        found.extend(os.path.join(directory, f) for f in files)
-    return found
+    """Every object under ``top`` of the registry's storage (a directory or a bucket)."""
+    from dockyard.registry.storage import open_driver
+
+    driver = open_driver(registry.storage)
+    try:
+        return [info.path for info in driver.walk(top)]
+    finally:
+        driver.close()
 
 
 def test_ping_and_common_headers(client):
