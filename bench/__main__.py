@@ -19,7 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import harness, peers, report, scenarios_cluster, scenarios_engine, scenarios_registry
+from bench import (
+    harness,
+    peers,
+    report,
+    scenarios_cluster,
+    scenarios_engine,
+    scenarios_registry,
+    scenarios_s3,
+)
 from bench.harness import Context
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -179,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 scenario(ctx, options.size_mib)
             else:
                 scenario(ctx)
-        for scenario in scenarios_cluster.ALL:
+        for scenario in scenarios_cluster.ALL + scenarios_s3.ALL:
             scenario(ctx)
         scenarios_engine.through_daemon(ctx)
         stop_engines(ctx, engines)

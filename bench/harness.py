@@ -119,3 +119,34 @@ class Context:
                 if round_number >= warmup:
                     scenario.add(label, elapsed, **extra)
         scenario.load.append(loadavg())
+
+
+def run_alone(scenario: Callable[[Context], None], prefix: str, runs: int) -> int:
+    """Run one scenario module from a shell (``RUNS`` overrides ``runs``): print its
+    markdown table and each contender's samples; exit status 1 when it failed."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from bench.report import machine, markdown, now
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    ctx = Context(work, runs=int(os.environ.get("RUNS", str(runs))))
+    started_load = [round(x, 2) for x in os.getloadavg()]
+    try:
+        scenario(ctx)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = {
+        "date": now(),
+        "machine": machine(),
+        "loadavg_start": started_load,
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "versions": {},
+        "warmup": ctx.warmup,
+    }
+    print(markdown(ctx.scenarios, meta))
+    for done in ctx.scenarios:
+        print(json.dumps(done.as_json()["contenders"], indent=1))
+    return 1 if any(s.error for s in ctx.scenarios) else 0

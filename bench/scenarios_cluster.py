@@ -22,13 +22,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from bench.harness import Context
-from bench.report import machine, markdown, now
+from bench.harness import Context, run_alone
 from tests.registry.cluster import Backend, Balancer, Cluster, haproxy_available, standalone_backend
 
 CLIENTS = 16
@@ -204,25 +202,7 @@ ALL = [registry_cluster]
 
 
 def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-cluster-"))
-    ctx = Context(work, runs=int(os.environ.get("RUNS", "5")))
-    started_load = [round(x, 2) for x in os.getloadavg()]
-    try:
-        registry_cluster(ctx)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    meta = {
-        "date": now(),
-        "machine": machine(),
-        "loadavg_start": started_load,
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "versions": {},
-        "warmup": ctx.warmup,
-    }
-    print(markdown(ctx.scenarios, meta))
-    for scenario in ctx.scenarios:
-        print(json.dumps(scenario.as_json()["contenders"], indent=1))
-    return 1 if any(s.error for s in ctx.scenarios) else 0
+    return run_alone(registry_cluster, "dockyard-bench-cluster-", runs=5)
 
 
 if __name__ == "__main__":

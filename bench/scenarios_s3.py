@@ -30,15 +30,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import registry_bench
-from bench.harness import Context
-from bench.report import loadavg, machine, markdown, now
+from bench.harness import Context, run_alone
+from bench.report import loadavg
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO_IMAGE = "bench/s3"
@@ -334,25 +333,7 @@ ALL = [registry_s3]
 
 
 def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-s3-"))
-    ctx = Context(work, runs=int(os.environ.get("RUNS", "3")))
-    started_load = [round(x, 2) for x in os.getloadavg()]
-    try:
-        registry_s3(ctx)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    meta = {
-        "date": now(),
-        "machine": machine(),
-        "loadavg_start": started_load,
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "versions": {},
-        "warmup": ctx.warmup,
-    }
-    print(markdown(ctx.scenarios, meta))
-    for scenario in ctx.scenarios:
-        print(json.dumps(scenario.as_json()["contenders"], indent=1))
-    return 1 if any(s.error for s in ctx.scenarios) else 0
+    return run_alone(registry_s3, "dockyard-bench-s3-", runs=3)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ PACKAGES=(libarchive13 busybox-static debootstrap skopeo runc crun tar zstd xz-u
 # The docker CLI drives the daemon in the compatibility tests; this kind of machine has it in
 # /usr/local/bin. Elsewhere Debian's docker.io provides the client (its dockerd is never started).
 command -v docker >/dev/null || PACKAGES+=(docker.io)
-missing=()
-for package in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$package")
-done
+# Prints those of the given packages that dpkg does not have installed.
+not_installed() {
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || echo "$package"
+  done
+}
+mapfile -t missing < <(not_installed "${PACKAGES[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   # Wait for another apt/dpkg (a parallel install) instead of failing on its lock.
@@ -25,11 +28,7 @@ fi
 # A throwaway Ceph cluster with radosgw for the S3 storage tests (tests/cephserver.py):
 # without the recommended extras (ceph-mgr's would add hundreds of MB of Python modules).
 CEPH=(ceph-mon ceph-mgr ceph-osd radosgw ceph-common)
-ceph_missing=()
-for package in "${CEPH[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || ceph_missing+=("$package")
-done
+mapfile -t ceph_missing < <(not_installed "${CEPH[@]}")
 if [ "${#ceph_missing[@]}" -gt 0 ]; then
   echo "installing: ${ceph_missing[*]}" >&2
   apt-get -o DPkg::Lock::Timeout=900 update -qq
