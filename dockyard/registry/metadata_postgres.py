@@ -13,6 +13,7 @@ holds it shared, ``write(exclusive=True)`` (gc's re-check-and-delete batches) ex
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +27,10 @@ from dockyard.registry.metadata import lock_key, redact
 
 WRITE_LOCK = lock_key("metadata-write")
 MIGRATION_LOCK = lock_key("migrations")
-POOL_MAX = 16
+# As many connections as threads can use one at once: asyncio's default executor (where
+# blocking work runs), the event loop's thread and one for gc. More would only add idle
+# server processes; fewer would make the event loop wait for a connection.
+POOL_MAX = min(32, (os.cpu_count() or 1) + 4) + 2
 CONNECT_TIMEOUT = 30.0
 
 _TYPES = {
