@@ -16,7 +16,6 @@ from typing import Any, BinaryIO, Protocol
 from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.oci import mediatypes as mt
-from dockyard.oci.types import parse_image_config
 from dockyard.reference import Reference
 
 
@@ -67,21 +66,26 @@ class Image:
     manifest_type: str = ""
     # a source that learns the config from its layers (a rootfs tar: the diff ID)
     complete: Callable[[Image], bytes] | None = field(default=None, repr=False)
+    ref_names: list[str] = field(default_factory=list)  # an OCI index's ref.name annotations
+
+    @property
+    def repo_tags(self) -> list[str]:
+        """The tags it carries, familiar (``name:tag``)."""
+        return [name.familiar() for name in self.names if name.tag is not None]
 
     @property
     def id(self) -> Digest:
         return Digest.of_bytes(self.config)
 
 
-def checked_image(config: bytes, layers: list[Layer], what: str = "image") -> None:
-    """The config's diff IDs and the layer list agree (every source checks this)."""
-    from dockyard.errors import InvalidArchive
-
-    diff_ids = parse_image_config(config).diff_ids
-    if len(diff_ids) != len(layers):
-        raise InvalidArchive(
-            f"{what}: image config lists {len(diff_ids)} layers, the manifest {len(layers)}"
-        )
+def file_layer(
+    diff_id: Digest, media_type: str, size: int, digest: Digest | None, open: Opener
+) -> Layer:
+    """A layer an archive or layout holds as a file or member (``open`` yields its raw
+    bytes); ``digest`` when the file is named by it. Nothing is checked here: the
+    destination verifies what it reads."""
+    tar_size = -1 if is_compressed(media_type) else size
+    return Layer(diff_id, media_type, size, digest, diff_id.short, tar_size, open=open)
 
 
 class ImageSource(Protocol):

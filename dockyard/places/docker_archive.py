@@ -10,7 +10,7 @@ symlinks for repeated layers), skopeo's (``<hex>.tar``), and plain OCI image
 layout archives (``index.json`` only, as ``skopeo copy ... oci-archive:`` writes),
 whole-archive compressed or not, from a file or a stream. Layers are handed out
 as raw member bytes with the digests to verify while streaming them (see
-:class:`ArchiveLayerEntry`). The store gets plain data and never sees the tar.
+places/base.py's ``file_layer``). The store gets plain data and never sees the tar.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from dockyard.errors import InvalidArchive, InvalidDigest, InvalidReference
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import MAX_JSON_DOCUMENT, parse_image_config
 from dockyard.places.archive_source import ArchiveFile, open_source, sniff_compression
+from dockyard.places.base import Image, file_layer
 from dockyard.places.layout_format import (
     INDEX_JSON,
     OCI_LAYOUT,
     OCI_LAYOUT_CONTENT,
     ArchiveImage,
     ArchiveLayer,
-    ArchiveLayerEntry,
     LayoutReading,
-    LoadedImageEntry,
     PlannedMember,
     _quote,
     blob_path,
@@ -45,7 +44,7 @@ from dockyard.places.layout_format import (
     layout_members,
     plan_layout,
 )
-from dockyard.places.layout_io import FileSource, LayoutWriter, entry_images
+from dockyard.places.layout_io import FileSource, LayoutWriter, select
 from dockyard.places.tar_index import (
     MemberReader,
     TarMember,
@@ -214,7 +213,7 @@ class DockerArchiveReader(LayoutReading):
     """
 
     layout: str  # "docker" (manifest.json, any version) or "oci" (index.json only)
-    images: list[LoadedImageEntry]
+    images: list[Image]
 
     def __init__(
         self,
@@ -293,7 +292,7 @@ class DockerArchiveReader(LayoutReading):
 
     # -- layouts ---------------------------------------------------------------
 
-    def _read_layout(self) -> tuple[str, list[LoadedImageEntry]]:
+    def _read_layout(self) -> tuple[str, list[Image]]:
         if MANIFEST_JSON in self._members:
             return "docker", self._read_docker_manifest()
         if INDEX_JSON in self._members:
@@ -312,7 +311,7 @@ class DockerArchiveReader(LayoutReading):
             f"invalid archive: no manifest.json, index.json or repositories found{hint}"
         )
 
-    def _read_docker_manifest(self) -> list[LoadedImageEntry]:
+    def _read_docker_manifest(self) -> list[Image]:
         data = self._read_small(self._member(MANIFEST_JSON, "archive", False), MANIFEST_JSON)
         try:
             items = json.loads(data)
@@ -326,7 +325,7 @@ class DockerArchiveReader(LayoutReading):
             raise InvalidArchive("invalid archive: manifest.json lists no images")
         return [self._read_docker_item(i, item) for i, item in enumerate(items)]
 
-    def _read_docker_item(self, number: int, item: Any) -> LoadedImageEntry:
+    def _read_docker_item(self, number: int, item: Any) -> Image:
         what = f"manifest.json entry {number}"
         if not isinstance(item, dict):
             raise InvalidArchive(f"invalid archive: {what} must be an object")
@@ -357,28 +356,18 @@ class DockerArchiveReader(LayoutReading):
             named = (
                 _digest_named(path) if isinstance(path, str) and path.startswith("blobs/") else None
             )
-            layers.append(
-                ArchiveLayerEntry(
-                    diff_id, self._sniff(member), self._opener(member), member.size, named
-                )
-            )
-        tags = [_tag_from_repo_tag(tag) for tag in repo_tags or []]
-        return LoadedImageEntry(config, tags, layers)
+            opener = self._opener(member)
+            layers.append(file_layer(diff_id, self._sniff(member), member.size, named, opener))
+        tags = [reference.parse(_tag_from_repo_tag(tag)) for tag in repo_tags or []]
+        return Image(config, layers, tags)
 
 
-def _merge_by_id(images: list[LoadedImageEntry]) -> list[LoadedImageEntry]:
+def _merge_by_id(images: list[Image]) -> list[Image]:
     """One entry per image ID (Docker 25 lists an image once per tag in index.json)."""
-    merged: dict[Digest, LoadedImageEntry] = {}
+    merged: dict[Digest, Image] = {}
     for image in images:
-        existing = merged.get(image.id)
-        if existing is None:
-            merged[image.id] = LoadedImageEntry(
-                image.config, list(image.repo_tags), image.layers, list(image.ref_names)
-            )
-            continue
-        for tag in image.repo_tags:
-            if tag not in existing.repo_tags:
-                existing.repo_tags.append(tag)
+        existing = merged.setdefault(image.id, Image(image.config, image.layers))
+        existing.names.extend(name for name in image.names if name not in existing.names)
         existing.ref_names.extend(image.ref_names)
     return list(merged.values())
 
@@ -400,7 +389,7 @@ class DockerArchiveSource(FileSource):
     ) -> None:
         self.reader = open_archive(source, tmpdir)
         try:
-            self._images = entry_images(self.reader.images, wanted)
+            self._images = select(self.reader.images, wanted)
         except BaseException:
             self.reader.close()
             raise

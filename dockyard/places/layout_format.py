@@ -28,6 +28,7 @@ from dockyard.oci.types import (
     parse_image_config,
     parse_manifest_or_index,
 )
+from dockyard.places.base import Image, file_layer
 
 INDEX_JSON = "index.json"
 OCI_LAYOUT = "oci-layout"
@@ -163,35 +164,6 @@ def _add_blob(blobs: dict[str, PlannedMember], blob: PlannedMember) -> None:
         blobs[blob.path] = blob
     elif existing.size != blob.size:
         raise ValueError(f"{blob.path} is given with two sizes: {existing.size} and {blob.size}")
-
-
-@dataclass
-class ArchiveLayerEntry:
-    """One layer of a loaded image.
-
-    ``open()`` yields the member's raw bytes (``size`` of them), compressed as
-    ``media_type`` says. ``digest`` is the blob digest when the archive names the
-    blob by digest (OCI layouts, Docker 25+); ``diff_id`` comes from the config.
-    Neither is checked here: verify both while streaming the layer into the store.
-    """
-
-    diff_id: Digest | None
-    media_type: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
-    size: int
-    digest: Digest | None
-
-
-@dataclass
-class LoadedImageEntry:
-    config: bytes
-    repo_tags: list[str]  # familiar "name:tag"
-    layers: list[ArchiveLayerEntry]
-    ref_names: list[str] = field(default_factory=list)  # OCI index ref.name annotations
-
-    @property
-    def id(self) -> Digest:
-        return Digest.of_bytes(self.config)
 
 
 def default_platform() -> tuple[str, str]:
@@ -333,7 +305,7 @@ class LayoutReading:
     def _opener(self, member: Any) -> Callable[[], AbstractContextManager[BinaryIO]]:
         raise NotImplementedError
 
-    def _read_oci_layout(self) -> list[LoadedImageEntry]:
+    def _read_oci_layout(self) -> list[Image]:
         if self._has(OCI_LAYOUT):
             layout = load_json_object(
                 self._read_small(self._member(OCI_LAYOUT, "archive", False), OCI_LAYOUT),
@@ -399,7 +371,7 @@ class LayoutReading:
             f"invalid archive: {what}: index {descriptor.digest} has no image for {os_name}/{arch}"
         )
 
-    def _read_oci_image(self, manifest: Manifest, tags: list[str]) -> LoadedImageEntry:
+    def _read_oci_image(self, manifest: Manifest, tags: list[str]) -> Image:
         if manifest.config.media_type not in mt.CONFIGS:
             raise InvalidArchive(
                 f"invalid archive: manifest config has unsupported media type "
@@ -425,13 +397,8 @@ class LayoutReading:
                     f"invalid archive: layer {descriptor.digest} is {member.size} bytes, "
                     f"its descriptor says {descriptor.size}"
                 )
+            opener = self._opener(member)
             layers.append(
-                ArchiveLayerEntry(
-                    diff_id,
-                    descriptor.media_type,
-                    self._opener(member),
-                    member.size,
-                    descriptor.digest,
-                )
+                file_layer(diff_id, descriptor.media_type, member.size, descriptor.digest, opener)
             )
-        return LoadedImageEntry(config, tags, layers)
+        return Image(config, layers, [reference.parse(tag) for tag in tags])

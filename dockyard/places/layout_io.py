@@ -23,55 +23,34 @@ from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
 from dockyard.oci import mediatypes as mt
-from dockyard.oci.types import Descriptor, parse_image_config
+from dockyard.oci.types import Descriptor
 from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
-from dockyard.places.layout_format import ArchiveImage, ArchiveLayer, LoadedImageEntry
+from dockyard.places.layout_format import ArchiveImage, ArchiveLayer
 
 CHUNK = 1 << 20
 # an OCI manifest names layers by OCI media types (Docker's name the same bytes)
 _OCI_NAMES = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP}
 
 
-def entry_images(entries: list[LoadedImageEntry], wanted: str | None) -> list[Image]:
-    """The images of an archive or layout as the copy sees them; ``wanted`` picks one by
-    a tag it carries or its OCI ref.name (skopeo's ``FILE:REF``)."""
-    images = []
-    for entry in entries:
-        if wanted is not None and not _carries(entry, wanted):
-            continue
-        diff_ids = parse_image_config(entry.config).diff_ids
-        if len(diff_ids) != len(entry.layers):
-            raise InvalidArchive(
-                f"invalid archive: image config lists {len(diff_ids)} layers,"
-                f" the manifest {len(entry.layers)}"
-            )
-        layers = [
-            Layer(
-                diff_id,
-                layer.media_type,
-                layer.size,
-                layer.digest,
-                diff_id.short,
-                -1 if is_compressed(layer.media_type) else layer.size,
-                open=layer.open,
-            )
-            for diff_id, layer in zip(diff_ids, entry.layers, strict=True)
-        ]
-        names = [reference.parse(tag).with_default_tag() for tag in entry.repo_tags]
-        images.append(Image(entry.config, layers, names))
-    if wanted is not None and not images:
+def select(images: list[Image], wanted: str | None) -> list[Image]:
+    """The images of an archive or layout; ``wanted`` picks one by a tag it carries or
+    its OCI ref.name (skopeo's ``FILE:REF``)."""
+    if wanted is None:
+        return images
+    chosen = [image for image in images if _carries(image, wanted)]
+    if not chosen:
         raise InvalidArchive(f"no image named {wanted!r} in the archive")
-    return images
+    return chosen
 
 
-def _carries(entry: LoadedImageEntry, wanted: str) -> bool:
-    if wanted in entry.ref_names:
+def _carries(image: Image, wanted: str) -> bool:
+    if wanted in image.ref_names:
         return True
     try:
         familiar = reference.parse(wanted).with_default_tag().familiar()
     except Exception:
         return False
-    return familiar in entry.repo_tags
+    return familiar in image.repo_tags
 
 
 class FileSource:

@@ -27,7 +27,7 @@ from dockyard.places.layout_format import (
     oci_annotations,
     plan_layout,
 )
-from dockyard.places.layout_io import FileSource, LayoutWriter, entry_images
+from dockyard.places.layout_io import FileSource, LayoutWriter, select
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class OciLayoutSource(FileSource):
     """The images of an OCI layout directory (``oci:DIR[:REF]``)."""
 
     def __init__(self, root: Path, wanted: str | None = None) -> None:
-        self._images = entry_images(LayoutDirectory(root).images, wanted)
+        self._images = select(LayoutDirectory(root).images, wanted)
 
 
 class OciLayoutDestination(LayoutWriter):
