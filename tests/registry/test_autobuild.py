@@ -128,6 +128,9 @@ def test_only_the_owner_triggers_a_build(registry, tmp_path: Path) -> None:  # t
                     stdin=b"secret-" + user.encode() + b"\n")  # fmt: skip
         assert added.returncode == 0, added.stderr
     _dy(store, "registry", "repo", "set-automated", "alice/app", str(_source(tmp_path)), *admin)
+    deadline = time.monotonic() + 30  # the server notices new accounts within a second
+    while _http(f"http://{host}/v2/")[0] != 401 and time.monotonic() < deadline:
+        time.sleep(0.2)
     url = f"http://{host}/v1/autobuild/alice/app"
     assert _http(url, "POST")[0] == 401
     assert _http(url, "POST", ("bob", "secret-bob"))[0] == 403
