@@ -429,17 +429,31 @@ def postgres_backend(directory: Path, postgres) -> Backend:
 
 
 @contextlib.contextmanager
-def standalone_backend(directory: Path, metadata: str) -> Iterator[Backend]:
-    """For the suites run from a shell: ``metadata`` "sqlite" (a shared directory) or
-    "postgresql" (a throwaway server started here and stopped after)."""
-    if metadata == "sqlite":
+def standalone_backend(directory: Path, kind: str) -> Iterator[Backend]:
+    """For the suites run from a shell: ``kind`` "s3" (a throwaway Ceph with radosgw and
+    a throwaway PostgreSQL, started here and stopped after), "postgresql" (a directory
+    and PostgreSQL) or "sqlite" (a directory and its SQLite file)."""
+    if kind == "sqlite":
         yield shared_directory_backend(directory)
         return
     from tests.pgserver import PostgresServer
 
     server = PostgresServer().start()
     try:
-        yield postgres_backend(directory, server)
+        if kind == "postgresql":
+            yield postgres_backend(directory, server)
+            return
+        from tests.cephserver import start_cluster
+
+        ceph = start_cluster()
+        saved = dict(os.environ)
+        os.environ.update(ceph.env())  # this process lists and empties the bucket too
+        try:
+            yield s3_backend(directory, ceph, server)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            ceph.stop()
     finally:
         server.stop()
 
@@ -463,4 +477,24 @@ def s3_backend(directory: Path, ceph, postgres) -> Backend:
         finally:
             driver.close()
 
-    return Backend(storage=storage, metadata=url, env=ceph.env(), reset_hook=reset)
+    return Backend(
+        storage=storage,
+        metadata=url,
+        env=ceph.env(),
+        reset_hook=reset,
+        service_pid=postgres.process.pid,
+    )
+
+
+def deployment_backend(request, directory: Path) -> Backend:  # type: ignore[no-untyped-def]
+    """What a test's cluster shares: a bucket on the session's radosgw and a PostgreSQL
+    database (the deployment of docs/scale.md), or, where Ceph cannot be installed (the
+    ``ceph`` fixture says so loudly), a directory and PostgreSQL."""
+    import pytest
+
+    postgres = request.getfixturevalue("postgres")
+    try:
+        ceph = request.getfixturevalue("ceph")
+    except pytest.skip.Exception:
+        return postgres_backend(directory, postgres)
+    return s3_backend(directory, ceph, postgres)

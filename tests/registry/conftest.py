@@ -194,7 +194,7 @@ DEPLOYMENTS = ["single", "cluster"]
 
 @pytest.fixture(scope="session")
 def registry_cluster(request, tmp_path_factory):
-    from tests.registry.cluster import Cluster, haproxy_available, postgres_backend, s3_backend
+    from tests.registry.cluster import Cluster, deployment_backend, haproxy_available
 
     if not haproxy_available():
         pytest.skip("haproxy is not installed (scripts/install.sh installs it)")
@@ -202,16 +202,7 @@ def registry_cluster(request, tmp_path_factory):
     # the single-node runs use SQLite and a directory; the cluster's nodes share a
     # PostgreSQL database and a bucket on radosgw, so every test of the suite runs
     # against both metadata backends and both storage drivers
-    postgres = request.getfixturevalue("postgres")
-    try:
-        ceph = request.getfixturevalue("ceph")
-    except pytest.skip.Exception:  # said loudly by the ceph fixture
-        ceph = None
-    if ceph is None:
-        backend = postgres_backend(directory, postgres)
-    else:
-        backend = s3_backend(directory, ceph, postgres)
-    cluster = Cluster(directory, backend, nodes=2).start()
+    cluster = Cluster(directory, deployment_backend(request, directory), nodes=2).start()
     yield cluster
     cluster.stop()
 

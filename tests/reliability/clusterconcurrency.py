@@ -179,20 +179,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="8 clients per node x 6 rounds")
     parser.add_argument("--clients", type=int, help="clients per node (default 8)")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--metadata", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument(
+        "--shared",
+        choices=("s3", "postgresql", "sqlite"),
+        default="s3",
+        help="what the nodes share: a bucket on radosgw and PostgreSQL (default), a"
+        " directory and PostgreSQL, or a directory and its SQLite file",
+    )
     args = parser.parse_args(argv)
     clients = args.clients or 8
     rounds = args.rounds or (6 if args.full else 3)
     work = Path(tempfile.mkdtemp(prefix="dockyard-cluster-"))
     started = time.monotonic()
-    with standalone_backend(work / "cluster", args.metadata) as backend:
+    with standalone_backend(work / "cluster", args.shared) as backend:
         problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(
             work, clients, rounds, backend
         )
     for problem in problems:
         print(f"FAIL {problem}")
     print(
-        f"cluster concurrency ({args.metadata}): {NODES} nodes x {clients} clients x {rounds} rounds:"
+        f"cluster concurrency ({args.shared}): {NODES} nodes x {clients} clients x {rounds} rounds:"
         f" {operations} pushes and pulls beside {runs} gc runs on node{NODES - 1}"
         f" ({manifests} manifests, {blobs} blobs deleted meanwhile)"
         f" in {time.monotonic() - started:.0f} s; {len(problems)} problems (lost or corrupt)"

@@ -264,13 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="120 kill points")
     parser.add_argument("--count", type=int)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--metadata", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument(
+        "--shared",
+        choices=("s3", "postgresql", "sqlite"),
+        default="s3",
+        help="what the nodes share: a bucket on radosgw and PostgreSQL (default), a"
+        " directory and PostgreSQL, or a directory and its SQLite file",
+    )
     args = parser.parse_args(argv)
     count = args.count or (120 if args.full else 52)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     work = Path(tempfile.mkdtemp(prefix="dockyard-failover-"))
     started = time.monotonic()
-    with standalone_backend(work / "cluster", args.metadata) as backend:
+    with standalone_backend(work / "cluster", args.shared) as backend:
         trials, final = run_failover(work, count, seed, backend)
     for trial in trials:
         status = "FAIL" if trial.problems else "ok"
@@ -286,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAIL {problem}")
     failed = [t for t in trials if t.problems]
     print(
-        f"failover ({args.metadata}): {sum(t.node is not None for t in trials)} kill points, {len(failed)} failed trials,"
+        f"failover ({args.shared}): {sum(t.node is not None for t in trials)} kill points, {len(failed)} failed trials,"
         f" {len(final)} problems after gc; seed {seed}; {time.monotonic() - started:.0f} s"
     )
     if not failed and not final:

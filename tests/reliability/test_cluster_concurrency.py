@@ -1,4 +1,4 @@
-"""3 registry nodes (sharing a directory and PostgreSQL) x 8 clients pushing and pulling
+"""3 registry nodes (sharing a bucket on radosgw and PostgreSQL) x 8 clients pushing and pulling
 overlapping images while node2 runs online gc. The longer run is
 ``python -m tests.reliability.clusterconcurrency --full``."""
 
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.registry.cluster import haproxy_available, postgres_backend
+from tests.registry.cluster import deployment_backend, haproxy_available
 
 from .clusterconcurrency import run_cluster_concurrency
 
 pytestmark = pytest.mark.skipif(not haproxy_available(), reason="haproxy is not installed")
 
 
-def test_three_nodes_eight_clients_each_beside_gc(tmp_path: Path, postgres) -> None:
-    backend = postgres_backend(tmp_path / "cluster", postgres)
+def test_three_nodes_eight_clients_each_beside_gc(tmp_path: Path, request) -> None:
+    backend = deployment_backend(request, tmp_path / "cluster")
     problems, operations, (runs, manifests, blobs) = run_cluster_concurrency(
         tmp_path, 8, 3, backend
     )

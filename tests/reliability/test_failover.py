@@ -1,4 +1,4 @@
-"""Failover through haproxy (2 nodes sharing a directory and PostgreSQL): 52 SIGKILLs
+"""Failover through haproxy (2 nodes sharing a bucket on radosgw and PostgreSQL): 52 SIGKILLs
 of a node during dockyard and skopeo pushes and pulls (13 each), then gc. The longer
 run is ``python -m tests.reliability.failover --full`` (120 kill points)."""
 
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.registry.cluster import haproxy_available, postgres_backend
+from tests.registry.cluster import deployment_backend, haproxy_available
 
 from .failover import run_failover, summary
 
 pytestmark = pytest.mark.skipif(not haproxy_available(), reason="haproxy is not installed")
 
 
-def test_clients_get_through_while_nodes_are_killed(tmp_path: Path, postgres) -> None:
-    backend = postgres_backend(tmp_path / "cluster", postgres)
+def test_clients_get_through_while_nodes_are_killed(tmp_path: Path, request) -> None:
+    backend = deployment_backend(request, tmp_path / "cluster")
     trials, after_gc = run_failover(tmp_path, 52, seed=20261207, backend=backend)
     killed = [trial for trial in trials if trial.node is not None]
     problems = [f"{t.kind} kill after {t.delay:.2f} s: {p}" for t in trials for p in t.problems]
