@@ -113,9 +113,7 @@ def test_store_layer_from_upper_keeps_the_tar_as_its_blob(tmp_path: Path, stable
         layer = store.add_layer_from_upper(upper, None, exclude=["etc/hosts"], stable=stable)
         assert store.blobs.read(layer.blob) == expected_tar
         assert layer.diff_id == layer.blob
-        assert snapshot(layer.dir, skip_root=True) == snapshot(
-            tmp_path / "applied", skip_root=True
-        )
+        assert snapshot(layer.dir, skip_root=True) == snapshot(tmp_path / "applied", skip_root=True)
         assert not list((tmp_path / "store/tmp").iterdir())  # no staging or temp blob left
     finally:
         store.close()

@@ -8,6 +8,7 @@ SIGKILL and restarted by their PID; ``stop`` ends exactly the processes started 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -498,3 +499,14 @@ def deployment_backend(request, directory: Path) -> Backend:  # type: ignore[no-
     except pytest.skip.Exception:
         return postgres_backend(directory, postgres)
     return s3_backend(directory, ceph, postgres)
+
+
+def add_shared_option(parser: argparse.ArgumentParser) -> None:
+    """``--shared KIND`` for ``standalone_backend`` (the suites' command lines)."""
+    parser.add_argument(
+        "--shared",
+        choices=("s3", "postgresql", "sqlite"),
+        default="s3",
+        help="what the nodes share: a bucket on radosgw and PostgreSQL (default), a"
+        " directory and PostgreSQL, or a directory and its SQLite file",
+    )

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.registry.cluster import Backend, Cluster, standalone_backend
+from tests.registry.cluster import Backend, Cluster, add_shared_option, standalone_backend
 
 from .artifacts import ArchiveImage, docker_archive, random_tree
 from .gcconcurrency import MANIFEST_TYPES, verify
@@ -179,13 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="8 clients per node x 6 rounds")
     parser.add_argument("--clients", type=int, help="clients per node (default 8)")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument(
-        "--shared",
-        choices=("s3", "postgresql", "sqlite"),
-        default="s3",
-        help="what the nodes share: a bucket on radosgw and PostgreSQL (default), a"
-        " directory and PostgreSQL, or a directory and its SQLite file",
-    )
+    add_shared_option(parser)
     args = parser.parse_args(argv)
     clients = args.clients or 8
     rounds = args.rounds or (6 if args.full else 3)

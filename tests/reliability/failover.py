@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.registry.cluster import Backend, Cluster, standalone_backend
+from tests.registry.cluster import Backend, Cluster, add_shared_option, standalone_backend
 
 from .artifacts import ArchiveImage, docker_archive, random_tree
 from .clusterconcurrency import referenced_blobs
@@ -264,13 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="120 kill points")
     parser.add_argument("--count", type=int)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--shared",
-        choices=("s3", "postgresql", "sqlite"),
-        default="s3",
-        help="what the nodes share: a bucket on radosgw and PostgreSQL (default), a"
-        " directory and PostgreSQL, or a directory and its SQLite file",
-    )
+    add_shared_option(parser)
     args = parser.parse_args(argv)
     count = args.count or (120 if args.full else 52)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
