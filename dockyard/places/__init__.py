@@ -1,5 +1,7 @@
-"""Places an image can live in: the store, a registry, a docker archive, an OCI layout, a rootfs tar.
-
-Each place is one module; ``docker_archive`` reads and writes docker-archive and
-OCI-archive tars (``save`` / ``load``).
+"""Places an image lives in, each an ImageSource and/or ImageDestination (base.py) that
+imageops/copy.py copies between: the local store (store.py), a registry repository
+(registry_source.py, registry_destination.py, registry_index.py over registry.py's
+HTTP), a docker-archive (docker_archive.py), an OCI layout directory (oci_layout.py),
+an OCI archive (oci_archive.py) and a flat rootfs tar (rootfs_tar.py). docs/places.md
+has the map.
 """
