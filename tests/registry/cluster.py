@@ -29,6 +29,10 @@ from tests.pgserver import KEPT_TABLES  # what survives a reset: the key, the sc
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+# A test session killed outright (no fixture teardown) must not leave nodes and haproxy
+# behind: each gets SIGTERM when the process that started it dies. setpriv execs the
+# command, so the PID stays the one to kill.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
 def free_port() -> int:
@@ -155,6 +159,7 @@ class Node(Loopback):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
+                    *DIE_WITH_PARENT,
                     sys.executable,
                     "-m",
                     "dockyard.cli.main",
@@ -266,7 +271,7 @@ class Balancer(Loopback):
             raise RuntimeError(f"haproxy refuses its config: {check.stderr.strip()}")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [HAPROXY, "-db", "-f", str(self.config_path)],
+                [*DIE_WITH_PARENT, HAPROXY, "-db", "-f", str(self.config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
