@@ -151,7 +151,7 @@ def build_source(work: Path, size: int) -> tuple[Path, Path]:
     """The image in a dockyard store (uncompressed layers) and as a docker archive."""
     sys.path.insert(0, str(ROOT))
     from dockyard import reference
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
     from dockyard.engine import Engine
 
     store_root = work / "source-store"

@@ -85,7 +85,7 @@ def main() -> int:
         root = Path(args.root or Path(tmp) / "store")
         dy = [sys.executable, "-m", "dockyard.cli.main", "--root", str(root)]
         sys.path.insert(0, str(REPO))
-        from dockyard.baseimages import ensure_base_image
+        from dockyard.devtools.baseimages import ensure_base_image
 
         tarball = ensure_base_image("busybox")
         subprocess.run(

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             "runc": peers.package_version("runc"),
             "crun": peers.package_version("crun"),
         }
-        from dockyard.baseimages import ensure_base_image
+        from dockyard.devtools.baseimages import ensure_base_image
 
         tarball = ensure_base_image("busybox")
         for client in (ours, theirs):

@@ -8,7 +8,7 @@ Both run on 127.0.0.1 with fresh storage directories; curl is the client:
 - parallel: 8 simultaneous GETs of it;
 - ping: 2000 sequential GET /v2/ on one keep-alive connection;
 - with skopeo (when installed): push of an image with two gzip layers (the debian rootfs
-  from ``python -m dockyard.baseimages debian`` when it is cached, else 100 MiB of text, and
+  from ``python -m dockyard.devtools.baseimages debian`` when it is cached, else 100 MiB of text, and
   256 MiB of random data) into a freshly started registry, then a pull of it into a
   ``dir:`` directory (fresh servers for each run, so no blob is deduplicated or mounted).
 

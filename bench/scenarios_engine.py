@@ -41,7 +41,7 @@ WHY_EXTRACT = (
 
 def import_base_images(ctx: Context) -> None:
     """The same rootfs tarballs, imported into each engine with the same changes."""
-    from dockyard.baseimages import BASE_IMAGES, ensure_base_image
+    from dockyard.devtools.baseimages import BASE_IMAGES, ensure_base_image
 
     for name, spec in BASE_IMAGES.items():
         tarball = ensure_base_image(name)

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
 
     rootfs = ensure_base_image("debian")
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))

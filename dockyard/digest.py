@@ -6,6 +6,7 @@ import re
 
 from dockyard.datarecord import dataclass
 from dockyard.errors import InvalidDigest
+from dockyard.streams import ObservedReader, ObservedWriter
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -68,26 +69,18 @@ class Digest:
         return f"{self.algorithm}:{self.hex}"
 
 
-class HashingReader:
+class HashingReader(ObservedReader):
     """Wraps a binary stream; hashes and counts every byte read through it."""
 
     def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
-        self._stream = stream
+        super().__init__(stream, self._seen)
         self._hash = _new_hash(algorithm)
         self.algorithm = algorithm
         self.count = 0
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        if data:
-            self._hash.update(data)
-            self.count += len(data)
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    def _seen(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+        self.count += len(data)
 
     def drain(self, chunk: int = 1 << 20) -> None:
         """Read (and hash) whatever is left in the stream."""
@@ -98,22 +91,18 @@ class HashingReader:
         return Digest(self.algorithm, self._hash.hexdigest())
 
 
-class HashingWriter:
+class HashingWriter(ObservedWriter):
     """Wraps a binary stream; hashes and counts every byte written through it."""
 
     def __init__(self, stream: BinaryIO, algorithm: str = "sha256") -> None:
-        self._stream = stream
+        super().__init__(stream, self._seen)
         self._hash = _new_hash(algorithm)
         self.algorithm = algorithm
         self.count = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def _seen(self, data: bytes | bytearray | memoryview) -> None:
         self._hash.update(data)
         self.count += len(data)
-        return self._stream.write(data)
-
-    def flush(self) -> None:
-        self._stream.flush()
 
     def digest(self) -> Digest:
         return Digest(self.algorithm, self._hash.hexdigest())

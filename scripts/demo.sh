@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
-exec .venv/bin/python -m dockyard.demo "$@"
+exec .venv/bin/python -m dockyard.devtools.demo "$@"

@@ -13,14 +13,14 @@ from tests.clirunner import Cli
 
 @pytest.fixture(scope="session")
 def busybox_tar() -> Path:
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
 
     return ensure_base_image("busybox")
 
 
 @pytest.fixture(scope="session")
 def debian_tar() -> Path:
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
 
     return ensure_base_image("debian")
 

@@ -347,7 +347,7 @@ def _go_quote(text: str) -> str:
 
 def _size_text(size_rw: int, size_root_fs: int) -> str:
     """The docker CLI's SIZE: "2B (virtual 1.24MB)"."""
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     if size_root_fs > 0:
         return f"{human_size(size_rw)} (virtual {human_size(size_root_fs)})"
@@ -357,13 +357,13 @@ def _size_text(size_rw: int, size_root_fs: int) -> str:
 def ps_rows(
     store: Any, summaries: list[Any], no_trunc: bool, sizes: bool = False
 ) -> list[dict[str, str]]:
-    from dockyard.cli.humanize import time_ago
     from dockyard.containers.listing import (
         command_text,
         container_sizes,
         image_text,
         status_text,
     )
+    from dockyard.humanize import time_ago
 
     rows = []
     now = time.time()
@@ -432,7 +432,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     sizes = args.size or ".Size" in fmt
     rows = ps_rows(containers.store, summaries, args.no_trunc, sizes)
     if fmt == "json":
-        from dockyard.cli.common import go_json
+        from dockyard.gojson import go_json
 
         for row in rows:
             print(go_json(row))

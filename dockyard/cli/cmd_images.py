@@ -48,7 +48,7 @@ def _created_at(seconds: float) -> str:
 
 def _image_rows(summaries: list[Any], digests: bool, no_trunc: bool) -> list[dict[str, str]]:
     from dockyard import reference
-    from dockyard.cli.humanize import human_size, time_ago
+    from dockyard.humanize import human_size, time_ago
 
     rows: list[dict[str, str]] = []
     for summary in summaries:
@@ -163,8 +163,8 @@ def cmd_image_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from dockyard.cli.humanize import human_size, time_ago
     from dockyard.cli.table import render_table
+    from dockyard.humanize import human_size, time_ago
     from dockyard.timeutil import format_rfc3339
 
     engine = engine_for(args)
@@ -228,7 +228,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_image_prune(args: argparse.Namespace) -> int:
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     if not args.force:
         warning = (

@@ -9,8 +9,8 @@ from dockyard.cli.common import engine_for
 
 
 def cmd_df(args: argparse.Namespace) -> int:
-    from dockyard.cli.humanize import human_size
     from dockyard.cli.table import render_table
+    from dockyard.humanize import human_size
 
     usage = engine_for(args).disk_usage()
     rows = []

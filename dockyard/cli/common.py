@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from dockyard.gojson import go_json
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -22,15 +23,6 @@ def engine_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return engine
 
 
-def go_json(value: Any, indent: int | None = None) -> str:
-    """JSON the way Go's encoding/json writes it (HTML characters escaped)."""
-    if indent is None:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    else:
-        text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def print_inspect(items: list[Any], template: str | None) -> None:
     if template:
         from dockyard.cli.gotemplate import parse
@@ -39,7 +31,7 @@ def print_inspect(items: list[Any], template: str | None) -> None:
         for item in items:
             sys.stdout.write(compiled.execute(item) + "\n")
     else:
-        sys.stdout.write(go_json(items, indent=4) + "\n")
+        sys.stdout.write(go_json(items, indent="    ") + "\n")
 
 
 def add_format_flag(parser: argparse.ArgumentParser, help_text: str | None = None) -> None:

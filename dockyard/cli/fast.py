@@ -85,7 +85,7 @@ def images(argv: list[str]) -> int | None:
     except sqlite3.Error:
         return None
 
-    from dockyard.cli.humanize import human_size, time_ago
+    from dockyard.humanize import human_size, time_ago
     from dockyard.timeutil import parse_rfc3339_or_zero
 
     # image id -> (repo -> tags), (repo -> digest count)

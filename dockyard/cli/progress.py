@@ -9,7 +9,7 @@ BAR_WIDTH = 50
 
 def progress_bar(current: int, total: int) -> str:
     """Docker's JSONProgress.String() for a wide terminal: '[==>   ]  1.2MB/4MB'."""
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     if total <= 0:
         return f"{human_size(current, 4):>8}"

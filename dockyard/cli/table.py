@@ -11,7 +11,8 @@ column names) goes first and everything passes through
 
 from __future__ import annotations
 
-from dockyard.cli.gotemplate import HEADER_FUNCS, TemplateError, go_json, parse
+from dockyard.cli.gotemplate import HEADER_FUNCS, TemplateError, parse
+from dockyard.gojson import go_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def row_json(row: Any) -> str:
     with HTML characters escaped as Go's json.Marshal does (\\u003cnone\\u003e)."""
     fields = row_fields(row)
     ordered = {key: fields[key] for key in sorted(fields)}
-    return go_json(ordered, escape_html=True)
+    return go_json(ordered)
 
 
 # --- tabwriter ---------------------------------------------------------------

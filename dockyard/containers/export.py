@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from dockyard.containers.record import CONFIG_FILE
 from dockyard.errors import NotFound
+from dockyard.layers.whiteouts import OPAQUE_XATTR
 from dockyard.runtime import linux, rootfs
 from dockyard.store import Store
 
@@ -26,7 +27,6 @@ _UNMERGEABLE_XATTRS = (
     "trusted.overlay.metacopy",
     "trusted.overlay.whiteout",
 )
-_OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
 @contextlib.contextmanager
@@ -83,7 +83,7 @@ def _plain_overlay_entry(path: bytes) -> bool:
     for name in os.listxattr(path, follow_symlinks=False):
         if name.startswith(_UNMERGEABLE_XATTRS):
             return False
-        if name == _OPAQUE_XATTR and os.getxattr(path, name, follow_symlinks=False) != b"y":
+        if name == OPAQUE_XATTR and os.getxattr(path, name, follow_symlinks=False) != b"y":
             return False
     return True
 

@@ -43,7 +43,7 @@ def _graph_driver(record: records.ContainerRecord, directory: Path) -> dict[str,
     }
 
 
-def _mounts(record: records.ContainerRecord) -> list[dict[str, Any]]:
+def mount_points(record: records.ContainerRecord) -> list[dict[str, Any]]:
     mounts = []
     for bind in record.host_config.get("Binds") or []:
         parts = bind.split(":")
@@ -130,7 +130,7 @@ def inspect_record(
     }
     if sizes is not None:  # `inspect --size`: Docker's SizeRw and SizeRootFs
         document["SizeRw"], document["SizeRootFs"] = sizes
-    document["Mounts"] = _mounts(record)
+    document["Mounts"] = mount_points(record)
     document["Config"] = record.config
     document["NetworkSettings"] = _network_settings(record)
     return document

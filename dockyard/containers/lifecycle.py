@@ -16,7 +16,7 @@ from dockyard.store import Store
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
-    from dockyard.runtime.spawn import Started
+    from dockyard.containers.spawn import Started
 
 # The monitor, attach and stream modules (and socket, subprocess, ctypes with them) are
 # imported by the functions that start or talk to a monitor: many commands only need
@@ -55,8 +55,8 @@ def start(
         raise Conflict("cannot start a paused container, try unpause instead")
     if state.running:
         return None
-    from dockyard.runtime.monitor import Launch
-    from dockyard.runtime.spawn import StartFailed, start_monitor
+    from dockyard.containers.monitor import Launch
+    from dockyard.containers.spawn import StartFailed, start_monitor
 
     launch = Launch(
         directory,

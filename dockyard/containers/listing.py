@@ -93,7 +93,7 @@ def image_text(store: Store, summary: ContainerSummary) -> str:
 
 
 def status_text(state: ContainerState, now: float | None = None) -> str:
-    from dockyard.cli.humanize import human_duration
+    from dockyard.humanize import human_duration
 
     now = time.time() if now is None else now
     if state.status == "created":

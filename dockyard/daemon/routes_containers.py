@@ -292,7 +292,7 @@ async def prune(request: web.Request) -> web.StreamResponse:
 
 
 def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
-    from dockyard.containers.inspect import _mounts
+    from dockyard.containers.inspect import mount_points
     from dockyard.containers.listing import command_text, image_text, status_text
 
     record = summary.record
@@ -309,7 +309,7 @@ def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
         "Status": status_text(summary.state),
         "HostConfig": {"NetworkMode": record.network},
         "NetworkSettings": {"Networks": {record.network: {"NetworkID": "", "IPAddress": ""}}},
-        "Mounts": _mounts(record),
+        "Mounts": mount_points(record),
     }
     if size:  # as the CLI's ps -s and inspect -s count them (overlay2's DiffSize)
         from dockyard.containers.listing import container_sizes

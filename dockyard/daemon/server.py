@@ -13,59 +13,18 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.daemon import workers
+from dockyard.daemon.app import create_app
 from dockyard.daemon.listeners import Host, parse_host, tcp_listener, unix_listener
 from dockyard.daemon.lock import DaemonLock
+from dockyard.daemon.spawner import Spawner
+from dockyard.store import Store
 
 log = logging.getLogger("dockyard.daemon")
-
-
-def _preload() -> None:
-    """Import what a forked container monitor runs, before worker threads exist
-    (a module lock held by another thread at fork time would hang the child), and
-    what the first `docker ps` / `docker images` would otherwise import."""
-    import dockyard.cli.humanize  # noqa: F401
-    import dockyard.containers.commit  # noqa: F401
-    import dockyard.containers.create  # noqa: F401
-    import dockyard.containers.inspect  # noqa: F401
-    import dockyard.containers.lifecycle  # noqa: F401
-    import dockyard.containers.listing  # noqa: F401
-    import dockyard.imageops.inspect  # noqa: F401
-    import dockyard.imageops.listing  # noqa: F401
-    import dockyard.imageops.remove  # noqa: F401
-    import dockyard.runtime.jsonlog  # noqa: F401
-    import dockyard.runtime.monitor  # noqa: F401
-    import dockyard.runtime.spawn  # noqa: F401
-    import dockyard.store  # noqa: F401
-
-
-def _serialise_chdir() -> None:
-    """rootfs mounts overlays with relative lowerdirs after a chdir, and the working
-    directory is process-wide: in the daemon's worker threads, two mounts at once
-    (export, cp of stopped containers) must not interleave. Wrap rootfs._cwd in a lock."""
-    import contextlib
-    import threading
-
-    from dockyard.runtime import rootfs
-
-    original = rootfs._cwd
-    if getattr(original, "_dockyard_locked", False):
-        return
-    lock = threading.RLock()
-
-    @contextlib.contextmanager
-    def locked_cwd(path):  # type: ignore[no-untyped-def]
-        with lock, original(path):
-            yield
-
-    locked_cwd._dockyard_locked = True  # type: ignore[attr-defined]
-    rootfs._cwd = locked_cwd
 
 
 async def serve(
     root: Path, hosts: list[Host], spawner: Any, stop: asyncio.Event | None = None
 ) -> None:
-    from dockyard.daemon.app import create_app
-
     loop = asyncio.get_running_loop()
     executor = workers.configure(root)
     loop.set_default_executor(executor)
@@ -124,17 +83,11 @@ def run(root: str | Path, host_texts: list[str], log_level: str = "info") -> int
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     root = Path(root).absolute()
     hosts = [parse_host(text) for text in host_texts]
-    from dockyard.store import Store
-
     Store.open(root).close()  # creates the layout
     lock = DaemonLock(root)
     lock.acquire()
     spawner = None
     try:
-        _preload()
-        _serialise_chdir()
-        from dockyard.daemon.spawner import Spawner
-
         spawner = Spawner.fork()  # before any thread or database connection exists
         asyncio.run(serve(root, hosts, spawner))
         log.debug("event loop closed")

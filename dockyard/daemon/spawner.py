@@ -23,6 +23,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dockyard.containers.monitor import Launch
+from dockyard.containers.spawn import StartFailed, close_other_fds, start_monitor
+
 MAX_MESSAGE = 65536
 
 
@@ -50,9 +53,6 @@ def _recv_with_fds(
 
 def _handle(request: dict[str, Any], reply: socket.socket) -> None:
     """In a child of the spawner: start the monitor, send the result and its socket."""
-    from dockyard.runtime.monitor import Launch
-    from dockyard.runtime.spawn import StartFailed, start_monitor
-
     size = request.get("console_size")
     launch = Launch(
         Path(request["directory"]),
@@ -124,9 +124,7 @@ class Spawner:
             try:
                 ours.close()
                 os.setsid()
-                from dockyard.runtime.spawn import _close_other_fds
-
-                _close_other_fds({theirs.fileno()})
+                close_other_fds({theirs.fileno()})
                 _serve(theirs)
             except BaseException:  # noqa: BLE001
                 code = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 from dataclasses import dataclass, field
 
@@ -90,21 +89,13 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
     # Leftovers: only while no other dockyard process runs (the lock tells), since
     # a running command's temp files, and its blobs and layer directories renamed into
     # place a moment before the transaction naming them, look the same.
-    if repair or _try_exclusive(store):
+    if repair or store.try_lock_exclusive():
         try:
             _leftovers(store, problem)
         finally:
             if not repair:
-                fcntl.flock(store._lock(), fcntl.LOCK_SH)
+                store.unlock_exclusive()
     return report
-
-
-def _try_exclusive(store: Store) -> bool:
-    try:
-        fcntl.flock(store._lock(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _leftovers(store: Store, problem) -> None:  # type: ignore[no-untyped-def]

@@ -12,14 +12,14 @@ import hashlib
 from typing import BinaryIO
 
 from dockyard.layers.compression import detect_compression
+from dockyard.streams import ObservedReader
 
 _MAGIC_LENGTH = 6  # what detect_compression needs, as open_decompressed reads it
 
 
-class Tee:
+class Tee(ObservedReader):
     def __init__(self, stream: BinaryIO, sink: BinaryIO) -> None:
-        self._stream = stream
-        self._sink = sink
+        super().__init__(stream, sink.write, self._seen)
         self._head = b""  # the first bytes, until they tell the compression
         self._decided = False
         self._hash: hashlib._Hash | None = None  # None: raw bytes are the tar
@@ -44,23 +44,3 @@ class Tee:
         if not self._decided:
             self._decide()
         return tar_hexdigest if self._hash is None else self._hash.hexdigest()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        if data:
-            self._sink.write(data)
-            self._seen(data)
-        return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is None:
-            data = self.read(len(buffer))
-            buffer[: len(data)] = data
-            return len(data)
-        n = readinto(buffer) or 0
-        if n:
-            view = memoryview(buffer)[:n]
-            self._sink.write(view)
-            self._seen(view)
-        return n

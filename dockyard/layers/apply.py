@@ -26,11 +26,12 @@ from dockyard.layers._tee import Tee
 from dockyard.layers._tree import Refused, Tree, display, split_name
 from dockyard.layers.compression import CHUNK, open_decompressed
 from dockyard.layers.limits import DEFAULT_LIMITS, Limits
-
-WHITEOUT_PREFIX = b".wh."
-WHITEOUT_META_PREFIX = b".wh..wh."
-WHITEOUT_OPAQUE = b".wh..wh..opq"
-OPAQUE_XATTR = "trusted.overlay.opaque"
+from dockyard.layers.whiteouts import (
+    OPAQUE_MARKER,
+    OPAQUE_XATTR,
+    WHITEOUT_META_PREFIX,
+    WHITEOUT_PREFIX,
+)
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -302,7 +303,7 @@ class _Applier:
     def whiteout(self, name: str, parts: list[bytes], handle: int) -> None:
         base = parts[-1]
         parent = self.tree.parent_fd(parts)
-        if base == WHITEOUT_OPAQUE:
+        if base == OPAQUE_MARKER:
             os.setxattr(f"/proc/self/fd/{parent}", OPAQUE_XATTR, b"y")
             return
         if base.startswith(WHITEOUT_META_PREFIX):

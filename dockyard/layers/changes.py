@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-_OPAQUE_XATTR = b"trusted.overlay.opaque"
+from dockyard.layers.whiteouts import OPAQUE_XATTR
 
 
 def _is_whiteout(info: os.stat_result) -> bool:
@@ -16,7 +16,7 @@ def _is_whiteout(info: os.stat_result) -> bool:
 
 def _is_opaque(path: bytes) -> bool:
     try:
-        return os.getxattr(path, _OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
         return False
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.datarecord import dataclass
 from dockyard.layers import tarformat as tf
+from dockyard.layers.treeread import OPEN_DIRECTORY, OPEN_FILE, carried_xattrs, normalise_exclude
+from dockyard.layers.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -33,13 +35,6 @@ if TYPE_CHECKING:
 _FLUSH_AT = 1 << 20
 _READ_CHUNK = 1 << 20
 _SENDFILE_AT = 1 << 16  # smaller files are read into the write buffer (fewer syscalls)
-_WHITEOUT_PREFIX = b".wh."
-_OPAQUE_MARKER = b".wh..wh..opq"
-_OPAQUE_XATTR = b"trusted.overlay.opaque"
-# Never carried into a layer: overlayfs bookkeeping, and host-specific labels.
-_SKIPPED_XATTRS = (b"trusted.overlay.", b"user.overlay.", b"security.selinux")
-_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-_OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # sendfile(2) refuses this pair of descriptors: copy through Python instead.
 _NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EBADF)
 
@@ -55,44 +50,6 @@ class CreatedLayer:
 class WrittenTree:
     size: int  # sum of the sizes of regular files
     tar_size: int  # bytes written, end-of-archive blocks included
-
-
-def _normalise_exclude(paths: Iterable[str]) -> set[bytes]:
-    result = set()
-    for path in paths:
-        parts = [part for part in os.fsencode(path).split(b"/") if part and part != b"."]
-        if parts:
-            result.add(b"/".join(parts))
-    return result
-
-
-def _xattrs(target: bytes | int) -> list[tuple[bytes, bytes]]:
-    """The xattrs to carry, sorted; ``target`` is an open descriptor or a path (not followed)."""
-    follow = isinstance(target, int)  # descriptors take no follow_symlinks argument
-    try:
-        names = os.listxattr(target) if follow else os.listxattr(target, follow_symlinks=False)
-    except OSError as error:
-        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOENT):
-            return []
-        raise
-    if not names:
-        return []
-    found = []
-    for name in sorted(names):
-        key = name.encode("utf-8", "surrogateescape")
-        if key.startswith(_SKIPPED_XATTRS):
-            continue
-        try:
-            if follow:
-                value = os.getxattr(target, name)
-            else:
-                value = os.getxattr(target, name, follow_symlinks=False)
-        except OSError as error:
-            if error.errno not in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-        else:
-            found.append((key, value))
-    return found
 
 
 def _file_descriptor(out: BinaryIO) -> int | None:
@@ -252,7 +209,7 @@ class _Creator:
         try:
             for source in self.sources:
                 try:
-                    stack.append(os.open(source, _OPEN_DIRECTORY & ~os.O_NOFOLLOW))
+                    stack.append(os.open(source, OPEN_DIRECTORY & ~os.O_NOFOLLOW))
                 except FileNotFoundError:
                     if not self.merge:
                         return
@@ -294,14 +251,14 @@ class _Creator:
             if info.st_nlink > 1 and self.hardlinked(info, relative):
                 return
             try:
-                fd = os.open(name, _OPEN_FILE, dir_fd=dfd)
+                fd = os.open(name, OPEN_FILE, dir_fd=dfd)
             except OSError as error:
                 if error.errno in (errno.ENOENT, errno.ELOOP):
                     return  # removed or replaced since lstat (a running container)
                 raise
             size = info.st_size
             try:
-                xattrs = _xattrs(fd)
+                xattrs = carried_xattrs(fd)
                 add(header(relative, tf.REGULAR, mode, uid, gid, mtime, size=size, xattrs=xattrs))
             except BaseException:
                 os.close(fd)
@@ -313,10 +270,10 @@ class _Creator:
             if not stack:
                 return
             try:
-                xattrs = _xattrs(stack[0])
+                xattrs = carried_xattrs(stack[0])
                 add(header(relative + b"/", tf.DIRECTORY, mode, uid, gid, mtime, xattrs=xattrs))
-                if self.overlay_upper and _is_opaque(stack[0]):
-                    marker = relative + b"/" + _OPAQUE_MARKER
+                if self.overlay_upper and is_opaque(stack[0]):
+                    marker = relative + b"/" + OPAQUE_MARKER
                     add(header(marker, tf.REGULAR, mode & 0o777, uid, gid, mtime))
                 self.directory(stack, relative)
             finally:
@@ -328,14 +285,14 @@ class _Creator:
                 return  # a whiteout: hides the name
             if self.overlay_upper:
                 head, _, tail = relative.rpartition(b"/")
-                whiteout = (head + b"/" if head else b"") + _WHITEOUT_PREFIX + tail
+                whiteout = (head + b"/" if head else b"") + WHITEOUT_PREFIX + tail
                 add(header(whiteout, tf.REGULAR, mode & 0o777, uid, gid, mtime))
                 return
         if kind == stat.S_IFSOCK:
             return  # tar cannot carry sockets; Docker skips them too
         if info.st_nlink > 1 and self.hardlinked(info, relative):
             return
-        xattrs = _xattrs(b"/proc/self/fd/%d/%s" % (dfd, name))
+        xattrs = carried_xattrs(b"/proc/self/fd/%d/%s" % (dfd, name))
         if kind == stat.S_IFLNK:
             try:
                 target = os.readlink(name, dir_fd=dfd)
@@ -372,12 +329,12 @@ class _Creator:
                     if not stat.S_ISDIR(below):
                         break  # a whiteout or a non-directory ends the merge
                 try:
-                    stack.append(os.open(name, _OPEN_DIRECTORY, dir_fd=dfd))
+                    stack.append(os.open(name, OPEN_DIRECTORY, dir_fd=dfd))
                 except OSError as error:
                     if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                         break  # removed or replaced since lstat (a running container)
                     raise
-                if index + 1 < len(present) and _is_opaque(stack[-1]):
+                if index + 1 < len(present) and is_opaque(stack[-1]):
                     break
         except BaseException:
             for fd in stack:
@@ -408,13 +365,6 @@ def _merged_listing(stack: list[int]) -> list[tuple[bytes, list[int]]]:
     return sorted(holders.items())
 
 
-def _is_opaque(fd: int) -> bool:
-    try:
-        return os.getxattr(fd, _OPAQUE_XATTR) == b"y"
-    except OSError:
-        return False
-
-
 def _write(creator: _Creator) -> None:
     creator.run()
     creator.writer.add(tf.END_OF_ARCHIVE)
@@ -437,7 +387,7 @@ def create_layer(
     from dockyard.digest import Digest
 
     writer = _Writer(out, hashing=True)
-    _write(_Creator([source], writer, overlay_upper, _normalise_exclude(exclude)))
+    _write(_Creator([source], writer, overlay_upper, normalise_exclude(exclude)))
     assert writer.hash is not None
     return CreatedLayer(
         diff_id=Digest("sha256", writer.hash.hexdigest()), size=writer.size, tar_size=writer.count
@@ -464,7 +414,7 @@ def write_tree(
     headers carry the user and group names that the tree's own /etc/passwd and
     /etc/group give, read through the same view, as `docker export` writes them."""
     writer = _Writer(out, hashing=False, fd=_file_descriptor(out))
-    exclusions = _normalise_exclude(exclude)
+    exclusions = normalise_exclude(exclude)
     if isinstance(source, list | tuple):
         if overlay_upper:
             raise ValueError("a stack of layers has no overlay upper directory")

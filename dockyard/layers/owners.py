@@ -39,7 +39,8 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dockyard.layers.create import _OPEN_DIRECTORY, _OPEN_FILE, _is_opaque
+from dockyard.layers.treeread import OPEN_DIRECTORY, OPEN_FILE
+from dockyard.layers.whiteouts import is_opaque
 
 MAX_FILE_SIZE = 4 << 20
 _MAX_SYMLINKS = 40  # Linux's limit on symlinks followed in one path resolution
@@ -108,7 +109,7 @@ def read_in_tree(sources: Sequence[bytes], path: bytes, *, merge: bool) -> bytes
     try:
         for source in sources:
             try:
-                roots.append(os.open(source, _OPEN_DIRECTORY & ~os.O_NOFOLLOW))
+                roots.append(os.open(source, OPEN_DIRECTORY & ~os.O_NOFOLLOW))
             except FileNotFoundError:
                 if not merge:
                     return None
@@ -197,8 +198,8 @@ def _open_directories(level: list[int], name: bytes, merge: bool) -> list[int]:
                     continue
                 if not stat.S_ISDIR(mode):
                     break  # a whiteout or a non-directory ends the merge
-            opened.append(os.open(name, _OPEN_DIRECTORY, dir_fd=dfd))
-            if not merge or _is_opaque(opened[-1]):
+            opened.append(os.open(name, OPEN_DIRECTORY, dir_fd=dfd))
+            if not merge or is_opaque(opened[-1]):
                 break
     except BaseException:
         _close(opened)
@@ -207,7 +208,7 @@ def _open_directories(level: list[int], name: bytes, merge: bool) -> list[int]:
 
 
 def _read_file(dfd: int, name: bytes) -> bytes | None:
-    fd = os.open(name, _OPEN_FILE | os.O_NONBLOCK, dir_fd=dfd)
+    fd = os.open(name, OPEN_FILE | os.O_NONBLOCK, dir_fd=dfd)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_SIZE:

@@ -28,15 +28,12 @@ from typing import BinaryIO
 from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.layers import tarformat as tf
-from dockyard.layers.create import _is_opaque, _normalise_exclude, _xattrs
+from dockyard.layers.treeread import OPEN_DIRECTORY, carried_xattrs, normalise_exclude
+from dockyard.layers.whiteouts import OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX, is_opaque
 
 _CHUNK = 1 << 20
 _KERNEL_COPY_MIN = 1 << 20  # smaller files are cheaper to copy through a buffer
 _FLUSH_AT = 1 << 20
-_WHITEOUT_PREFIX = b".wh."
-_OPAQUE_MARKER = b".wh..wh..opq"
-_OPAQUE_XATTR = b"trusted.overlay.opaque"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _GONE = (errno.ENOENT, errno.ELOOP, errno.ENOTDIR)  # changed under us by a running container
@@ -92,7 +89,7 @@ class _TarSink:
         self.count += size
 
 
-def _set_xattrs(where: int | bytes, xattrs: list[tuple[bytes, bytes]]) -> None:
+def _setxattrs(where: int | bytes, xattrs: list[tuple[bytes, bytes]]) -> None:
     follow = isinstance(where, int)
     for key, value in xattrs:
         try:
@@ -155,7 +152,7 @@ class _Snapshot:
             return
         if kind == stat.S_IFCHR and info.st_rdev == 0:  # an overlay whiteout
             head, _, tail = relative.rpartition(b"/")
-            whiteout = (head + b"/" if head else b"") + _WHITEOUT_PREFIX + tail
+            whiteout = (head + b"/" if head else b"") + WHITEOUT_PREFIX + tail
             self.sink.add(header(whiteout, tf.REGULAR, mode & 0o777, uid, gid, mtime))
             os.mknod(name, stat.S_IFCHR, 0, dir_fd=target)
             self.owner(target, name, uid, gid)
@@ -173,7 +170,7 @@ class _Snapshot:
             self.regular(source, target, name, relative, info)
             return
         where = b"/proc/self/fd/%d/%s" % (source, name)
-        xattrs = _xattrs(where)
+        xattrs = carried_xattrs(where)
         made = b"/proc/self/fd/%d/%s" % (target, name)
         if kind == stat.S_IFLNK:
             try:
@@ -189,7 +186,7 @@ class _Snapshot:
             self.size += len(link)
             os.symlink(link, name, dir_fd=target)
             self.owner(target, name, uid, gid)
-            _set_xattrs(made, xattrs)
+            _setxattrs(made, xattrs)
             os.utime(name, ns=times, dir_fd=target, follow_symlinks=False)
             return
         if kind in (stat.S_IFCHR, stat.S_IFBLK):
@@ -208,14 +205,14 @@ class _Snapshot:
         os.mknod(name, kind | 0o600, info.st_rdev, dir_fd=target)
         self.owner(target, name, uid, gid)
         os.chmod(name, mode & 0o7777, dir_fd=target)
-        _set_xattrs(made, xattrs)
+        _setxattrs(made, xattrs)
         os.utime(name, ns=times, dir_fd=target, follow_symlinks=False)
 
     def subdirectory(
         self, source: int, target: int, name: bytes, relative: bytes, info: os.stat_result
     ) -> None:
         try:
-            child_source = os.open(name, _DIR_FLAGS, dir_fd=source)
+            child_source = os.open(name, OPEN_DIRECTORY, dir_fd=source)
         except OSError as error:
             if error.errno in _GONE:
                 return
@@ -223,24 +220,24 @@ class _Snapshot:
         try:
             mode, uid, gid = info.st_mode, info.st_uid, info.st_gid
             mtime = info.st_mtime_ns // 1_000_000_000
-            xattrs = _xattrs(child_source)
+            xattrs = carried_xattrs(child_source)
             self.sink.add(
                 tf.encode_header(
                     relative + b"/", tf.DIRECTORY, mode, uid, gid, mtime, xattrs=xattrs
                 )
             )
             os.mkdir(name, 0o700, dir_fd=target)
-            child_target = os.open(name, _DIR_FLAGS, dir_fd=target)
+            child_target = os.open(name, OPEN_DIRECTORY, dir_fd=target)
             try:
                 if self.is_root:
                     os.fchown(child_target, uid, gid)
-                _set_xattrs(child_target, xattrs)
-                if _is_opaque(child_source):
-                    marker = relative + b"/" + _OPAQUE_MARKER
+                _setxattrs(child_target, xattrs)
+                if is_opaque(child_source):
+                    marker = relative + b"/" + OPAQUE_MARKER
                     self.sink.add(
                         tf.encode_header(marker, tf.REGULAR, mode & 0o777, uid, gid, mtime)
                     )
-                    os.setxattr(child_target, _OPAQUE_XATTR, b"y")
+                    os.setxattr(child_target, OPAQUE_XATTR, b"y")
                 self.directory(child_source, child_target, relative)
                 os.fchmod(child_target, mode & 0o7777)
                 os.utime(child_target, ns=(mtime * 1_000_000_000,) * 2)
@@ -264,7 +261,7 @@ class _Snapshot:
             mode, uid, gid = info.st_mode, info.st_uid, info.st_gid
             mtime = info.st_mtime_ns // 1_000_000_000
             size = info.st_size
-            xattrs = _xattrs(fd)
+            xattrs = carried_xattrs(fd)
             self.sink.add(
                 tf.encode_header(
                     relative, tf.REGULAR, mode, uid, gid, mtime, size=size, xattrs=xattrs
@@ -282,7 +279,7 @@ class _Snapshot:
                 if self.is_root:
                     os.fchown(copy, uid, gid)  # before the mode: chown drops setuid bits
                 os.fchmod(copy, mode & 0o7777)
-                _set_xattrs(copy, xattrs)
+                _setxattrs(copy, xattrs)
                 os.utime(copy, ns=(mtime * 1_000_000_000,) * 2)
             finally:
                 os.close(copy)
@@ -333,10 +330,10 @@ def snapshot_layer(
     hashed on a second thread, instead of passing through a buffer.
     """
     sink = _TarSink(out)
-    snapshot = _Snapshot(sink, _normalise_exclude(exclude), stable)
-    source_fd = os.open(upper, _DIR_FLAGS)
+    snapshot = _Snapshot(sink, normalise_exclude(exclude), stable)
+    source_fd = os.open(upper, OPEN_DIRECTORY)
     try:
-        target_fd = os.open(target, _DIR_FLAGS)
+        target_fd = os.open(target, OPEN_DIRECTORY)
         try:
             snapshot.target_root = target_fd
             snapshot.directory(source_fd, target_fd, b"")

@@ -188,9 +188,9 @@ class RegistryRepository:
             location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"{self.session.host}: upload started without a Location")
-        return self._absolute(location)
+        return self.absolute_url(location)
 
-    def _absolute(self, location: str) -> str:
+    def absolute_url(self, location: str) -> str:
         if location.startswith(("http://", "https://")):
             return location
         return self.session.url(location if location.startswith("/") else "/" + location)
@@ -198,7 +198,7 @@ class RegistryRepository:
     async def _cancel_upload(self, location: str) -> None:
         try:
             async with self.session.request(
-                "DELETE", self._absolute(location), scopes=self.push_scope
+                "DELETE", self.absolute_url(location), scopes=self.push_scope
             ) as response:
                 await response.read()
         except RegistryError:

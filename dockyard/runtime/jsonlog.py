@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dockyard.datarecord import dataclass
+from dockyard.gojson import go_json
 from dockyard.timeutil import now_rfc3339
 
 MAX_PARTIAL = 16 * 1024  # Docker flushes a line without newline at 16 KiB
@@ -39,11 +40,7 @@ class LogWriter:
             return
         stamp = now_rfc3339()
         out = "".join(
-            json.dumps(
-                {"log": entry.decode("utf-8", "replace"), "stream": stream, "time": stamp},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
+            go_json({"log": entry.decode("utf-8", "replace"), "stream": stream, "time": stamp})
             + "\n"
             for entry in entries
         )

@@ -8,8 +8,10 @@ Layout inside the container directory:
     work/    overlay workdir
     merged/  the mount point
 
-The mount is made from inside l/ with relative names, so the option string
-stays short however many layers the image has (the kernel caps it at a page).
+The overlay names its layers through an open descriptor of l/ (/proc/self/fd/N/0,
+/proc/self/fd/N/1, ...): the kernel caps the option string at a page, which absolute
+layer paths would overflow, and a descriptor is private to the call where a chdir
+into l/ would be process-wide (the daemon mounts from several threads at once).
 """
 
 from __future__ import annotations
@@ -67,14 +69,17 @@ def lower_names(container_dir: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    old = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+def _links_prefix(container_dir: Path) -> Iterator[str]:
+    """``/proc/self/fd/N/``, N an open descriptor of container_dir/l, for the duration."""
+    fd = os.open(container_dir / "l", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.chdir(path)
-        yield
+        yield f"/proc/self/fd/{fd}/"
     finally:
-        os.fchdir(old)
-        os.close(old)
+        os.close(fd)
+
+
+def _lowerdir(prefix: str, names: Sequence[str]) -> str:
+    return ":".join(prefix + name for name in names)
 
 
 def mount(container_dir: Path) -> Path:
@@ -83,16 +88,17 @@ def mount(container_dir: Path) -> Path:
     merged.mkdir(exist_ok=True)
     if linux.is_mountpoint(merged):
         return merged
-    options = f"lowerdir={':'.join(lower_names(container_dir))},upperdir=../upper,workdir=../work"
-    if VOLATILE:
-        # No sync of the whole upper filesystem at unmount (that costs ~0.3 s on ext4).
-        # The kernel leaves work/work/incompat/volatile behind as a "maybe unsynced"
-        # marker and refuses the next mount while it exists; the engine unmounts
-        # cleanly and clears it (after a host crash, changes not yet written back are lost).
-        options += ",volatile"
-        _clear_volatile_marker(container_dir)
-    with _cwd(container_dir / "l"):
-        linux.mount("overlay", "../merged", "overlay", 0, options)
+    with _links_prefix(container_dir) as links:
+        lowers = _lowerdir(links, lower_names(container_dir))
+        options = f"lowerdir={lowers},upperdir={links}../upper,workdir={links}../work"
+        if VOLATILE:
+            # No sync of the whole upper filesystem at unmount (that costs ~0.3 s on ext4).
+            # The kernel leaves work/work/incompat/volatile behind as a "maybe unsynced"
+            # marker and refuses the next mount while it exists; the engine unmounts
+            # cleanly and clears it (after a host crash, changes not yet written back are lost).
+            options += ",volatile"
+            _clear_volatile_marker(container_dir)
+        linux.mount("overlay", os.path.abspath(merged), "overlay", 0, options)
     return merged
 
 
@@ -162,8 +168,8 @@ def mounted_readonly(container_dir: Path, target: Path) -> Iterator[Path]:
     """
     target.mkdir(exist_ok=True)
     names = ["../upper", *lower_names(container_dir)]
-    options = f"lowerdir={':'.join(names)}"
-    with _cwd(container_dir / "l"):
+    with _links_prefix(container_dir) as links:
+        options = f"lowerdir={_lowerdir(links, names)}"
         linux.mount("overlay", os.path.abspath(target), "overlay", linux.MS_RDONLY, options)
     try:
         yield target

@@ -25,6 +25,7 @@ from dockyard.reference import Reference
 from dockyard.store import db
 from dockyard.store.blobs import BlobStore, BlobWriter
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
+from dockyard.streams import ByteCounter, ObservedWriter
 from dockyard.timeutil import now_rfc3339
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
@@ -92,14 +93,23 @@ class Store:
         an interrupted operation's leftovers from one still running."""
         self._lock()
 
-    def lock_exclusive(self) -> None:
-        fd = self._lock()
+    def try_lock_exclusive(self) -> bool:
+        """Upgrade to the exclusive lock if no other dockyard process holds the store."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            return False
+        return True
+
+    def lock_exclusive(self) -> None:
+        if not self.try_lock_exclusive():
             raise Conflict(
                 "the store is in use by another dockyard process; run check --repair when it is done"
-            ) from None
+            )
+
+    def unlock_exclusive(self) -> None:
+        """Back to the shared lock every dockyard process holds."""
+        fcntl.flock(self._lock(), fcntl.LOCK_SH)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -209,7 +219,7 @@ class Store:
         # uncompressed tar, whose hash is the diff ID): the blob writer need not.
         blob_writer = BlobWriter(self.blobs, hashed=False)
         try:
-            tee = _ProgressTee(blob_writer, progress) if progress else blob_writer
+            tee = ObservedWriter(blob_writer, ByteCounter(progress)) if progress else blob_writer
             applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
                 raise InvalidArchive(
@@ -505,14 +515,15 @@ class Store:
                 ),
             )
             if tag is not None:
-                self._set_ref(connection, tag, image_id)
+                self.record_ref(connection, tag, image_id)
         return image_id
 
     def _image_exists(self, connection: sqlite3.Connection, image_id: Digest) -> bool:
         row = connection.execute("SELECT 1 FROM images WHERE id = ?", (str(image_id),)).fetchone()
         return row is not None
 
-    def _set_ref(self, connection: sqlite3.Connection, ref: Reference, image_id: Digest) -> None:
+    def record_ref(self, connection: sqlite3.Connection, ref: Reference, image_id: Digest) -> None:
+        """Point ``ref`` at ``image_id`` inside the caller's transaction."""
         kind = "digest" if ref.digest is not None and ref.tag is None else "tag"
         connection.execute(
             "INSERT OR REPLACE INTO refs (name, image_id, kind) VALUES (?, ?, ?)",
@@ -526,7 +537,7 @@ class Store:
         with self.transaction() as connection:
             if not self._image_exists(connection, image_id):
                 raise NotFound(f"No such image: {image_id}")
-            self._set_ref(connection, ref, image_id)
+            self.record_ref(connection, ref, image_id)
 
     def image(self, image_id: Digest) -> ImageRecord:
         row = self.db.execute(
@@ -746,21 +757,6 @@ class LinkedBlob:
 
     def abort(self) -> None:
         pass
-
-
-class _ProgressTee:
-    """Passes writes to the blob writer and reports the byte count."""
-
-    def __init__(self, target, progress) -> None:  # type: ignore[no-untyped-def]
-        self._target = target
-        self._progress = progress
-        self._count = 0
-
-    def write(self, data: bytes) -> int:
-        written = self._target.write(data)
-        self._count += len(data)
-        self._progress(self._count)
-        return written
 
 
 def _uncompressed_media_type(media_type: str) -> str:

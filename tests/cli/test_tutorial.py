@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.baseimages import BASE_IMAGES
+from dockyard.devtools.baseimages import BASE_IMAGES
 from tests.clirunner import Cli
 from tests.containers.support import Session, dockyard_mounts, processes_under
 

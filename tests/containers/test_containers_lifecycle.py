@@ -315,7 +315,7 @@ def test_init_runs_the_command_under_tini(root: Path, runtime: str) -> None:
 def test_init_with_a_merged_usr_image(root: Path, debian_tar: Path) -> None:
     """/sbin is a symlink to usr/sbin in Debian bookworm: the mount point goes to usr/sbin and
     the image's /sbin stays a symlink."""
-    from dockyard.baseimages import BASE_IMAGES
+    from dockyard.devtools.baseimages import BASE_IMAGES
     from dockyard.runtime.spec import init_binary
 
     if init_binary() is None:
@@ -420,7 +420,7 @@ def test_ps_size_counts_the_upper_directory(root: Path) -> None:
     assert keys.index("GraphDriver") + 1 == keys.index("SizeRw")
     assert "SizeRw" not in json.loads(dy(root, "container", "inspect", "sized").stdout)[0]
 
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     lines = dy(root, "ps", "-a", "-s", "--filter", "name=^sized$").stdout.decode().splitlines()
     assert lines[0].split()[-1] == "SIZE" and lines[0].split()[-2] == "NAMES"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import baseimages
-from dockyard.baseimages import (
+from dockyard.devtools import baseimages
+from dockyard.devtools.baseimages import (
     BASE_IMAGES,
     BUSYBOX_EPOCH,
     BaseImageError,

@@ -17,7 +17,10 @@ pytestmark = pytest.mark.skipif(
 
 def test_main_job_walks_the_tutorial(debian_tar, busybox_tar) -> None:  # type: ignore[no-untyped-def]
     result = subprocess.run(
-        [sys.executable, "-m", "dockyard.demo"], capture_output=True, text=True, timeout=1200
+        [sys.executable, "-m", "dockyard.devtools.demo"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]

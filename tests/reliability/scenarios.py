@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import reference
-from dockyard.baseimages import ensure_base_image
+from dockyard.devtools.baseimages import ensure_base_image
 
 from .artifacts import ArchiveImage, docker_archive, random_tree, sha256
 from .harness import run

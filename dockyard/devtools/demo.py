@@ -1,7 +1,7 @@
 """The main job: the Docker tutorial walked through with dockyard, each command printed
 with its output. Offline: base images are built locally (see docs/base-images.md).
 
-    python -m dockyard.demo [--root DIR] [--keep]
+    python -m dockyard.devtools.demo [--root DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Walkthrough:
 def image_steps(walk: Walkthrough, busybox_tar: Path, debian_tar: Path | None) -> None:
     run = walk.run
     walk.section("1. base images, imported from rootfs tarballs built offline")
-    from dockyard.baseimages import BASE_IMAGES
+    from dockyard.devtools.baseimages import BASE_IMAGES
 
     for name, tarball in (("busybox", busybox_tar), ("debian", debian_tar)):
         if tarball is None:
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-debian", action="store_true", help="skip debian:bookworm")
     args = parser.parse_args(argv)
 
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
 
     print("building base images (cached after the first run) ...", flush=True)
     busybox_tar = ensure_base_image("busybox")

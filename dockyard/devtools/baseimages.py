@@ -4,7 +4,7 @@ The machines dockyard is developed and tested on reach Debian's package
 mirror but not Docker Hub, so the two images the tutorial needs are built
 locally and then imported like any flat filesystem::
 
-    python -m dockyard.baseimages [--cache DIR] [busybox|debian ...]
+    python -m dockyard.devtools.baseimages [--cache DIR] [busybox|debian ...]
     dockyard import --change 'CMD ["sh"]' busybox.tar busybox:latest
 
 - ``busybox``: Debian's busybox-static binary at ``bin/busybox``, one relative
@@ -810,7 +810,7 @@ def _remove_tree(path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dockyard.baseimages",
+        prog="python -m dockyard.devtools.baseimages",
         description="Build the offline base image tarballs (busybox, debian:bookworm).",
     )
     parser.add_argument("names", nargs="*", metavar="busybox|debian", help="default: both")

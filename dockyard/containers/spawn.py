@@ -9,9 +9,9 @@ import signal
 import socket
 import sys
 
+from dockyard.containers.monitor import Launch, Monitor
 from dockyard.datarecord import dataclass
 from dockyard.runtime import linux
-from dockyard.runtime.monitor import Launch, Monitor
 
 
 @dataclass
@@ -26,7 +26,7 @@ class StartFailed(Exception):
         self.exit_code = exit_code
 
 
-def _close_other_fds(keep: set[int]) -> None:
+def close_other_fds(keep: set[int]) -> None:
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
@@ -95,7 +95,7 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
             keep = {ready_w}
             if monitor_end is not None:
                 keep.add(monitor_end.fileno())
-            _close_other_fds(keep)
+            close_other_fds(keep)
             code = Monitor(launch, ready_w, monitor_end).run()
         except BaseException:  # noqa: BLE001 - never return into the caller's code
             code = 1

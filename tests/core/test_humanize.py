@@ -1,10 +1,11 @@
-"""dockyard.cli.humanize against docker/go-units and the docker transcript."""
+"""dockyard.humanize against docker/go-units and the docker transcript."""
 
 from __future__ import annotations
 
 import pytest
 
-from dockyard.cli.humanize import (
+from dockyard.errors import InvalidArgument
+from dockyard.humanize import (
     bytes_size,
     from_human_size,
     human_duration,
@@ -12,7 +13,6 @@ from dockyard.cli.humanize import (
     ram_in_bytes,
     time_ago,
 )
-from dockyard.errors import InvalidArgument
 from dockyard.timeutil import (
     format_go_time,
     format_rfc3339,
