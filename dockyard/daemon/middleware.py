@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.daemon import apiversion
-from dockyard.daemon.errors import error_response, message_for, status_for
+from dockyard.daemon.errors import bad_request, error_response, message_for, status_for
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -123,14 +124,11 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     try:
         return int(value)
     except ValueError:
-        from dockyard.daemon.errors import bad_request
-
         raise bad_request(f"invalid value for {name}: {value}") from None
 
 
 def query_filters(request: web.Request) -> dict[str, list[str]]:
     """Docker's `filters` query: {"key": ["v"]} or the old {"key": {"v": true}} form."""
-    import json
 
     text = request.query.get("filters")
     if not text:
@@ -138,8 +136,6 @@ def query_filters(request: web.Request) -> dict[str, list[str]]:
     try:
         data: Any = json.loads(text)
     except ValueError:
-        from dockyard.daemon.errors import bad_request
-
         raise bad_request(f"invalid filter: {text}") from None
     filters: dict[str, list[str]] = {}
     for key, values in (data or {}).items():

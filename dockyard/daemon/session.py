@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from dockyard.daemon.hijack import Hijacked
 from dockyard.runtime import stream
+from dockyard.runtime.attach import DetachScanner
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -51,8 +52,6 @@ class AttachSession:
         self._input_task = asyncio.ensure_future(self._pump(send, close))
 
     async def _pump(self, send: SendStdin, close: CloseStdin) -> None:
-        from dockyard.runtime.attach import DetachScanner
-
         reader = self.conn.reader
         scanner = DetachScanner(self.detach_keys) if self.tty and self.detach_keys else None
         try:

@@ -11,7 +11,9 @@ import subprocess
 import time
 from typing import Any
 
+from dockyard.client.daemonconfig import load_daemon_config
 from dockyard.daemon import apiversion
+from dockyard.runtime.ocirt import available
 
 ENGINE_VERSION = "0.1.0"
 STARTED = time.time()
@@ -83,8 +85,6 @@ def daemon_id(root: str) -> str:
 
 
 def version_document() -> dict[str, Any]:
-    from dockyard.runtime.ocirt import available
-
     api = apiversion.advertised()
     details = {
         "ApiVersion": api,
@@ -119,8 +119,6 @@ def version_document() -> dict[str, Any]:
 
 
 def info_document(root: str, counts: dict[str, int]) -> dict[str, Any]:
-    from dockyard.runtime.ocirt import available
-
     runtimes = {name: {"path": path} for name, path in available().items()}
     default_runtime = os.environ.get("DOCKYARD_RUNTIME") or next(iter(runtimes), "")
     registry = _registry_config()
@@ -208,8 +206,6 @@ def _registry_config() -> dict[str, Any]:
     insecure = ["127.0.0.0/8"]
     mirrors: list[str] = []
     try:
-        from dockyard.client.daemonconfig import load_daemon_config
-
         config = load_daemon_config()
         mirrors = list(getattr(config, "mirrors", []) or [])
         extra = list(getattr(config, "insecure", []) or [])

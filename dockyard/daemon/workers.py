@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dockyard.engine import Engine
+
 T = TypeVar("T")
 
 _local = threading.local()
@@ -37,8 +39,6 @@ def engine() -> Any:
     """This thread's Engine (its .store is this thread's Store)."""
     current = getattr(_local, "engine", None)
     if current is None or getattr(_local, "root", None) != _root:
-        from dockyard.engine import Engine
-
         current = Engine(root())
         _local.engine = current
         _local.root = _root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,8 +23,6 @@ class User:
 
 
 def _check_user_name(name: str) -> None:
-    import re
-
     if not re.match(USER_RE_TEXT, name):
         raise InvalidArgument(
             f"invalid user name {name!r}: use lowercase letters, digits, '.', '_' or '-'"
