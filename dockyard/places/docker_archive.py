@@ -37,12 +37,12 @@ from dockyard.places.layout_format import (
     ArchiveLayer,
     LayoutReading,
     PlannedMember,
-    _quote,
     blob_path,
     default_platform,
     go_json,
     layout_members,
     plan_layout,
+    quoted,
 )
 from dockyard.places.layout_io import FileSource, LayoutWriter, select
 from dockyard.places.tar_index import (
@@ -197,9 +197,9 @@ def _tag_from_repo_tag(text: Any) -> str:
     try:
         ref = reference.parse(text)
     except InvalidReference as error:
-        raise InvalidArchive(f"invalid archive: invalid tag {_quote(text)}: {error}") from None
+        raise InvalidArchive(f"invalid archive: invalid tag {quoted(text)}: {error}") from None
     if ref.tag is None or ref.digest is not None:
-        raise InvalidArchive(f"invalid archive: invalid tag {_quote(text)}")
+        raise InvalidArchive(f"invalid archive: invalid tag {quoted(text)}")
     return ref.familiar()
 
 
