@@ -10,52 +10,13 @@ import getpass
 import os
 import sys
 
+from dockyard.cli.registry_options import (
+    metadata_url,
+    registry_options,
+    repo_name,
+    storage_dir,
+)
 from dockyard.errors import InvalidArgument
-
-SERVE_DEFAULTS: dict[str, object] = {
-    "addr": "127.0.0.1:5000",
-    "service": "dockyard-registry",
-    "token-ttl": 300,
-    "anonymous-pull": True,
-    "gc-interval": 0.0,
-    "gc-grace": 3600.0,
-    "upload-grace": 86400.0,
-    "gc-delete-untagged": False,
-    "access-log": False,
-    "workers": 1,
-    "catalog-max": 1000,
-}
-
-
-def _options(args: argparse.Namespace) -> dict:
-    """Defaults, then the --config file, then the environment, then the flags."""
-    from dockyard.registry.config_file import OPTIONS, read_config_file
-
-    options: dict = dict(SERVE_DEFAULTS)
-    if getattr(args, "config", None):
-        options.update(read_config_file(args.config))
-    for key, variable in (
-        ("storage", "DOCKYARD_REGISTRY_STORAGE"),
-        ("metadata", "DOCKYARD_REGISTRY_METADATA"),
-    ):
-        if os.environ.get(variable):
-            options[key] = os.environ[variable]
-    for key in OPTIONS:
-        value = getattr(args, key.replace("-", "_"), None)
-        if value is not None:
-            options[key] = value
-    return options
-
-
-def _storage(args: argparse.Namespace) -> str:
-    storage = _options(args).get("storage")
-    if not storage:
-        raise InvalidArgument("--storage DIR is required (or DOCKYARD_REGISTRY_STORAGE)")
-    return storage if "://" in storage else os.path.abspath(storage)
-
-
-def _metadata_url(args: argparse.Namespace) -> str | None:
-    return _options(args).get("metadata")
 
 
 def _add_storage(parser: argparse.ArgumentParser) -> None:
@@ -74,11 +35,11 @@ def _serve(args: argparse.Namespace) -> int:
     from dockyard.registry.config import RegistryConfig
     from dockyard.registry.server import parse_addr, serve
 
-    options = _options(args)
+    options = registry_options(args)
     host, port = parse_addr(str(options["addr"]))
     parse_proxies(options.get("trusted-proxies") or "")  # one line now, not after listening
     config = RegistryConfig(
-        storage=_storage(args),
+        storage=storage_dir(args),
         metadata=options.get("metadata"),
         host=host,
         port=port,
@@ -106,10 +67,10 @@ def _s3_keys(options: dict) -> dict[str, str]:
 
 
 def _open_metadata(args: argparse.Namespace):
-    from dockyard.registry.metadata import open_metadata
+    from dockyard.registry.metadata_open import open_metadata
 
-    url = _metadata_url(args)
-    storage = _storage(args) if url is None else _options(args).get("storage")
+    url = metadata_url(args)
+    storage = storage_dir(args) if url is None else registry_options(args).get("storage")
     return open_metadata(url, storage)
 
 
@@ -117,8 +78,8 @@ def _gc(args: argparse.Namespace) -> int:
     from dockyard.registry.gc import GcPolicy, collect
     from dockyard.registry.storage import open_driver
 
-    storage = _storage(args)
-    if _metadata_url(args) is None and not os.path.exists(os.path.join(storage, "registry.db")):
+    storage = storage_dir(args)
+    if metadata_url(args) is None and not os.path.exists(os.path.join(storage, "registry.db")):
         raise InvalidArgument(f"no registry storage at {storage}")
     meta = _open_metadata(args)
     try:
@@ -142,14 +103,15 @@ def _gc(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from dockyard.registry import migrations
     from dockyard.registry.metacopy import copy_metadata
-    from dockyard.registry.metadata import open_metadata, sqlite_path
+    from dockyard.registry.metadata import sqlite_path
+    from dockyard.registry.metadata_open import open_metadata
 
-    url = _metadata_url(args)
-    storage = _options(args).get("storage")
+    url = metadata_url(args)
+    storage = registry_options(args).get("storage")
     if url is None:
-        sqlite_path(None, _storage(args))  # a clear error when neither is given
+        sqlite_path(None, storage_dir(args))  # a clear error when neither is given
     if args.to is not None and url is None:
-        storage = _storage(args)
+        storage = storage_dir(args)
         if not os.path.exists(os.path.join(storage, "registry.db")):
             raise InvalidArgument(f"no registry storage at {storage}")
     meta = open_metadata(url, storage, create=False)
@@ -216,26 +178,18 @@ def _user_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repo_name(name: str) -> str:
-    from dockyard.reference import PATH_RE
-
-    if not PATH_RE.match(name):
-        raise InvalidArgument(f"invalid repository name: {name}")
-    return name
-
-
 def _set_description(args: argparse.Namespace) -> int:
-    _accounts(args).set_description(_repo_name(args.repo), args.description)
+    _accounts(args).set_description(repo_name(args.repo), args.description)
     return 0
 
 
 def _set_official(args: argparse.Namespace) -> int:
-    _accounts(args).set_official(_repo_name(args.repo), not args.off)
+    _accounts(args).set_official(repo_name(args.repo), not args.off)
     return 0
 
 
 def _set_private(args: argparse.Namespace) -> int:
-    _accounts(args).set_private(_repo_name(args.repo), not args.off)
+    _accounts(args).set_private(repo_name(args.repo), not args.off)
     return 0
 
 

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 def engine_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The Engine on the chosen root (one per command line)."""
-    engine = getattr(args, "_engine", None)
+    engine = getattr(args, "engine_instance", None)
     if engine is None:
         from dockyard.cli.main import store_root
         from dockyard.engine import Engine
 
-        engine = args._engine = Engine(store_root(args))
+        engine = args.engine_instance = Engine(store_root(args))
     return engine
 
 

@@ -20,7 +20,10 @@ import termios
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.containers.execute import process_spec as exec_process
 from dockyard.errors import Conflict
+from dockyard.runtime.ocirt import get_runtime
+from dockyard.runtime.state import read_state
 
 
 @dataclass
@@ -40,7 +43,6 @@ class ExecConfig:
 
 def process_spec(record: Any, directory: Any, config: ExecConfig) -> dict[str, Any]:
     """The CLI's exec process (containers/execute.py); the API's env holds KEY=VALUE only."""
-    from dockyard.containers.execute import process_spec as exec_process
 
     return exec_process(
         record,
@@ -101,9 +103,6 @@ def _controlling_tty(preexec: Any) -> Any:
 
 
 async def start_exec(record: Any, directory: Any, config: ExecConfig, detach: bool) -> ExecProcess:
-    from dockyard.runtime.ocirt import get_runtime
-    from dockyard.runtime.state import read_state
-
     if not read_state(directory).running:
         raise Conflict(f"Container {record.id} is not running")
     spec = process_spec(record, directory, config)

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.containers.lifecycle import ContainerStartError
 from dockyard.daemon import workers
 from dockyard.daemon.events import EventBus
-from dockyard.daemon.monitorclient import MonitorConnection, exit_code_of
+from dockyard.daemon.monitorclient import MonitorConnection, exit_code_of, send_control, wait_exit
 from dockyard.daemon.session import AttachSession
 from dockyard.runtime import stream
+from dockyard.runtime.state import read_state
 
 log = logging.getLogger("dockyard.daemon")
 POLL_SECONDS = 0.25
@@ -90,9 +92,6 @@ class Hub:
             return await self._start(name)
 
     async def _start(self, name: str) -> tuple[bool, Any]:
-        from dockyard.containers.lifecycle import ContainerStartError
-        from dockyard.runtime.state import read_state
-
         def look(engine: Any) -> tuple[Any, Any, bool]:
             record, directory = engine.containers.find(name)
             return record, directory, read_state(directory).running
@@ -168,7 +167,6 @@ class Hub:
         finally:
             if result.error and result.code == 255:
                 # no exit message: read what the monitor recorded
-                from dockyard.runtime.state import read_state
 
                 state = await asyncio.to_thread(read_state, running.directory)
                 if not state.running:
@@ -210,8 +208,6 @@ class Hub:
 
     async def _watch(self, cid: str, directory: Path, running_now: bool) -> None:
         """Exits of containers this daemon did not start: ask the monitor, or poll the state."""
-        from dockyard.daemon.monitorclient import wait_exit
-        from dockyard.runtime.state import read_state
 
         try:
             initial = await asyncio.to_thread(read_state, directory)
@@ -257,7 +253,6 @@ class Hub:
                 return
             except (ConnectionError, OSError):
                 pass
-        from dockyard.daemon.monitorclient import send_control
 
         await send_control(directory, message)
 

@@ -16,19 +16,19 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.daemon import workers
+from dockyard.daemon.detachkeys import parse
 from dockyard.daemon.hijack import hijack
 from dockyard.daemon.middleware import Routes, query_bool
 from dockyard.daemon.monitorclient import MonitorConnection, exit_code_of
 from dockyard.daemon.session import AttachSession
-from dockyard.runtime import stream
+from dockyard.runtime import jsonlog, stream
+from dockyard.runtime.state import read_state
 
 log = logging.getLogger("dockyard.daemon")
 routes = Routes()
 
 
 async def _replay_logs(session: AttachSession, directory: Any, record: Any) -> None:
-    from dockyard.runtime import jsonlog
-
     entries = await asyncio.to_thread(
         jsonlog.read_entries, directory / f"{record.id}-json.log", None
     )
@@ -79,8 +79,6 @@ async def _follow_running(session: AttachSession, directory: Any) -> bool:
 
 @routes.post("/containers/{name}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
-    from dockyard.runtime.state import read_state
-
     name = request.match_info["name"]
 
     def look() -> tuple[Any, Any, Any]:
@@ -93,8 +91,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
     want_logs = query_bool(request, "logs")
     detach_keys = b""
     if record.tty:
-        from dockyard.daemon.detachkeys import parse
-
         detach_keys = parse(request.query.get("detachKeys"))
     conn = await hijack(request, multiplexed=not record.tty)
     session = AttachSession(

@@ -8,6 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from dockyard.build.builder import BuildError, BuildOptions
+from dockyard.build.builder import build as run_build
+from dockyard.build.context import from_tar
 from dockyard.daemon import workers
 from dockyard.daemon.bridge import BodyReader
 from dockyard.daemon.errors import bad_request
@@ -32,10 +35,6 @@ def _json_map(request: web.Request, name: str) -> dict[str, Any]:
 
 @routes.post("/build")
 async def build(request: web.Request) -> web.StreamResponse:
-    from dockyard.build.builder import BuildError, BuildOptions
-    from dockyard.build.builder import build as run_build
-    from dockyard.build.context import from_tar
-
     network = request.query.get("networkmode", "") or "none"
     if network == "default":
         network = "none"

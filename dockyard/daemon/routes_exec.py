@@ -19,6 +19,7 @@ from dockyard.daemon.hijack import Hijacked, hijack
 from dockyard.daemon.middleware import Routes, query_int
 from dockyard.errors import Conflict
 from dockyard.runtime import stream
+from dockyard.runtime.state import read_state
 
 routes = Routes()
 
@@ -63,8 +64,6 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _find(name: str) -> tuple[Any, Any, Any]:
-    from dockyard.runtime.state import read_state
-
     record, directory = workers.engine().containers.find(name)
     return record, directory, read_state(directory)
 

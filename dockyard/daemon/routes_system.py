@@ -9,9 +9,14 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.daemon import apiversion, sysinfo, workers
+from dockyard.containers.listing import command_text, status_text
+from dockyard.daemon import apiversion, registryops, sysinfo, workers
 from dockyard.daemon.errors import bad_request
+from dockyard.daemon.events import CLOSED, matches
 from dockyard.daemon.middleware import Routes, query_filters
+from dockyard.digest import Digest
+from dockyard.imageops.df import tree_size
+from dockyard.timeutil import parse_rfc3339
 
 routes = Routes()
 
@@ -78,7 +83,6 @@ def _timestamp_ns(text: str | None, now: float) -> int | None:
             return int((now - float(text[:-1]) * units[text[-1]]) * 1_000_000_000)
         except ValueError:
             pass
-    from dockyard.timeutil import parse_rfc3339
 
     try:
         return int(parse_rfc3339(text) * 1_000_000_000)
@@ -88,8 +92,6 @@ def _timestamp_ns(text: str | None, now: float) -> int | None:
 
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    from dockyard.daemon.events import CLOSED, matches
-
     bus = request.app["events"]
     now = time.time()
     since = _timestamp_ns(request.query.get("since"), now)
@@ -128,9 +130,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def _disk_usage(engine: Any) -> dict[str, Any]:
-    from dockyard.containers.listing import command_text
-    from dockyard.imageops.df import tree_size
-
     store = engine.store
     usage = engine.disk_usage()
     containers = engine.containers.list(all=True)
@@ -140,8 +139,6 @@ def _disk_usage(engine: Any) -> dict[str, Any]:
     layer_users: dict[str, int] = {}
     chains: dict[str, list[tuple[str, int]]] = {}
     for image_id, _parent, top, *_rest in store.image_rows():
-        from dockyard.digest import Digest
-
         chain = [
             (str(layer.chain_id), layer.size)
             for layer in store.layer_chain(Digest.parse(top) if top else None)
@@ -189,8 +186,6 @@ def _disk_usage(engine: Any) -> dict[str, Any]:
 
 
 def _status(state: Any) -> str:
-    from dockyard.containers.listing import status_text
-
     return status_text(state)
 
 
@@ -201,8 +196,6 @@ async def system_df(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/auth")
 async def auth(request: web.Request) -> web.StreamResponse:
-    from dockyard.daemon import registryops
-
     try:
         body = await request.json()
     except ValueError:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
-from dockyard import reference
+from dockyard import gojson, reference
 from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive, InvalidReference
@@ -73,17 +73,8 @@ class PlannedMember:
 
 
 def go_json(value: Any) -> bytes:
-    """JSON as Go's encoding/json writes it: compact, HTML characters escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (
-        ("&", "\\u0026"),
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text.encode()
+    """JSON as Go's encoding/json writes it (compact, HTML characters escaped), as bytes."""
+    return gojson.go_json(value).encode()
 
 
 def blob_path(digest: Digest) -> str:
@@ -180,7 +171,7 @@ def default_platform() -> tuple[str, str]:
     return "linux", arch
 
 
-def _quote(text: str) -> str:
+def quoted(text: str) -> str:
     return json.dumps(text)
 
 
@@ -202,7 +193,7 @@ def _tags_from_annotations(annotations: dict[str, str] | None) -> list[str]:
         ref = reference.parse(name)
     except InvalidReference as error:
         raise InvalidArchive(
-            f"invalid archive: invalid image name {_quote(name)}: {error}"
+            f"invalid archive: invalid image name {quoted(name)}: {error}"
         ) from None
     if ref.digest is not None and ref.tag is None:
         return []
@@ -314,7 +305,7 @@ class LayoutReading:
             version = layout.get("imageLayoutVersion")
             if not isinstance(version, str) or not version.startswith("1."):
                 raise InvalidArchive(
-                    f"invalid archive: unsupported OCI layout version {_quote(str(version))}"
+                    f"invalid archive: unsupported OCI layout version {quoted(str(version))}"
                 )
         data = self._read_small(self._member(INDEX_JSON, "archive", False), INDEX_JSON)
         index = parse_manifest_or_index(data)
@@ -351,7 +342,7 @@ class LayoutReading:
             raise InvalidArchive(f"invalid archive: {what}: image indexes nested too deeply")
         if descriptor.media_type not in mt.MANIFESTS | mt.INDEXES:
             raise InvalidArchive(
-                f"invalid archive: {what}: unsupported media type {_quote(descriptor.media_type)}"
+                f"invalid archive: {what}: unsupported media type {quoted(descriptor.media_type)}"
             )
         parsed = parse_manifest_or_index(
             self._read_blob(descriptor, "manifest"), descriptor.media_type
@@ -375,7 +366,7 @@ class LayoutReading:
         if manifest.config.media_type not in mt.CONFIGS:
             raise InvalidArchive(
                 f"invalid archive: manifest config has unsupported media type "
-                f"{_quote(manifest.config.media_type)}: not a container image"
+                f"{quoted(manifest.config.media_type)}: not a container image"
             )
         config = self._read_blob(manifest.config, "config")
         parsed = parse_image_config(config)
@@ -389,7 +380,7 @@ class LayoutReading:
             if descriptor.media_type not in mt.LAYERS:
                 raise InvalidArchive(
                     f"invalid archive: layer {descriptor.digest} has unsupported media type "
-                    f"{_quote(descriptor.media_type)}"
+                    f"{quoted(descriptor.media_type)}"
                 )
             member = self._member(blob_path(descriptor.digest), "manifest layer")
             if member.size != descriptor.size:

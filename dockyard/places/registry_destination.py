@@ -26,6 +26,7 @@ from dockyard.oci import mediatypes as mt
 from dockyard.places.base import Event, Image, Layer, Opener, Report, is_compressed
 from dockyard.places.registry import RegistryRepository
 from dockyard.reference import DEFAULT_TAG
+from dockyard.streams import ObservedReader
 
 PARALLEL_UPLOADS = 5
 COMPRESSIONS = ("gzip", "zstd")
@@ -261,7 +262,7 @@ def _produce(opener: Opener, kind: str | None, keep, progress: _Progress):  # ty
     def produce() -> None:
         try:
             with opener() as raw:
-                counting = _Counting(raw, progress)
+                counting = ObservedReader(raw, lambda data: progress(len(data)))
                 if kind is None:
                     while data := counting.read(1 << 20):
                         Sink().write(data)
@@ -301,27 +302,3 @@ def _produce(opener: Opener, kind: str | None, keep, progress: _Progress):  # ty
                     await asyncio.sleep(0.01)
 
     return chunks(), done()
-
-
-class _Counting:
-    """A reader that reports how many bytes went through it."""
-
-    def __init__(self, stream, report: Callable[[int], None]) -> None:  # type: ignore[no-untyped-def]
-        self._stream = stream
-        self._report = report
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is None:
-            data = self._stream.read(len(buffer))
-            buffer[: len(data)] = data
-            n = len(data)
-        else:
-            n = readinto(buffer) or 0
-        self._report(n)
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._report(len(data))
-        return data

@@ -87,7 +87,7 @@ async def upload_blob(
                 data=_stream_chunks(stream, length, progress, offset),
             ) as response:
                 await repository.session.check(response)
-                location = repository._absolute(response.headers.get("Location") or location)
+                location = repository.absolute_url(response.headers.get("Location") or location)
             offset += length
     await _finish(repository, location, digest)
 
@@ -113,7 +113,7 @@ async def upload_stream(
         data=chunks,
     ) as response:
         await repository.session.check(response)
-        location = repository._absolute(response.headers.get("Location") or location)
+        location = repository.absolute_url(response.headers.get("Location") or location)
     digest = digest_when_done()
     await _finish(repository, location, digest)
     return digest

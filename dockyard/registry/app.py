@@ -8,9 +8,10 @@ import logging
 
 from aiohttp import web
 
-from dockyard.registry import api, api_token, search
+from dockyard.registry import api, api_token, autobuild_web, search
 from dockyard.registry import web as web_pages
 from dockyard.registry.config import RegistryConfig
+from dockyard.registry.gc import GcPolicy, collect_if_due
 from dockyard.registry.manifests import MAX_MANIFEST
 from dockyard.registry.state import STATE, RegistryState
 
@@ -40,8 +41,6 @@ async def _periodic_gc(app: web.Application):
     if config.gc_interval > 0:
 
         async def loop() -> None:
-            from dockyard.registry.gc import GcPolicy, collect_if_due
-
             policy = GcPolicy(
                 grace=config.gc_grace,
                 upload_grace=config.upload_grace,
@@ -87,6 +86,7 @@ def make_app(config: RegistryConfig, state: RegistryState | None = None) -> web.
     for method in ("PUT", "POST", "DELETE"):
         app.router.add_route(method, "/v1/repositories/{name:.+}/star", search.star)
     app.router.add_get("/v1/repositories/{name:.+}", search.repository)
+    autobuild_web.add_routes(app)  # before the web page's /r/{name:.+}
     web_pages.add_routes(app)
     app.on_response_prepare.append(_add_headers)
     app.cleanup_ctx.append(_periodic_gc)

@@ -21,6 +21,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from dockyard import Engine, reference
+from dockyard.build import context as contexts
+from dockyard.build.builder import BuildOptions, build, split_stages
+from dockyard.build.parser import parse
+from dockyard.errors import DockyardError
+from dockyard.registry.accounts import Accounts
 from dockyard.registry.metadata import Metadata
 
 BUILD_ACCOUNT = "autobuild"
@@ -110,7 +116,6 @@ def _record(meta: Metadata, repo: str, **values: object) -> None:
 def _credentials(meta: Metadata, root: str, repo: str) -> dict | None:
     """The build's own account (only when the registry has accounts: creating one would
     close an open registry), allowed to pull and push the repository."""
-    from dockyard.registry.accounts import Accounts
 
     accounts = Accounts(meta)
     if not accounts.has_users():
@@ -135,10 +140,8 @@ def _credentials(meta: Metadata, root: str, repo: str) -> dict | None:
 
 def _bases(text: str) -> list[str]:
     """The images the Dockerfile's stages start from (not scratch, not earlier stages)."""
-    from dockyard.build.builder import _stages
-    from dockyard.build.parser import parse
 
-    _, stages = _stages(parse(text))
+    _, stages = split_stages(parse(text))
     names: set[str] = set()
     bases = []
     for stage in stages:
@@ -153,10 +156,6 @@ def _bases(text: str) -> list[str]:
 def run_build(meta: Metadata, storage: str, repo: str, registry: str, log=print) -> AutomatedBuild:  # type: ignore[no-untyped-def]
     """Build the repository's source and push it to ``registry`` (HOST:PORT of this
     registry); the status and log are recorded whatever happens."""
-    from dockyard import Engine, reference
-    from dockyard.build import context as contexts
-    from dockyard.build.builder import BuildOptions, build
-    from dockyard.errors import DockyardError
 
     entry = get(meta, repo)
     if entry is None:

@@ -17,6 +17,7 @@ from dockyard.registry.api import error_response, json_response
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import is_valid_name
 from dockyard.registry.state import RegistryState, state_of
+from dockyard.registry.web import html, web_identity
 
 
 def _address(state: RegistryState) -> str:
@@ -88,8 +89,6 @@ async def api(request: web.Request) -> web.StreamResponse:
 
 
 async def page(request: web.Request) -> web.StreamResponse:
-    from dockyard.registry.web import html, web_identity
-
     state = state_of(request)
     identity = await web_identity(request, state)
     name = request.match_info["name"]

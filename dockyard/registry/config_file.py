@@ -18,6 +18,8 @@ import os
 import tomllib
 from typing import Any
 
+import yaml
+
 from dockyard.errors import InvalidArgument
 
 # option -> type; the `registry serve` flags, plus anonymous-pull (the flag is its negation)
@@ -53,7 +55,6 @@ def _parse(path: str, text: str) -> object:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InvalidArgument(f"{path}: not valid TOML: {error}") from None
-    import yaml
 
     try:
         return yaml.safe_load(text)

@@ -18,7 +18,7 @@ to the database only through this interface:
   thread they run in that transaction).
 - ``try_lock(name)``: a registry-wide lock that is not waited for (one gc at a time).
 
-``open_metadata(url, storage)`` picks the backend: ``postgresql://...`` or SQLite (no
+``metadata_open.open_metadata(url, storage)`` picks the backend: ``postgresql://...`` or SQLite (no
 URL: ``registry.db`` in the storage directory; or ``sqlite:///path/registry.db``).
 Opening creates the schema when it is absent (see ``migrations``).
 """
@@ -118,26 +118,3 @@ def redact(url: str) -> str:
     if not sep or not at or ":" not in credentials:
         return url
     return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-
-
-def open_metadata(url: str | None, storage: str | None, create: bool = True) -> Metadata:
-    """The metadata backend ``url`` names (default: SQLite in ``storage``), its schema
-    created when absent and, for SQLite, upgraded when older than this code's."""
-    from dockyard.registry import migrations
-
-    meta: Metadata
-    if is_postgres_url(url):
-        from dockyard.registry.metadata_postgres import PostgresMetadata
-
-        meta = PostgresMetadata(url)  # type: ignore[arg-type]
-    else:
-        from dockyard.registry.metadata_sqlite import SqliteMetadata
-
-        meta = SqliteMetadata(sqlite_path(url, storage))
-    if create:
-        try:
-            migrations.ensure(meta)
-        except BaseException:
-            meta.close()
-            raise
-    return meta

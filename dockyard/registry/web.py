@@ -175,9 +175,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from dockyard.registry import autobuild_web
-
-    autobuild_web.add_routes(app)
     app.router.add_get("/", index)
     app.router.add_post("/r/{name:.+}/star", star)
     app.router.add_get("/r/{name:.+}", repository)

@@ -17,7 +17,7 @@ import pytest
 
 from dockyard.registry import migrations, upload_state
 from dockyard.registry.gc import GcBusy, GcPolicy, collect, collect_if_due
-from dockyard.registry.metadata import open_metadata
+from dockyard.registry.metadata_open import open_metadata
 from dockyard.registry.storage.filesystem import FilesystemDriver
 from dockyard.registry.tokens import load_key
 from tests.registry.conftest import (

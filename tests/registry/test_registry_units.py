@@ -8,7 +8,7 @@ import pytest
 
 from dockyard.registry.blobfile import parse_range
 from dockyard.registry.errors import RegistryError, error_body
-from dockyard.registry.metadata import open_metadata
+from dockyard.registry.metadata_open import open_metadata
 from dockyard.registry.names import check_name, check_tag, parse_digest
 from dockyard.registry.passwords import hash_password, verify_password
 from dockyard.registry.search import RepoSummary, rank

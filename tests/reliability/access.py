@@ -230,7 +230,7 @@ def setup(directory: Path) -> tuple[World, object]:
             storage, "user", "add", user, "--password-stdin", *extra, stdin=password + "\n"
         )
     registry = start_registry(storage)
-    from dockyard.registry.metadata import open_metadata
+    from dockyard.registry.metadata_open import open_metadata
     from dockyard.registry.tokens import load_key
 
     # the key is in the registry's metadata database: load_key reads it
