@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -124,7 +125,7 @@ def test_token_login_and_push_to_dockyard_registry(cli, client_env, busybox_tar,
     storage = tmp_path / "dockyard-registry"
     added = subprocess.run(
         [
-            "python",
+            sys.executable,
             "-m",
             "dockyard.cli.main",
             "registry",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_search_dockyard_registry(cli, client_env, tmp_path, busybox_tar):  # ty
         cli("push", f"{server.host}/library/busybox:latest")
         subprocess.run(
             [
-                "python",
+                sys.executable,
                 "-m",
                 "dockyard.cli.main",
                 "registry",
