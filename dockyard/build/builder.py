@@ -13,9 +13,12 @@ import copy
 import json
 import os
 import posixpath
+import shutil
+import tempfile
 
-from dockyard.build import cache, history, steps
+from dockyard.build import cache, copying, history, remote, steps
 from dockyard.build.buildargs import BuildArgs
+from dockyard.build.contexthash import HOST
 from dockyard.build.parser import (
     DockerfileParseError,
     Instruction,
@@ -83,7 +86,7 @@ class _State:
         return env + self.args.filter_allowed(env)
 
 
-def _stages(instructions: list[Instruction]) -> tuple[list[Instruction], list[Stage]]:
+def split_stages(instructions: list[Instruction]) -> tuple[list[Instruction], list[Stage]]:
     meta: list[Instruction] = []
     stages: list[Stage] = []
     for instruction in instructions:
@@ -165,8 +168,11 @@ def validate(instruction: Instruction) -> None:
 
 
 class Builder:
-    def __init__(self, store: Store, context: BuildContext, options: BuildOptions) -> None:
+    def __init__(
+        self, store: Store, context: BuildContext, options: BuildOptions, containers: Any
+    ) -> None:
         self.store = store
+        self.containers = containers  # engine.containers.Containers on the same store
         self.context = context
         self.options = options
         self.escape = "\\"
@@ -178,7 +184,7 @@ class Builder:
     def run(self) -> Iterator[dict[str, Any]]:
         text = self.context.dockerfile
         instructions, found, self.escape = parse_with_warnings(text, self.context.dockerfile_name)
-        meta, stages = _stages(instructions)
+        meta, stages = split_stages(instructions)
         for key, value in sorted(self.options.labels.items()):
             # Docker appends one `LABEL key=value` step per --label to the last stage
             stages[-1].instructions.append(
@@ -525,7 +531,7 @@ class Builder:
             volume_dirs.append(directory)
             volumes.append(f"{directory}:{path}")
         container = steps.create(
-            self.store,
+            self.containers,
             state.image_id,
             cmd,
             env=env + build_args,
@@ -540,7 +546,7 @@ class Builder:
                     _make_workdir(tree, path)
         yield _stream(f" ---> Running in {container[:12]}\n")
         try:
-            code = yield from _relay(steps.run(self.store, container))
+            code = yield from _relay(steps.run(self.containers, container))
         finally:
             import shutil
 
@@ -548,13 +554,13 @@ class Builder:
                 shutil.rmtree(directory, ignore_errors=True)
         if code != 0:
             if self.options.force_remove:
-                steps.remove(self.store, container)
+                steps.remove(self.containers, container)
                 yield _stream(f"Removing intermediate container {container[:12]}\n")
             raise BuildError(
                 f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code
             )
         state.image_id = steps.commit(
-            self.store,
+            self.containers,
             container,
             config=_image_config(state),
             run_config=probe_config,
@@ -565,7 +571,7 @@ class Builder:
 
     def _remove(self, container: str) -> Iterator[dict[str, Any]]:
         if self.options.remove or self.options.force_remove:
-            steps.remove(self.store, container)
+            steps.remove(self.containers, container)
             yield _stream(f"Removing intermediate container {container[:12]}\n")
 
     def _tree_step(
@@ -586,7 +592,7 @@ class Builder:
                     run_config=run_config, created_by=created_by, author=state.maintainer,
                 )  # fmt: skip
             return
-        container = steps.create(self.store, state.image_id, run_config["Cmd"])
+        container = steps.create(self.containers, state.image_id, run_config["Cmd"])
         if hostname:
             run_config = dict(run_config, Hostname=container[:12])
             run_config["Labels"] = run_config.get("Labels") or {}
@@ -596,14 +602,14 @@ class Builder:
             with steps.tree_of(self.store, container) as tree:
                 work(tree)
             state.image_id = steps.commit(
-                self.store, container, config=_image_config(state), run_config=run_config,
+                self.containers, container, config=_image_config(state), run_config=run_config,
                 created_by=created_by, author=state.maintainer,
             )  # fmt: skip
         except BaseException:
-            steps.remove(self.store, container)
+            steps.remove(self.containers, container)
             raise
         if quiet:
-            steps.remove(self.store, container)
+            steps.remove(self.containers, container)
         else:
             yield from self._remove(container)
 
@@ -693,19 +699,44 @@ class Builder:
                 with steps.scratch_tree(self.store) as empty:
                     yield empty
                 return
-            container = steps.create(self.store, image, ["/bin/sh", "-c", "#(nop) COPY --from"])
+            container = steps.create(self.containers, image, ["/bin/sh", "-c", "#(nop) COPY --from"])
             try:
                 with steps.tree_of(self.store, container) as view:
                     yield view
             finally:
-                steps.remove(self.store, container)
+                steps.remove(self.containers, container)
 
         return tree()
 
     def _add_urls(self, state, instruction, sources, dest, chown):  # type: ignore[no-untyped-def]
-        from dockyard.build import remote
-
-        yield from remote.add_urls(self, state, sources, dest, chown)
+        """ADD with URL sources (and possibly local ones beside them)."""
+        directory = tempfile.mkdtemp(prefix="build-download-", dir=self.store.tmp)
+        yield {"stream": "\n"}  # where Docker's client ends its (terminal-only) download bar
+        try:
+            found: list[copying.Source] = []
+            for text in sources:
+                if text.startswith(("http://", "https://")):
+                    try:
+                        path = remote.download(text, directory)
+                    except InvalidArgument as error:
+                        raise BuildError(str(error)) from None
+                    downloaded = copying.find_sources(
+                        directory, [os.path.basename(path)], wildcards=False, headers=HOST
+                    )
+                    for source in downloaded:  # Docker's URL sources carry the bare sum,
+                        source.checksum = source.checksum.removeprefix("file:")
+                        source.extract = False  # and a downloaded archive stays a file
+                    found += downloaded
+                else:
+                    try:
+                        found += copying.find_sources(
+                            str(self.context.root), [text], headers=self.context.modes
+                        )
+                    except copying.CopyError as error:
+                        raise BuildError(f"ADD failed: {error}") from None
+            yield from self._copy_step(state, "ADD", found, dest, chown)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _relay(
@@ -805,12 +836,14 @@ def _stderr(text: str) -> dict[str, Any]:
     return {"stream": f"\x1b[91m{text}\x1b[0m"}
 
 
-def build(store: Store, context: BuildContext, options: BuildOptions) -> Iterator[dict[str, Any]]:
+def build(
+    store: Store, context: BuildContext, options: BuildOptions, containers: Any
+) -> Iterator[dict[str, Any]]:
     """Run a build; yields Docker's build messages. The last message is
     {"aux": {"ID": image}} then the "Successfully ..." lines, or an error message."""
     from dockyard import reference
 
-    builder = Builder(store, context, options)
+    builder = Builder(store, context, options, containers)
     tags = []
     for tag in options.tags:
         try:

@@ -10,19 +10,14 @@ from __future__ import annotations
 import email.utils
 import os
 import posixpath
-import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 
-from dockyard.build import copying
-from dockyard.build.contexthash import HOST
 from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from typing import Any
+    pass
 
 MAX_DOWNLOAD = 8 << 30
 TIMEOUT = 60
@@ -67,39 +62,6 @@ def download(url: str, directory: str) -> str:
         except (TypeError, ValueError):
             pass
     return path
-
-
-def add_urls(builder, state, sources: list[str], dest: str, chown: str) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """ADD with URL sources (and possibly local ones beside them)."""
-    from dockyard.build.builder import BuildError
-
-    directory = tempfile.mkdtemp(prefix="build-download-", dir=builder.store.tmp)
-    yield {"stream": "\n"}  # where Docker's client ends its (terminal-only) download bar
-    try:
-        found: list[copying.Source] = []
-        for text in sources:
-            if text.startswith(("http://", "https://")):
-                try:
-                    path = download(text, directory)
-                except InvalidArgument as error:
-                    raise BuildError(str(error)) from None
-                downloaded = copying.find_sources(
-                    directory, [os.path.basename(path)], wildcards=False, headers=HOST
-                )
-                for source in downloaded:  # Docker's URL sources carry the bare sum,
-                    source.checksum = source.checksum.removeprefix("file:")
-                    source.extract = False  # and a downloaded archive stays a file
-                found += downloaded
-            else:
-                try:
-                    found += copying.find_sources(
-                        str(builder.context.root), [text], headers=builder.context.modes
-                    )
-                except copying.CopyError as error:
-                    raise BuildError(f"ADD failed: {error}") from None
-        yield from builder._copy_step(state, "ADD", found, dest, chown)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def fetch_context(url: str, dockerfile: str | None, work_dir: str | None):  # type: ignore[no-untyped-def]

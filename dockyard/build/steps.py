@@ -1,7 +1,8 @@
 """The builder's hands: containers for RUN (and for COPY/ADD/WORKDIR trees), commits.
 
 Containers are created, started, committed and removed through engine.containers, as
-`dockyard run` and `dockyard commit` are; a COPY/ADD/WORKDIR step writes into the
+`dockyard run` and `dockyard commit` are (handed in by the caller as ``containers``:
+the engine sits above the builder, whose ``engine.images.build`` runs it); a COPY/ADD/WORKDIR step writes into the
 container's tree (containers.copy.writable_view, the `cp` rule); a step that changes
 only the config, or one on `scratch`, is committed without a container
 (containers.commit.commit_tree): Docker's result is the same image."""
@@ -31,7 +32,7 @@ class StepFailed(DockyardError):
 
 
 def create(
-    store: Store,
+    containers: Any,
     image: Digest,
     command: list[str],
     *,
@@ -41,9 +42,7 @@ def create(
     network: str = "none",
     volumes: list[str] | None = None,
 ) -> str:
-    from dockyard.engine.containers import Containers
-
-    record = Containers(store).create(
+    record = containers.create(
         str(image),
         command,
         entrypoint="",
@@ -57,13 +56,11 @@ def create(
     return record.id
 
 
-def run(store: Store, container: str) -> Generator[tuple[bool, bytes], None, int]:
+def run(containers: Any, container: str) -> Generator[tuple[bool, bytes], None, int]:
     """Start the container; yield its output as it comes ((is stderr, bytes)); return its
     exit code."""
-    from dockyard.engine.containers import Containers
     from dockyard.runtime import stream
 
-    containers = Containers(store)
     started = containers.start(container, attach=True)
     if started is None or started.client is None:
         raise StepFailed("the build container did not start", 1)
@@ -100,10 +97,8 @@ def run(store: Store, container: str) -> Generator[tuple[bool, bytes], None, int
     return int(code or 0)
 
 
-def remove(store: Store, container: str) -> None:
-    from dockyard.engine.containers import Containers
-
-    Containers(store).remove(container, force=True)
+def remove(containers: Any, container: str) -> None:
+    containers.remove(container, force=True)
 
 
 @contextlib.contextmanager
@@ -127,7 +122,7 @@ def scratch_tree(store: Store) -> Iterator[str]:
 
 
 def commit(
-    store: Store,
+    containers: Any,
     container: str,
     *,
     config: dict[str, Any],
@@ -135,9 +130,7 @@ def commit(
     created_by: str,
     author: str,
 ) -> Digest:
-    from dockyard.engine.containers import Containers
-
-    return Containers(store).commit(
+    return containers.commit(
         container,
         author=author,
         config=config,

@@ -12,6 +12,7 @@ import sys
 
 from dockyard.cli.registry_options import (
     metadata_url,
+    open_registry_metadata,
     registry_options,
     repo_name,
     storage_dir,
@@ -66,14 +67,6 @@ def _s3_keys(options: dict) -> dict[str, str]:
             if options.get(f"s3-{name.replace('_', '-')}")}  # fmt: skip
 
 
-def _open_metadata(args: argparse.Namespace):
-    from dockyard.registry.metadata_open import open_metadata
-
-    url = metadata_url(args)
-    storage = storage_dir(args) if url is None else registry_options(args).get("storage")
-    return open_metadata(url, storage)
-
-
 def _gc(args: argparse.Namespace) -> int:
     from dockyard.registry.gc import GcPolicy, collect
     from dockyard.registry.storage import open_driver
@@ -81,10 +74,10 @@ def _gc(args: argparse.Namespace) -> int:
     storage = storage_dir(args)
     if metadata_url(args) is None and not os.path.exists(os.path.join(storage, "registry.db")):
         raise InvalidArgument(f"no registry storage at {storage}")
-    meta = _open_metadata(args)
+    meta = open_registry_metadata(args)
     try:
         report = collect(
-            open_driver(storage, _s3_keys(_options(args))),
+            open_driver(storage, _s3_keys(registry_options(args))),
             meta,
             GcPolicy(
                 grace=args.grace,
@@ -137,7 +130,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _accounts(args: argparse.Namespace):
     from dockyard.registry.accounts import Accounts
 
-    return Accounts(_open_metadata(args))
+    return Accounts(open_registry_metadata(args))
 
 
 def _read_password(args: argparse.Namespace) -> str:

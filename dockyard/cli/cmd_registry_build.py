@@ -10,20 +10,20 @@ from dockyard.errors import DockyardError, InvalidArgument
 
 
 def _meta(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dockyard.cli.cmd_registry import _open_metadata
+    from dockyard.cli.registry_options import open_registry_metadata
 
-    return _open_metadata(args)
+    return open_registry_metadata(args)
 
 
 def _set_automated(args: argparse.Namespace) -> int:
-    from dockyard.cli.cmd_registry import _repo_name
+    from dockyard.cli.registry_options import repo_name
     from dockyard.registry.autobuild import set_automated
 
     source = os.path.abspath(args.source)
     if not os.path.exists(source):
         raise InvalidArgument(f"source {args.source}: no such directory or file")
     try:
-        set_automated(_meta(args), _repo_name(args.repo), source, args.file, args.tag,
+        set_automated(_meta(args), repo_name(args.repo), source, args.file, args.tag,
                       args.network)  # fmt: skip
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
@@ -39,11 +39,11 @@ def _unset_automated(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dockyard.cli.cmd_registry import _storage
+    from dockyard.cli.registry_options import storage_dir
     from dockyard.registry.autobuild import run_build
 
     try:
-        result = run_build(_meta(args), _storage(args), args.repo, args.registry,
+        result = run_build(_meta(args), storage_dir(args), args.repo, args.registry,
                            log=lambda line: print(line, flush=True))  # fmt: skip
     except DockyardError as error:
         sys.stderr.write(f"Error: {error}\n")

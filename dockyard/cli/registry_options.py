@@ -60,3 +60,12 @@ def repo_name(name: str) -> str:
     if not PATH_RE.match(name):
         raise InvalidArgument(f"invalid repository name: {name}")
     return name
+
+
+def open_registry_metadata(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The registry metadata the options name (--metadata, else SQLite in --storage)."""
+    from dockyard.registry.metadata_open import open_metadata
+
+    url = metadata_url(args)
+    storage = storage_dir(args) if url is None else registry_options(args).get("storage")
+    return open_metadata(url, storage)

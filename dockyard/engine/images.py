@@ -61,6 +61,7 @@ class Images:
         from dockyard.build import context as contexts
         from dockyard.build.builder import BuildOptions
         from dockyard.build.builder import build as run_build
+        from dockyard.engine.containers import Containers
 
         options = BuildOptions(
             tags=list(tags or []), build_args=dict(build_args or {}), target=target,
@@ -73,7 +74,7 @@ class Images:
         else:
             made = contexts.from_tar(context, dockerfile, work)
         with made:
-            yield from run_build(self.store, made, options)
+            yield from run_build(self.store, made, options, Containers(self.store))
 
     # ------------------------------------------------------------ listing and inspection
 

@@ -25,7 +25,7 @@ from dockyard import Engine, reference
 from dockyard.build import context as contexts
 from dockyard.build.builder import BuildOptions, build, split_stages
 from dockyard.build.parser import parse
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.registry.accounts import Accounts
 from dockyard.registry.metadata import Metadata
 
@@ -53,8 +53,6 @@ def work_root(storage: str) -> str:
     if explicit:
         return explicit
     if "://" in storage:
-        from dockyard.errors import InvalidArgument
-
         raise InvalidArgument(
             "automated builds need a local directory: set DOCKYARD_REGISTRY_BUILD_ROOT"
         )
@@ -186,8 +184,8 @@ def run_build(meta: Metadata, storage: str, repo: str, registry: str, log=print)
                 engine.images.pull(here, auth=auth)
                 engine.images.tag(here, base)
             target = f"{registry}/{repo}:{entry.tag}"
-            for event in build(engine.store, context, BuildOptions(tags=[target],
-                                                                   network=entry.network)):  # fmt: skip
+            options = BuildOptions(tags=[target], network=entry.network)
+            for event in build(engine.store, context, options, engine.containers):
                 if "stream" in event:
                     note(event["stream"])
                 elif "aux" in event:

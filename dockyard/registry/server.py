@@ -17,8 +17,9 @@ from aiohttp.log import access_logger
 from dockyard.errors import InvalidArgument
 from dockyard.registry.app import make_app
 from dockyard.registry.config import RegistryConfig
-from dockyard.registry.metadata import open_metadata
+from dockyard.registry.metadata_open import open_metadata
 from dockyard.registry.storage import open_driver
+from dockyard.registry.tuning import freeze_startup_objects, keep_buffers_in_heap
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -58,8 +59,6 @@ def _listen(config: RegistryConfig) -> socket.socket:
 
 
 def _run(config: RegistryConfig, sock: socket.socket, context, access_log: bool, announce) -> None:
-    from dockyard.registry.tuning import freeze_startup_objects
-
     app = make_app(config)
     freeze_startup_objects()
     web.run_app(
@@ -102,7 +101,6 @@ def _supervise(children: list[int]) -> int:
 def serve(config: RegistryConfig, access_log: bool = False, workers: int = 1) -> int:
     """Serve until interrupted. ``workers`` > 1 forks processes sharing the listening
     socket (and the storage and the metadata database); the first one runs periodic gc."""
-    from dockyard.registry.tuning import keep_buffers_in_heap
 
     if workers < 1:
         raise InvalidArgument("--workers must be at least 1")

@@ -11,7 +11,7 @@ from dockyard.registry.access import Access
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
-from dockyard.registry.metadata import open_metadata
+from dockyard.registry.metadata_open import open_metadata
 from dockyard.registry.storage import StorageDriver, open_driver
 from dockyard.registry.uploads import Uploads
 

@@ -1,7 +1,8 @@
 """No module reaches into another module's private names: no ``from dockyard.x import
 _name`` (a private submodule aside, which the import contract polices) and no
-``something._name`` except on ``self``/``cls`` or on a module of the standard library
-or a third-party package. What needs sharing gets a public name in its module."""
+``something._name`` for a ``_name`` this module does not define itself, except on
+``self``/``cls`` or on a module of the standard library or a third-party package.
+What needs sharing gets a public name in its module."""
 
 from __future__ import annotations
 
@@ -27,9 +28,27 @@ def _is_module(package_root: Path, dotted: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
+def _private_names_defined(tree: ast.Module) -> set[str]:
+    """Private names this module defines: functions, methods, classes, and names
+    assigned (``_x = ...``, ``self._x = ...``, ``__slots__`` entries aside)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {name for name in names if _is_private(name)}
+
+
 def private_reaches(source: str, package_root: Path) -> list[str]:
-    """The reaches into private names in one module's source (line: text)."""
+    """The reaches into private names in one module's source (line: text): a private
+    name used here that another module defines."""
     tree = ast.parse(source)
+    own = _private_names_defined(tree)
     outside: set[str] = set()  # names bound to modules from outside the project
     found = []
     for node in ast.walk(tree):
@@ -47,7 +66,7 @@ def private_reaches(source: str, package_root: Path) -> list[str]:
                 ):
                     found.append(f"{node.lineno}: from {node.module} import {alias.name}")
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+        if isinstance(node, ast.Attribute) and _is_private(node.attr) and node.attr not in own:
             owner = node.value
             if isinstance(owner, ast.Name) and owner.id in ({"self", "cls"} | outside):
                 continue
@@ -72,11 +91,14 @@ def test_the_check_sees_both_kinds_of_reach() -> None:
         "import os\n"
         "from dockyard.store.store import _helper\n"
         "from dockyard.layers import _archive\n"  # a private module: the contract's business
-        "def f(store):\n"
+        "class Mine:\n"
+        "    def _own(self): ...\n"
+        "def f(store, mine):\n"
         "    os._exit(0)\n"  # the standard library's: not ours to judge
+        "    mine._own()\n"  # defined in this module: its own business
         "    return store._lock(), self._fine\n"
     )
     assert private_reaches(source, REPO / "dockyard") == [
         "2: from dockyard.store.store import _helper",
-        "6: store._lock",
+        "9: store._lock",
     ]
