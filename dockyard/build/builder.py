@@ -169,10 +169,18 @@ def validate(instruction: Instruction) -> None:
 
 class Builder:
     def __init__(
-        self, store: Store, context: BuildContext, options: BuildOptions, containers: Any
+        self,
+        store: Store,
+        context: BuildContext,
+        options: BuildOptions,
+        images: Any,
+        containers: Any,
     ) -> None:
         self.store = store
-        self.containers = containers  # engine.containers.Containers on the same store
+        # The caller's engine.images and engine.containers on the same store: the engine
+        # sits above the builder (engine.images.build runs it), so they are handed in.
+        self.images = images
+        self.containers = containers
         self.context = context
         self.options = options
         self.escape = "\\"
@@ -280,10 +288,8 @@ class Builder:
                     yield from self.dispatch(state, instruction)
 
     def _base_image(self, name: str) -> Digest:
-        from dockyard.engine.images import Images
-
         try:
-            return Images(self.store).resolve(name)
+            return self.images.resolve(name)
         except (NotFound, InvalidArgument):
             raise BuildError(
                 f"No such image: {name} (build does not pull: `dockyard pull {name}` first)"
@@ -837,13 +843,13 @@ def _stderr(text: str) -> dict[str, Any]:
 
 
 def build(
-    store: Store, context: BuildContext, options: BuildOptions, containers: Any
+    store: Store, context: BuildContext, options: BuildOptions, images: Any, containers: Any
 ) -> Iterator[dict[str, Any]]:
     """Run a build; yields Docker's build messages. The last message is
     {"aux": {"ID": image}} then the "Successfully ..." lines, or an error message."""
     from dockyard import reference
 
-    builder = Builder(store, context, options, containers)
+    builder = Builder(store, context, options, images, containers)
     tags = []
     for tag in options.tags:
         try:

@@ -86,7 +86,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             out.write(f"Sending build context to Docker daemon  {_human(ctx.size)}\n\n")
             out.flush()
         try:
-            for event in build(store, ctx, options, engine.containers):
+            for event in build(store, ctx, options, engine.images, engine.containers):
                 if "stream" in event and not args.quiet:
                     out.write(event["stream"])
                     out.flush()

@@ -60,7 +60,7 @@ async def build(request: web.Request) -> web.StreamResponse:
         engine = workers.engine()
         body = BodyReader(request.content, loop)
         with from_tar(body, dockerfile, str(engine.store.tmp)) as context:
-            events = run_build(engine.store, context, options, engine.containers)
+            events = run_build(engine.store, context, options, engine.images, engine.containers)
             started = False
             try:
                 for event in events:

@@ -74,7 +74,7 @@ class Images:
         else:
             made = contexts.from_tar(context, dockerfile, work)
         with made:
-            yield from run_build(self.store, made, options, Containers(self.store))
+            yield from run_build(self.store, made, options, self, Containers(self.store))
 
     # ------------------------------------------------------------ listing and inspection
 

@@ -185,7 +185,7 @@ def run_build(meta: Metadata, storage: str, repo: str, registry: str, log=print)
                 engine.images.tag(here, base)
             target = f"{registry}/{repo}:{entry.tag}"
             options = BuildOptions(tags=[target], network=entry.network)
-            for event in build(engine.store, context, options, engine.containers):
+            for event in build(engine.store, context, options, engine.images, engine.containers):
                 if "stream" in event:
                     note(event["stream"])
                 elif "aux" in event:
