@@ -42,7 +42,7 @@ def _context(args: argparse.Namespace, work_dir: str):  # type: ignore[no-untype
 
 
 def _human(size: int) -> str:
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     return human_size(size, 4)
 
@@ -115,7 +115,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_builder_prune(args: argparse.Namespace) -> int:
-    from dockyard.cli.humanize import human_size
+    from dockyard.humanize import human_size
 
     if not args.force:
         sys.stdout.write(

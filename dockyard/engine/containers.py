@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dockyard.containers.record import ContainerRecord
     from dockyard.digest import Digest
     from dockyard.runtime.jsonlog import LogEntry
-    from dockyard.runtime.spawn import Started
+    from dockyard.containers.spawn import Started
     from dockyard.store import Store
 
 

@@ -4,7 +4,7 @@
 
 Starts a private containerd + dockerd (Debian's docker.io, the way bench/peers.py
 starts one: its own root, state and sockets in a temporary directory, no bridge,
-no iptables), loads the busybox base that `python -m dockyard.baseimages busybox`
+no iptables), loads the busybox base that `python -m dockyard.devtools.baseimages busybox`
 builds (`docker import --change 'CMD ["sh"]'`, as dockyard's tests import it), then
 for each case runs `DOCKER_BUILDKIT=0 docker build` on the prepared context, saves
 the image and writes tests/build/reference/<case>.json: the build's exit code,
@@ -42,7 +42,7 @@ def _universal(data: bytes) -> str:
 
 
 def record(names: list[str]) -> None:
-    from dockyard.baseimages import ensure_base_image
+    from dockyard.devtools.baseimages import ensure_base_image
 
     install_peers()
     busybox = ensure_base_image("busybox")
