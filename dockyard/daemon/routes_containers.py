@@ -9,11 +9,25 @@ from typing import Any
 
 from aiohttp import web
 
+from dockyard.containers import lifecycle
+from dockyard.containers import record as records
+from dockyard.containers.inspect import mount_points
+from dockyard.containers.lifecycle import ContainerStartError
+from dockyard.containers.listing import (
+    STATUSES,
+    command_text,
+    container_sizes,
+    image_text,
+    status_text,
+)
 from dockyard.daemon import workers
 from dockyard.daemon.bridge import ResponseWriter
+from dockyard.daemon.createspec import create_arguments, fix_record
 from dockyard.daemon.errors import ApiError, bad_request
 from dockyard.daemon.middleware import Routes, query_bool, query_filters, query_int
 from dockyard.errors import Conflict
+from dockyard.runtime import stream as framing
+from dockyard.runtime.state import read_state
 
 routes = Routes()
 
@@ -60,15 +74,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.StreamResponse:
-    from dockyard.daemon.createspec import create_arguments, fix_record
-
     body = await _json_body(request)
     name = request.query.get("name") or None
     arguments = create_arguments(name, body)
 
     def job(engine: Any) -> Any:
-        from dockyard.containers import record as records
-
         record = engine.containers.create(**arguments)
         if fix_record(record, body):
             records.save(engine.containers.find(record.id)[1], record)
@@ -84,8 +94,6 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/containers/{name}/start")
 async def start(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.lifecycle import ContainerStartError
-
     try:
         started, _record = await request.app["hub"].start(_name(request))
     except ContainerStartError as error:
@@ -129,8 +137,6 @@ async def stop(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/containers/{name}/kill")
 async def kill(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers import lifecycle
-
     name = _name(request)
     signal = request.query.get("signal") or "SIGKILL"
 
@@ -195,8 +201,6 @@ async def restart(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/containers/{name}/wait")
 async def wait(request: web.Request) -> web.StreamResponse:
-    from dockyard.runtime.state import read_state
-
     condition = request.query.get("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise bad_request(f"invalid condition: {condition!r}")
@@ -292,9 +296,6 @@ async def prune(request: web.Request) -> web.StreamResponse:
 
 
 def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
-    from dockyard.containers.inspect import mount_points
-    from dockyard.containers.listing import command_text, image_text, status_text
-
     record = summary.record
     document: dict[str, Any] = {
         "Id": record.id,
@@ -312,7 +313,6 @@ def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
         "Mounts": mount_points(record),
     }
     if size:  # as the CLI's ps -s and inspect -s count them (overlay2's DiffSize)
-        from dockyard.containers.listing import container_sizes
 
         document["SizeRw"], document["SizeRootFs"] = container_sizes(store, summary)
     return document
@@ -320,8 +320,6 @@ def summary_document(store: Any, summary: Any, size: bool) -> dict[str, Any]:
 
 @routes.get("/containers/json")
 async def list_containers(request: web.Request) -> web.StreamResponse:
-    from dockyard.containers.listing import STATUSES
-
     filters = query_filters(request)
     for key, values in filters.items():
         if key not in CONTAINER_FILTERS:
@@ -356,8 +354,6 @@ async def inspect(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/containers/{name}/logs")
 async def logs(request: web.Request) -> web.StreamResponse:
-    from dockyard.runtime import stream as framing
-
     name = _name(request)
     want_stdout = query_bool(request, "stdout")
     want_stderr = query_bool(request, "stderr")

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from dockyard.containers.execute import ExecResult
     from dockyard.containers.listing import ContainerSummary
     from dockyard.containers.record import ContainerRecord
+    from dockyard.containers.spawn import Started
     from dockyard.digest import Digest
     from dockyard.runtime.jsonlog import LogEntry
-    from dockyard.containers.spawn import Started
     from dockyard.store import Store
 
 

@@ -26,6 +26,7 @@ from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import Descriptor
 from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
 from dockyard.places.layout_format import ArchiveImage, ArchiveLayer
+from dockyard.streams import ObservedReader
 
 CHUNK = 1 << 20
 # an OCI manifest names layers by OCI media types (Docker's name the same bytes)
@@ -113,7 +114,7 @@ class LayoutWriter:
         raw_hash = hashlib.sha256()
         size = 0
         with os.fdopen(fd, "wb") as out, opener() as raw:
-            stream: BinaryIO = _Hashing(raw, raw_hash)  # type: ignore[assignment]
+            stream: BinaryIO = ObservedReader(raw, raw_hash.update)  # type: ignore[assignment]
             if self.plain and is_compressed(layer.media_type):
                 from dockyard.layers.compression import open_decompressed
 
@@ -155,22 +156,6 @@ class LayoutWriter:
 
     def close(self) -> None:
         self._spool.cleanup()
-
-
-class _Hashing:
-    def __init__(self, stream: BinaryIO, hasher) -> None:  # type: ignore[no-untyped-def]
-        self._stream = stream
-        self._hasher = hasher
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._hasher.update(data)
-        return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _decompressing(opener: Opener) -> Opener:

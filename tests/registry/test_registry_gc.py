@@ -22,7 +22,7 @@ HOURS = 7200.0
 
 def backdate(registry, seconds: float = HOURS) -> None:
     """Make everything stored so far look old (as if pushed hours ago)."""
-    from dockyard.registry.metadata import open_metadata
+    from dockyard.registry.metadata_open import open_metadata
 
     storage = registry.storage
     meta = open_metadata(registry.metadata, storage)
@@ -173,7 +173,7 @@ def test_gc_beside_pushes_loses_nothing(registry):
     """Pushes (some reusing old unreferenced layers, as "Layer already exists" does) run
     while gc sweeps again and again; every push succeeds and every image stays whole."""
     from dockyard.registry.gc import GcPolicy, collect
-    from dockyard.registry.metadata import open_metadata
+    from dockyard.registry.metadata_open import open_metadata
 
     storage = registry.storage
     setup = Client(registry.url)
