@@ -27,6 +27,10 @@ import uuid
 SUPERUSER = "postgres"
 START_TIMEOUT = 60.0
 KEPT_TABLES = ("settings", "schema_migrations")
+# A test session killed outright (no fixture teardown) must not leave the server behind:
+# it gets SIGINT (PostgreSQL's fast shutdown) when the process that started it dies.
+# setpriv execs postgres, so the PID stays the one to stop.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "INT", "--"] if shutil.which("setpriv") else []
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
@@ -100,7 +104,7 @@ class PostgresServer:
         options += [f"-cport={self.port}", f"-cunix_socket_directories={self.base}"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [os.path.join(self.bin, "postgres"), "-D", self.data, *options],
+                [*DIE_WITH_PARENT, os.path.join(self.bin, "postgres"), "-D", self.data, *options],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
