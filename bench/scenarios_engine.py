@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import archives, daemon_api, harness
+from bench import archives, daemon_api, harness, scenarios_pull
 from bench.harness import Context
 from bench.peers import REPO, Docker, Engine
 
@@ -452,7 +452,8 @@ def build(ctx: Context) -> None:
     build_scenarios(ctx)
 
 
-ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction, build]
+ALL = [images, run_rm, commit, save_load, export_import, history, rmi_layers, extraction, build,
+       scenarios_pull.pull_300]  # fmt: skip
 # The keys of ALL's scenarios (what --only can name), for deciding whether a pass is needed.
 KEYS = ("images-2", "images-pip", "images-500", "run", "commit", "save", "load-present", "load-absent",
-        "export", "import", "history", "rmi", "extract", "build")  # fmt: skip
+        "export", "import", "history", "rmi", "extract", "build", *scenarios_pull.KEYS)  # fmt: skip

@@ -8,17 +8,43 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
+import ssl
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 
-from dockyard.client import credentials as creds
-from dockyard.client.challenge import Challenge, pick_challenge
-from dockyard.client.daemonconfig import DaemonConfig
-from dockyard.client.errors import RegistryError, Unauthorized, describe, from_response
+def _import_aiohttp_without_its_tls_contexts() -> None:
+    """aiohttp builds two TLS contexts when it is imported, loading the system's CA
+    bundle twice (0.15-0.3 s here, most of a small pull's time, and paid by every pull,
+    push, login and search against a loopback registry that never speaks TLS). Every
+    request here passes its own context (``RegistrySession._ssl``), so the import skips
+    loading them; anything else in the process relying on aiohttp's default verified
+    context would fail verification (closed, never open)."""
+    if "aiohttp" in sys.modules:
+        return
+    ssl.SSLContext.set_default_verify_paths = lambda self: None  # type: ignore[method-assign]
+    try:
+        import aiohttp  # noqa: F401
+    finally:
+        del ssl.SSLContext.set_default_verify_paths  # the C method again
+
+
+_import_aiohttp_without_its_tls_contexts()
+import aiohttp  # noqa: E402
+
+from dockyard.client import credentials as creds  # noqa: E402
+from dockyard.client.challenge import Challenge, pick_challenge  # noqa: E402
+from dockyard.client.daemonconfig import DaemonConfig  # noqa: E402
+from dockyard.client.errors import (  # noqa: E402
+    RegistryError,
+    Unauthorized,
+    describe,
+    from_response,
+)
 
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 TOKEN_MIN_LIFETIME = 60
@@ -36,6 +62,14 @@ def new_http_session(connections: int = 16) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=None, connect=30, sock_read=300),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+@functools.cache
+def verified_tls_context() -> ssl.SSLContext:
+    """The system's CAs, loaded on the first request to a registry that speaks TLS."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(("http/1.1",))
+    return context
 
 
 def registry_host(domain: str) -> str:
@@ -95,7 +129,7 @@ class RegistrySession:
         return self._credentials
 
     def _ssl(self) -> Any:
-        return False if self.insecure else None
+        return False if self.insecure else verified_tls_context()
 
     # ------------------------------------------------------------ endpoint and ping
 
