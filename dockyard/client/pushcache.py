@@ -48,11 +48,3 @@ def remember(
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
-
-
-def forget(connection: sqlite3.Connection, registry: str, repository: str, digest: str) -> None:
-    _ensure(connection)
-    connection.execute(
-        "DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?",
-        (registry, repository, digest),
-    )

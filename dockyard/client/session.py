@@ -204,17 +204,7 @@ class RegistrySession:
         if credentials is not None and credentials.username:
             params.append(("account", credentials.username))
             headers = self._basic_header()
-        try:
-            async with self.http.get(
-                realm, params=params, headers=headers, ssl=self._ssl()
-            ) as response:
-                body = await response.read()
-                status, reason = response.status, response.reason or ""
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise connection_error("GET", realm, error) from None
-        if status != 200:
-            raise _token_error(status, reason, body)
-        return _parse_token(body)
+        return await self._token_request("GET", realm, params=params, headers=headers)
 
     async def _refresh_token(
         self, realm: str, scopes: tuple[str, ...], refresh: str
@@ -226,12 +216,15 @@ class RegistrySession:
             "scope": " ".join(scopes),
             "client_id": "dockyard",
         }
+        return await self._token_request("POST", realm, data=form)
+
+    async def _token_request(self, method: str, realm: str, **options: Any) -> tuple[str, int]:
         try:
-            async with self.http.post(realm, data=form, ssl=self._ssl()) as response:
+            async with self.http.request(method, realm, ssl=self._ssl(), **options) as response:
                 body = await response.read()
                 status, reason = response.status, response.reason or ""
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise connection_error("POST", realm, error) from None
+            raise connection_error(method, realm, error) from None
         if status != 200:
             raise _token_error(status, reason, body)
         return _parse_token(body)

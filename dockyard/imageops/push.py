@@ -14,8 +14,6 @@ from dockyard.errors import InvalidArgument, NotFound
 from dockyard.reference import Reference
 from dockyard.store import Store
 
-COMPRESSIONS = ("gzip", "zstd")
-
 
 @dataclass
 class PushResult:
@@ -36,8 +34,9 @@ def push(
 ) -> list[PushResult]:
     """Push ``name`` from ``store``. ``auth``: an Engine API AuthConfig used instead of
     config.json's credentials."""
-    if compression is not None and compression not in COMPRESSIONS:
-        raise InvalidArgument(f"unsupported compression {compression!r}: use gzip or zstd")
+    from dockyard.places.registry_destination import check_compression
+
+    check_compression(compression)
     events = events or NoEvents()
     ref = reference.parse(name)
     if ref.digest is not None:

@@ -63,11 +63,6 @@ class GrowingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    @property
-    def complete(self) -> bool:
-        """The whole file is there (the writer finished)."""
-        return self._state.done
-
     def readinto(self, buffer) -> int:  # type: ignore[override]
         available = self._state.wait_for(self._position)
         if available == 0:

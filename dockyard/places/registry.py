@@ -150,7 +150,7 @@ class RegistryRepository:
             await self.session.check(response)
             total = response.content_length
             on_status(response.status, total)
-            async for chunk in response.content.iter_chunked(1 << 20):
+            async for chunk in response.content.iter_any():  # as received: no joining
                 yield chunk
 
     # ------------------------------------------------------------ writing

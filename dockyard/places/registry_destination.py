@@ -14,23 +14,28 @@ source manifest (same digest as the source).
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from dockyard.datarecord import dataclass
-from dockyard.digest import Digest
+from dockyard.digest import Digest, HashingWriter
 from dockyard.errors import InvalidArgument
 from dockyard.oci import mediatypes as mt
 from dockyard.places.base import Event, Image, Layer, Opener, Report, is_compressed
 from dockyard.places.registry import RegistryRepository
 from dockyard.reference import DEFAULT_TAG
-from dockyard.streams import ObservedReader
+from dockyard.streams import ByteCounter, ObservedReader, ObservedWriter
 
 PARALLEL_UPLOADS = 5
 COMPRESSIONS = ("gzip", "zstd")
 KIND_MEDIA_TYPE = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}
+
+
+def check_compression(compression: str | None) -> None:
+    if compression is not None and compression not in COMPRESSIONS:
+        raise InvalidArgument(f"unsupported compression {compression!r}: use gzip or zstd")
 
 
 def compression_of(media_type: str) -> str | None:
@@ -73,8 +78,7 @@ class RegistryDestination:
         mount_sources: Callable[[Digest], list[str]] = lambda _digest: [],
         keeper: Keeper | None = None,
     ) -> None:
-        if compression is not None and compression not in COMPRESSIONS:
-            raise InvalidArgument(f"unsupported compression {compression!r}: use gzip or zstd")
+        check_compression(compression)
         self.repository = repository
         self.tag = tag
         self.compression = compression
@@ -127,8 +131,11 @@ class RegistryDestination:
                 if source != repository.path and await repository.mount_blob(layer.digest, source):
                     report(Event(layer.item, f"Mounted from {source}"))
                     return pushed
-            progress = _Progress(layer, report)
-            await upload_blob(repository, opener, layer.digest, layer.size, progress.at)
+
+            def progress(done: int) -> None:
+                report(Event(layer.item, "Pushing", done, layer.size))
+
+            await upload_blob(repository, opener, layer.digest, layer.size, progress)
             report(Event(layer.item, "Pushed"))
             return pushed
 
@@ -137,31 +144,18 @@ class RegistryDestination:
 
         kind = self.compression or "gzip"
         total = layer.tar_size if layer.tar_size >= 0 else layer.size
-        keeper = self.keeper.writer() if self.keeper is not None else None
-        writer = keeper.__enter__() if keeper is not None else None
-        try:
-            hasher = hashlib.sha256()
-            counted = [0]
-
-            def keep(data: bytes) -> None:
-                hasher.update(data)
-                counted[0] += len(data)
-                if writer is not None:
-                    writer.write(data)
-
-            chunks, done = _produce(opener, kind, keep, _Progress(layer, report, total))
-            digest = await upload_stream(
-                self.repository, chunks, lambda: Digest("sha256", hasher.hexdigest())
-            )
+        with contextlib.ExitStack() as stack:
+            # The keeper's writer is unhashed: ``compressed`` hashes those bytes already.
+            kept = stack.enter_context(self.keeper.writer()) if self.keeper is not None else None
+            read = ByteCounter(_pushing_bar(layer, report, total), step=1 << 20)
+            chunks, compressed, done = _compress_in_thread(opener, kind, read, kept)
+            digest = await upload_stream(self.repository, chunks, compressed.digest)
             await done
-            if writer is not None:
-                await asyncio.get_running_loop().run_in_executor(None, writer.commit, digest)
-        finally:
-            if keeper is not None:
-                keeper.__exit__(None, None, None)
+            if kept is not None:
+                await asyncio.get_running_loop().run_in_executor(None, kept.commit, digest)
         if self.keeper is not None:
-            self.keeper.remember(layer.diff_id, digest, KIND_MEDIA_TYPE[kind], counted[0])
-        return Pushed(digest, counted[0], kind, False)
+            self.keeper.remember(layer.diff_id, digest, KIND_MEDIA_TYPE[kind], compressed.count)
+        return Pushed(digest, compressed.count, kind, False)
 
     async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
         self._taken[position] = staged
@@ -219,86 +213,62 @@ def docker_manifest(config: bytes, layers: list[Pushed]) -> tuple[bytes, str]:
     return json.dumps(document, indent=3).encode(), media_type
 
 
-class _Progress:
-    """'Pushing' bars, at most one report per MiB."""
+def _pushing_bar(layer: Layer, report: Report, total: int) -> Callable[[int], None]:
+    """'Pushing' progress reported from a worker thread."""
+    loop = asyncio.get_running_loop()
 
-    def __init__(self, layer: Layer, report: Report, total: int | None = None) -> None:
-        self.item = layer.item
-        self.total = layer.size if total is None else total
-        self.report = report
-        self.loop = asyncio.get_running_loop()
-        self.count = 0
-        self.last = 0
+    def at(done: int) -> None:
+        loop.call_soon_threadsafe(report, Event(layer.item, "Pushing", done, total))
 
-    def __call__(self, n: int) -> None:  # in the producer's thread
-        self.count += n
-        if self.count - self.last >= 1 << 20 or n == 0:
-            self.last = self.count
-            event = Event(self.item, "Pushing", self.count, self.total)
-            self.loop.call_soon_threadsafe(self.report, event)
-
-    def at(self, done: int) -> None:  # in the loop's thread
-        self.report(Event(self.item, "Pushing", done, self.total))
+    return at
 
 
-def _produce(opener: Opener, kind: str | None, keep, progress: _Progress):  # type: ignore[no-untyped-def]
-    """Read (and with ``kind``: decompress what is compressed, then compress) a blob
-    in a worker thread; its bytes come out of the returned async iterator. Returns
-    (chunks, the producer's future)."""
+def _compress_in_thread(opener: Opener, kind: str, read: ByteCounter, kept: Any):  # type: ignore[no-untyped-def]
+    """Decompress the blob (when compressed) and compress it as ``kind`` in a worker
+    thread; ``read`` sees the bytes read, ``kept`` (when given) gets the compressed ones.
+    Returns the compressed chunks as an async iterator, the writer that hashed and
+    counted them, and the worker's completion."""
+    from dockyard.layers.compression import compress_gzip, compress_zstd, open_decompressed
+
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue(maxsize=8)
 
-    def send(item) -> None:  # type: ignore[no-untyped-def]
+    def send(item: Any) -> None:
         asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
 
-    class Sink:
-        def write(self, data) -> int:  # type: ignore[no-untyped-def]
-            data = bytes(data)
-            if keep is not None:
-                keep(data)
-            send(data)
+    class ToQueue:
+        def write(self, data: Any) -> int:
+            send(bytes(data))
             return len(data)
 
-    def produce() -> None:
+    compressed = HashingWriter(ObservedWriter(ToQueue(), *([kept.write] if kept else [])))  # type: ignore[arg-type]
+
+    def work() -> None:
         try:
             with opener() as raw:
-                counting = ObservedReader(raw, lambda data: progress(len(data)))
-                if kind is None:
-                    while data := counting.read(1 << 20):
-                        Sink().write(data)
-                else:
-                    from dockyard.layers.compression import (
-                        compress_gzip,
-                        compress_zstd,
-                        open_decompressed,
-                    )
-
-                    plain = open_decompressed(counting)  # type: ignore[arg-type]
-                    compress = compress_zstd if kind == "zstd" else compress_gzip
-                    compress(plain, Sink())  # type: ignore[arg-type]
+                plain = open_decompressed(ObservedReader(raw, read))  # type: ignore[arg-type]
+                (compress_zstd if kind == "zstd" else compress_gzip)(plain, compressed)  # type: ignore[arg-type]
+                read.flush()
             send(None)
         except BaseException as error:  # noqa: BLE001 - handed to the uploader
             send(error)
 
     async def chunks():  # type: ignore[no-untyped-def]
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
+        while (item := await queue.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             yield item
 
-    producer = loop.run_in_executor(None, produce)
+    worker = loop.run_in_executor(None, work)
 
     async def done() -> None:
         try:
-            await producer
+            await worker
         finally:
-            while not producer.done():
+            while not worker.done():  # a worker blocked on a full queue: let it finish
                 try:
                     queue.get_nowait()
                 except asyncio.QueueEmpty:
                     await asyncio.sleep(0.01)
 
-    return chunks(), done()
+    return chunks(), compressed, done()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -108,7 +107,7 @@ async def download_blob(
     closes), continuing what is there; ``state`` tells readers how far the file is
     complete. Raises on failure (``state`` is failed too)."""
     loop = asyncio.get_running_loop()
-    hasher = hashlib.new(digest.algorithm)
+    hasher = digest.hasher()
     try:
         written = os.fstat(fd).st_size
         if written > size:

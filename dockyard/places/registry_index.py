@@ -6,8 +6,6 @@ the destination has already are skipped."""
 
 from __future__ import annotations
 
-import hashlib
-
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
 from dockyard.oci import mediatypes as mt
@@ -68,7 +66,7 @@ async def _copy_blob(
     if await destination.blob_size(blob.digest, destination.push_scope) is not None:
         report(Event(item, "Layer already exists" if blob.media_type in mt.LAYERS else "Exists"))
         return
-    hasher = hashlib.new(blob.digest.algorithm)
+    hasher = blob.digest.hasher()
     received = [0]
 
     async def chunks():  # type: ignore[no-untyped-def]

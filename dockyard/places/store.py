@@ -216,7 +216,7 @@ class CompressedKeeper:
         self.store = store
 
     def writer(self):  # type: ignore[no-untyped-def]
-        return self.store.blobs.writer()
+        return self.store.blobs.writer(hashed=False)  # the push hashes what it sends
 
     def remember(self, diff_id: Digest, digest: Digest, media_type: str, size: int) -> None:
         with self.store.transaction() as connection:
