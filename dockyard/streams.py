@@ -82,3 +82,20 @@ class ByteCounter:
         if self._report is not None and self.count != self._reported:
             self._reported = self.count
             self._report(self.count)
+
+
+class PrefixedReader:
+    """Reads ``head`` (the first bytes, already taken from ``stream``), then the rest."""
+
+    def __init__(self, head: bytes, stream: Any) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._stream.read(size)
+        if size is None or size < 0:
+            data, self._head = self._head + self._stream.read(), b""
+        else:
+            data, self._head = self._head[:size], self._head[size:]
+        return data

@@ -10,7 +10,11 @@ from dockyard import reference
 from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.errors import NotFound
+from dockyard.imageops.copy import run_copy
 from dockyard.imageops.resolve import resolve_image_id
+from dockyard.places.base import Event, Image, Report
+from dockyard.places.docker_archive import DockerArchiveDestination, DockerArchiveSource
+from dockyard.places.store import StoreDestination, StoredImage, StoreSource, store_image
 from dockyard.reference import Reference
 from dockyard.store import Store
 
@@ -60,10 +64,6 @@ def _selection(store: Store, names: list[str]) -> list[tuple[Digest, list[str]]]
 
 
 def save_images(store: Store, names: list[str], out: BinaryIO) -> None:
-    from dockyard.imageops.copy import run_copy
-    from dockyard.places.docker_archive import DockerArchiveDestination
-    from dockyard.places.store import StoreSource, store_image
-
     images = [
         store_image(store, image_id, [reference.parse(tag).with_default_tag() for tag in tags])
         for image_id, tags in _selection(store, names)
@@ -89,11 +89,6 @@ def load_images(
 ) -> LoadReport:
     """Load every image of an archive; layers already in the store are not extracted again.
     ``on_line`` gets each "Loaded image" line as soon as that image is in the store."""
-    from dockyard.imageops.copy import run_copy
-    from dockyard.places.base import Event
-    from dockyard.places.docker_archive import DockerArchiveSource
-    from dockyard.places.store import StoreDestination, StoredImage
-
     lines: list[str] = []
     ids: list[Digest] = []
 
@@ -107,7 +102,7 @@ def load_images(
             progress(event.item or "", event.current, event.total or 0)
 
     class Loading(StoreDestination):
-        async def put_image(self, image, report):  # type: ignore[no-untyped-def]
+        async def put_image(self, image: Image, report: Report) -> StoredImage:
             stored: StoredImage = await super().put_image(image, report)
             _loaded(stored, lines, say)
             ids.append(stored.image_id)
@@ -122,7 +117,7 @@ def load_images(
     return LoadReport(lines, ids)
 
 
-def _loaded(stored, lines: list[str], say: Callable[[str], None]) -> None:  # type: ignore[no-untyped-def]
+def _loaded(stored: StoredImage, lines: list[str], say: Callable[[str], None]) -> None:
     """Docker's lines for one loaded image."""
     if not stored.names:
         say(f"Loaded image ID: {stored.image_id}")

@@ -11,6 +11,9 @@ from dockyard.digest import Digest
 from dockyard.errors import InvalidArgument
 from dockyard.imageops.changes import apply_changes
 from dockyard.imageops.configs import imported_image_config
+from dockyard.imageops.copy import run_copy
+from dockyard.places.rootfs_tar import RootfsTarSource, open_rootfs
+from dockyard.places.store import StoreDestination
 from dockyard.store import Store
 from dockyard.timeutil import now_rfc3339
 
@@ -22,10 +25,6 @@ def import_image(
     message: str | None = None,
     changes: list[str] | None = None,
 ) -> Digest:
-    from dockyard.imageops.copy import run_copy
-    from dockyard.places.rootfs_tar import RootfsTarSource, open_rootfs
-    from dockyard.places.store import StoreDestination
-
     tag = reference.parse(repo_tag).with_default_tag() if repo_tag else None
     if tag is not None and tag.digest is not None:
         raise InvalidArgument("cannot import digest reference")

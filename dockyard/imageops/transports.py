@@ -20,9 +20,25 @@ from typing import Any
 
 from dockyard import reference
 from dockyard.client.daemonconfig import DaemonConfig, load_daemon_config
-from dockyard.digest import Digest
+from dockyard.client.platforms import host_platform
+from dockyard.client.session import FROM_CONFIG, RegistrySession, new_http_session, registry_host
 from dockyard.errors import InvalidArgument
+from dockyard.imageops.copy import copy_images
+from dockyard.imageops.resolve import resolve_image_id
 from dockyard.places.base import Report, no_report
+from dockyard.places.docker_archive import DockerArchiveDestination, DockerArchiveSource
+from dockyard.places.oci_archive import OciArchiveDestination
+from dockyard.places.oci_layout import OciLayoutDestination, OciLayoutSource
+from dockyard.places.registry import RegistryRepository
+from dockyard.places.registry_destination import RegistryDestination
+from dockyard.places.registry_index import copy_index
+from dockyard.places.registry_source import (
+    RegistrySource,
+    fetch_manifest,
+    first_answer,
+    repositories_for,
+)
+from dockyard.places.store import StoreDestination, StoreSource, store_image
 from dockyard.reference import Reference
 from dockyard.store import Store
 
@@ -36,42 +52,20 @@ def split_transport(text: str) -> tuple[str, str]:
             f"invalid image name {text!r}: use docker://, docker-archive:, oci:, oci-archive:"
             " or dockyard:"
         )
-    if transport == "docker":
-        if not rest.startswith("//"):
-            raise InvalidArgument(f"invalid image name {text!r}: docker:// needs two slashes")
-        rest = rest[2:]
-    return transport, rest
+    if transport == "docker" and not rest.startswith("//"):
+        raise InvalidArgument(f"invalid image name {text!r}: docker:// needs two slashes")
+    return transport, rest.removeprefix("//") if transport == "docker" else rest
 
 
-def _file_and_ref(rest: str) -> tuple[Path, str | None]:
-    path, _, ref = rest.partition(":")
-    return Path(path), ref or None
+class _Places:
+    """Opens the places of one `image copy` and what they need: the store, one HTTP
+    session, temporary directories, output files (renamed into place on success)."""
 
-
-def _registry_ref(rest: str) -> Reference:
-    ref = reference.parse(rest)
-    return ref if ref.tag or ref.digest else ref.with_default_tag()
-
-
-def _with_insecure(config: DaemonConfig, ref: Reference, verify: bool) -> DaemonConfig:
-    if verify:
-        return config
-    from dockyard.client.session import registry_host
-
-    insecure = [*config.insecure, registry_host(ref.domain)]
-    return DaemonConfig(config.mirrors, insecure, config.index_server, config.path)
-
-
-class _Plan:
-    """What one `image copy` holds open: the store, an HTTP session, temp dirs, files."""
-
-    def __init__(self, root: Path | None, config: DaemonConfig) -> None:
-        self.root = root
-        self.config = config
-        self.stack = AsyncExitStack()
+    def __init__(self, root: Path | None, config: DaemonConfig, stack: AsyncExitStack) -> None:
+        self.root, self.config, self.stack = root, config, stack
         self._store: Store | None = None
         self._http: Any = None
-        self.finish: list[Any] = []  # called with True (success) or False at the end
+        self.outputs: list[tuple[Any, str, Path]] = []
 
     def store(self) -> Store:
         if self._store is None:
@@ -81,10 +75,35 @@ class _Plan:
             self.stack.callback(self._store.close)
         return self._store
 
-    async def http(self) -> Any:
-        if self._http is None:
-            from dockyard.client.session import new_http_session
+    async def repositories(self, rest: str, verify: bool) -> tuple[Reference, list[Any]]:
+        """A registry source's reference, and where to read it (mirrors first)."""
+        ref = _registry_ref(rest)
+        config = self._config(ref, verify)
+        return ref, repositories_for(await self._session(), ref, config, FROM_CONFIG)
 
+    async def repository(self, rest: str, verify: bool) -> tuple[str, Any]:
+        """A registry destination's tag and repository."""
+        ref = _registry_ref(rest)
+        if ref.digest is not None:
+            raise InvalidArgument("cannot copy to a digest reference")
+        session = RegistrySession(
+            await self._session(),
+            registry_host(ref.domain),
+            self._config(ref, verify),
+            credentials=FROM_CONFIG,
+        )
+        return ref.tag or reference.DEFAULT_TAG, RegistryRepository(session, ref.path)
+
+    def _config(self, ref: Reference, verify: bool) -> DaemonConfig:
+        if verify:
+            return self.config
+        insecure = [*self.config.insecure, registry_host(ref.domain)]
+        return DaemonConfig(
+            self.config.mirrors, insecure, self.config.index_server, self.config.path
+        )
+
+    async def _session(self) -> Any:
+        if self._http is None:
             self._http = await self.stack.enter_async_context(new_http_session())
         return self._http
 
@@ -94,12 +113,13 @@ class _Plan:
         return Path(directory.name)
 
     def output(self, path: Path) -> Any:
-        """A file written next to ``path`` and renamed over it only when the copy succeeds."""
-        directory = path.parent if str(path.parent) else Path(".")
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        out = os.fdopen(fd, "wb")
+        """A file written next to ``path``, renamed over it by ``finish`` on success."""
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        self.outputs.append((out := os.fdopen(fd, "wb"), name, path))
+        return out
 
-        def finish(succeeded: bool) -> None:
+    def finish(self, succeeded: bool) -> None:
+        for out, name, path in self.outputs:
             out.close()
             if succeeded:
                 os.chmod(name, 0o644)
@@ -107,79 +127,49 @@ class _Plan:
             else:
                 Path(name).unlink(missing_ok=True)
 
-        self.finish.append(finish)
-        return out
+
+def _registry_ref(rest: str) -> Reference:
+    ref = reference.parse(rest)
+    return ref if ref.tag or ref.digest else ref.with_default_tag()
 
 
-async def _source(plan: _Plan, text: str, verify: bool) -> Any:
+def _file_and_ref(rest: str) -> tuple[Path, str | None]:
+    path, _, ref = rest.partition(":")
+    return Path(path), ref or None
+
+
+async def _source(places: _Places, text: str, verify: bool) -> Any:
     transport, rest = split_transport(text)
+    path, wanted = _file_and_ref(rest)
     if transport == "docker":
-        from dockyard.client.platforms import host_platform
-        from dockyard.client.session import FROM_CONFIG
-        from dockyard.places.registry_source import RegistrySource, repositories_for
-
-        ref = _registry_ref(rest)
-        config = _with_insecure(plan.config, ref, verify)
-        repositories = repositories_for(await plan.http(), ref, config, FROM_CONFIG)
-        return RegistrySource(repositories, ref, plan.temporary(), host_platform())
+        ref, repositories = await places.repositories(rest, verify)
+        return RegistrySource(repositories, ref, places.temporary(), host_platform())
     if transport in ("docker-archive", "oci-archive"):
-        from dockyard.places.docker_archive import DockerArchiveSource
-
-        path, wanted = _file_and_ref(rest)
-        return DockerArchiveSource(path, plan.temporary(), wanted)
+        return DockerArchiveSource(path, places.temporary(), wanted)
     if transport == "oci":
-        from dockyard.places.oci_layout import OciLayoutSource
-
-        path, wanted = _file_and_ref(rest)
         return OciLayoutSource(path, wanted)
-    from dockyard.imageops.resolve import resolve_image_id
-    from dockyard.places.store import StoreSource, store_image
-
-    store = plan.store()
+    store = places.store()
     image_id = resolve_image_id(store, rest)
-    names = [reference.parse(rest).with_default_tag()] if not _is_id(rest) else []
+    is_id = rest.startswith("sha256:") or reference.HEX_ID_RE.match(rest)
+    names = [] if is_id else [reference.parse(rest).with_default_tag()]
     return StoreSource(store, [store_image(store, image_id, names)])
 
 
-def _is_id(text: str) -> bool:
-    return text.startswith("sha256:") or bool(reference.HEX_ID_RE.match(text))
-
-
-async def _destination(plan: _Plan, text: str, verify: bool, compression: str | None) -> Any:
+async def _destination(places: _Places, text: str, verify: bool, compression: str | None) -> Any:
     transport, rest = split_transport(text)
+    path, name = _file_and_ref(rest)
     if transport == "docker":
-        from dockyard.client.session import FROM_CONFIG, RegistrySession, registry_host
-        from dockyard.places.registry import RegistryRepository
-        from dockyard.places.registry_destination import RegistryDestination
-
-        ref = _registry_ref(rest)
-        if ref.digest is not None:
-            raise InvalidArgument("cannot copy to a digest reference")
-        config = _with_insecure(plan.config, ref, verify)
-        session = RegistrySession(
-            await plan.http(), registry_host(ref.domain), config, credentials=FROM_CONFIG
-        )
-        return RegistryDestination(RegistryRepository(session, ref.path), ref.tag, compression)
+        tag, repository = await places.repository(rest, verify)
+        return RegistryDestination(repository, tag, compression)
     if transport == "docker-archive":
-        from dockyard.places.docker_archive import DockerArchiveDestination
-
-        path, ref_text = _file_and_ref(rest)
-        names = [reference.parse(ref_text).with_default_tag()] if ref_text else None
-        return DockerArchiveDestination(plan.output(path), names)
+        names = [reference.parse(name).with_default_tag()] if name else None
+        return DockerArchiveDestination(places.output(path), names)
     if transport == "oci-archive":
-        from dockyard.places.oci_archive import OciArchiveDestination
-
-        path, ref_text = _file_and_ref(rest)
-        return OciArchiveDestination(plan.output(path), ref_text)
+        return OciArchiveDestination(places.output(path), name)
     if transport == "oci":
-        from dockyard.places.oci_layout import OciLayoutDestination
-
-        path, ref_text = _file_and_ref(rest)
-        return OciLayoutDestination(path, ref_text)
-    from dockyard.places.store import StoreDestination
-
-    name = reference.parse(rest).with_default_tag()
-    return StoreDestination(plan.store(), "Extracting", "Pull complete", "Already exists", [name])
+        return OciLayoutDestination(path, name)
+    tag = reference.parse(rest).with_default_tag()
+    return StoreDestination(places.store(), "Extracting", "Pull complete", "Already exists", [tag])
 
 
 async def copy_image(
@@ -196,27 +186,16 @@ async def copy_image(
 ) -> list[Any]:
     """Copy the image(s) ``source_text`` names to ``destination_text``; ``all_images``:
     an index with every image it lists (between registries)."""
-    from dockyard.imageops.copy import copy_images
-
-    plan = _Plan(root, config or load_daemon_config())
-    succeeded = False
-    async with plan.stack:
+    async with AsyncExitStack() as stack:
+        places = _Places(root, config or load_daemon_config(), stack)
         if all_images:
-            return [
-                await _copy_all(
-                    plan,
-                    source_text,
-                    destination_text,
-                    source_tls_verify,
-                    destination_tls_verify,
-                    report,
-                )
-            ]
-        destination = None
+            verify = (source_tls_verify, destination_tls_verify)
+            return [await _copy_all(places, source_text, destination_text, *verify, report)]
+        destination, succeeded = None, False
         try:
-            source = await _source(plan, source_text, source_tls_verify)
+            source = await _source(places, source_text, source_tls_verify)
             destination = await _destination(
-                plan, destination_text, destination_tls_verify, compression
+                places, destination_text, destination_tls_verify, compression
             )
             results = await copy_images(source, destination, report)
             succeeded = True
@@ -224,48 +203,26 @@ async def copy_image(
         finally:
             if destination is not None:
                 destination.close()
-            for finish in plan.finish:
-                finish(succeeded)
+            places.finish(succeeded)
 
 
 async def _copy_all(
-    plan: _Plan,
+    places: _Places,
     source_text: str,
     destination_text: str,
     source_verify: bool,
     destination_verify: bool,
     report: Report,
-) -> Digest:
-    from dockyard.client.session import FROM_CONFIG, RegistrySession, registry_host
-    from dockyard.places.registry import RegistryRepository
-    from dockyard.places.registry_index import copy_index
-    from dockyard.places.registry_source import fetch_manifest, first_answer, repositories_for
-
-    (source_kind, source_rest), (target_kind, target_rest) = (
-        split_transport(source_text),
-        split_transport(destination_text),
+) -> Any:
+    (source_kind, source_rest), (target_kind, target_rest) = map(
+        split_transport, (source_text, destination_text)
     )
     if source_kind != "docker" or target_kind != "docker":
         raise InvalidArgument("--all copies an index between docker:// places only")
-    ref = _registry_ref(source_rest)
-    config = _with_insecure(plan.config, ref, source_verify)
-    http = await plan.http()
-    repositories = repositories_for(http, ref, config, FROM_CONFIG)
+    ref, repositories = await places.repositories(source_rest, source_verify)
     fetched, repository = await first_answer(repositories, lambda r: fetch_manifest(r, ref))
-    target = _registry_ref(target_rest)
-    if target.digest is not None:
-        raise InvalidArgument("cannot copy to a digest reference")
-    target_config = _with_insecure(plan.config, target, destination_verify)
-    session = RegistrySession(
-        http, registry_host(target.domain), target_config, credentials=FROM_CONFIG
-    )
-    return await copy_index(
-        repository,
-        fetched,
-        RegistryRepository(session, target.path),
-        target.tag or "latest",
-        report,
-    )
+    tag, target = await places.repository(target_rest, destination_verify)
+    return await copy_index(repository, fetched, target, tag, report)
 
 
 def run_copy_image(source_text: str, destination_text: str, **options: Any) -> list[Any]:

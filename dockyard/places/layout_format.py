@@ -1,34 +1,36 @@
 """The OCI image layout format (``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``):
-read from a directory or from inside an archive, planned for writing.
+planned for writing, read from the members of an archive or a directory.
 
 Docker 25's docker-archive is an OCI layout plus two legacy files (docker_archive.py),
 an OCI archive is the layout as a tar (oci_archive.py) and ``oci:DIR`` is the layout
-on disk. Reading verifies every manifest and config against its digest and size;
-layers are handed out as raw blob bytes with the digests to verify while streaming.
+on disk (oci_layout.py). Reading verifies every manifest and config against its digest
+and size; layers are handed out as raw blob bytes with the digests to verify while
+streaming them.
 """
 
 from __future__ import annotations
 
 import json
-import platform as host_platform
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from dockyard import gojson, reference
-from dockyard.datarecord import dataclass, field
+from dockyard.client.platforms import choose, host_platform
+from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
-from dockyard.errors import InvalidArchive, InvalidReference
+from dockyard.errors import InvalidArchive, InvalidReference, NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import (
+    MAX_JSON_DOCUMENT,
     Descriptor,
     Index,
     Manifest,
+    Platform,
     load_json_object,
     parse_image_config,
     parse_manifest_or_index,
 )
-from dockyard.places.base import Image, file_layer
+from dockyard.places.base import Image, Opener, file_layer
 
 INDEX_JSON = "index.json"
 OCI_LAYOUT = "oci-layout"
@@ -45,12 +47,17 @@ class ArchiveLayer:
 
     diff_id: Digest
     tar_size: int
-    open: Callable[[], AbstractContextManager[BinaryIO]]
+    open: Opener
     blob: Descriptor | None = None  # set: ``open()`` yields this blob, written as is (OCI)
 
     @property
     def descriptor(self) -> Descriptor:
         return self.blob or Descriptor(mt.OCI_LAYER, self.diff_id, self.tar_size)
+
+    @property
+    def size(self) -> int:
+        """The bytes ``open()`` yields."""
+        return self.descriptor.size
 
 
 @dataclass
@@ -62,14 +69,8 @@ class ArchiveImage:
     layers: list[ArchiveLayer]
 
 
-@dataclass
-class PlannedMember:
-    """A regular file of the archive: bytes in ``data``, or a layer opened when written."""
-
-    path: str
-    size: int
-    data: bytes | None = None
-    layer: ArchiveLayer | None = None
+# a layout's regular files by path: their bytes, or a layer opened when it is written
+LayoutFiles = dict[str, "bytes | ArchiveLayer"]
 
 
 def go_json(value: Any) -> bytes:
@@ -81,27 +82,32 @@ def blob_path(digest: Digest) -> str:
     return f"blobs/{digest.algorithm}/{digest.hex}"
 
 
-def _platform_of(config: dict[str, Any]) -> dict[str, Any] | None:
-    if not isinstance(config.get("architecture"), str) or not isinstance(config.get("os"), str):
-        return None
-    result: dict[str, Any] = {"architecture": config["architecture"], "os": config["os"]}
-    for key in ("os.version", "os.features", "variant"):
-        if config.get(key):
-            result[key] = config[key]
-    return result
+def invalid(message: str, kind: str = "archive") -> InvalidArchive:
+    """The one-line error of a broken or hostile archive (or layout directory)."""
+    return InvalidArchive(f"invalid {kind}: {message}")
+
+
+def quoted(text: str) -> str:
+    return json.dumps(text)
+
+
+# ---------------------------------------------------------------------------
+# writing
 
 
 @dataclass
-class _PlannedImage:
+class PlannedImage:
+    """An image as written: its tags (defaulted, each once) and its platform."""
+
     config: bytes
-    refs: list[reference.Reference] = field(default_factory=list)
-    layers: list[ArchiveLayer] = field(default_factory=list)
-    platform: dict[str, Any] | None = None
+    layers: list[ArchiveLayer]
+    refs: list[reference.Reference]
+    platform: dict[str, Any] | None
 
 
-def _plan_images(images: Sequence[ArchiveImage]) -> list[_PlannedImage]:
+def plan_images(images: Sequence[ArchiveImage]) -> list[PlannedImage]:
     """Check each image against its config and merge images saved twice (by image ID)."""
-    planned: dict[Digest, _PlannedImage] = {}
+    planned: dict[Digest, PlannedImage] = {}
     for image in images:
         config = parse_image_config(image.config)
         diff_ids = [layer.diff_id for layer in image.layers]
@@ -111,99 +117,28 @@ def _plan_images(images: Sequence[ArchiveImage]) -> list[_PlannedImage]:
                 f"the config's rootfs.diff_ids"
             )
         entry = planned.setdefault(
-            config.id,
-            _PlannedImage(image.config, [], list(image.layers), _platform_of(config.data)),
+            config.id, PlannedImage(image.config, image.layers, [], _platform_of(config.data))
         )
         for tag in image.repo_tags:
             ref = reference.parse(tag)
-            if ref.digest is not None:
-                continue  # as Docker: a digest reference is no tag to save
-            ref = ref.with_default_tag()
-            if ref not in entry.refs:
-                entry.refs.append(ref)
+            if ref.digest is None and ref.with_default_tag() not in entry.refs:
+                entry.refs.append(ref.with_default_tag())  # as Docker: a digest is no tag
     return list(planned.values())
 
 
-def _manifest_bytes(image: _PlannedImage) -> bytes:
-    config_desc: dict[str, Any] = {
-        "mediaType": mt.OCI_CONFIG,
-        "digest": str(Digest.of_bytes(image.config)),
-        "size": len(image.config),
-    }
-    if image.platform:
-        config_desc["platform"] = image.platform
-    return go_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": mt.OCI_MANIFEST,
-            "config": config_desc,
-            "layers": [
-                {
-                    "mediaType": layer.descriptor.media_type,
-                    "digest": str(layer.descriptor.digest),
-                    "size": layer.descriptor.size,
-                }
-                for layer in image.layers
-            ],
-        }
-    )
-
-
-def _add_blob(blobs: dict[str, PlannedMember], blob: PlannedMember) -> None:
-    existing = blobs.get(blob.path)
-    if existing is None:
-        blobs[blob.path] = blob
-    elif existing.size != blob.size:
-        raise ValueError(f"{blob.path} is given with two sizes: {existing.size} and {blob.size}")
-
-
-def default_platform() -> tuple[str, str]:
-    machine = host_platform.machine().lower()
-    arch = {
-        "x86_64": "amd64",
-        "amd64": "amd64",
-        "aarch64": "arm64",
-        "arm64": "arm64",
-        "armv7l": "arm",
-        "i686": "386",
-        "i386": "386",
-    }.get(machine, machine)
-    return "linux", arch
-
-
-def quoted(text: str) -> str:
-    return json.dumps(text)
-
-
-def _tags_from_annotations(annotations: dict[str, str] | None) -> list[str]:
-    """Docker's ``io.containerd.image.name``, else a ref.name that is a full reference.
-
-    A ref.name that is a bare tag (``latest``, ``1.0``) names no repository: such an
-    image is loaded untagged.
-    """
-    if not annotations:
-        return []
-    name = annotations.get(ANNOTATION_IMAGE_NAME)
-    if not name:
-        ref_name = annotations.get(ANNOTATION_REF_NAME) or ""
-        if ":" not in ref_name and "/" not in ref_name:
-            return []
-        name = ref_name
-    try:
-        ref = reference.parse(name)
-    except InvalidReference as error:
-        raise InvalidArchive(
-            f"invalid archive: invalid image name {quoted(name)}: {error}"
-        ) from None
-    if ref.digest is not None and ref.tag is None:
-        return []
-    return [reference.Reference(ref.domain, ref.path, ref.tag or reference.DEFAULT_TAG).familiar()]
+def _platform_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    if not isinstance(config.get("architecture"), str) or not isinstance(config.get("os"), str):
+        return None
+    platform = {"architecture": config["architecture"], "os": config["os"]}
+    for key in ("os.version", "os.features", "variant"):
+        if config.get(key):
+            platform[key] = config[key]
+    return platform
 
 
 def docker_annotations(ref: reference.Reference) -> dict[str, str]:
     """Docker 25's index.json names: the full reference and the tag."""
-    assert ref.tag is not None
-    return {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag}
+    return {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or ""}
 
 
 def oci_annotations(ref: reference.Reference) -> dict[str, str]:
@@ -211,185 +146,213 @@ def oci_annotations(ref: reference.Reference) -> dict[str, str]:
     return {ANNOTATION_REF_NAME: ref.familiar()}
 
 
-@dataclass
-class PlannedLayout:
-    blobs: dict[str, PlannedMember]
-    index_json: bytes
-    images: list[_PlannedImage]
-
-
-def plan_layout(
-    images: Sequence[ArchiveImage],
+def layout_files(
+    images: list[PlannedImage],
     annotate: Callable[[reference.Reference], dict[str, str]] = docker_annotations,
     ref_name: str | None = None,
-) -> PlannedLayout:
-    """Blobs (each once) and index.json of a layout holding ``images``; ``annotate``
-    names an index entry after a reference, ``ref_name`` names every image instead."""
-    blobs: dict[str, PlannedMember] = {}
-    index_entries: list[dict[str, Any]] = []
-    planned = _plan_images(images)
-    for image in planned:
-        image_id = Digest.of_bytes(image.config)
-        _add_blob(blobs, PlannedMember(blob_path(image_id), len(image.config), data=image.config))
+) -> LayoutFiles:
+    """The files of a layout holding ``images``, each blob once; ``annotate`` names an
+    index entry after a reference, ``ref_name`` names every image instead."""
+    files: LayoutFiles = {OCI_LAYOUT: OCI_LAYOUT_CONTENT}
+    entries: list[dict[str, Any]] = []
+    for image in images:
+        _add_blob(files, image.config)
         for layer in image.layers:
-            blob = layer.descriptor
-            if blob.size < 0:
+            if layer.size < 0:
                 raise ValueError(f"layer {layer.diff_id}: negative size")
-            _add_blob(blobs, PlannedMember(blob_path(blob.digest), blob.size, layer=layer))
-        manifest = _manifest_bytes(image)
-        manifest_digest = Digest.of_bytes(manifest)
-        _add_blob(blobs, PlannedMember(blob_path(manifest_digest), len(manifest), data=manifest))
-        descriptor: dict[str, Any] = {
-            "mediaType": mt.OCI_MANIFEST,
-            "digest": str(manifest_digest),
-            "size": len(manifest),
-        }
-        named = [annotate(ref) for ref in image.refs]
+            _add_blob(files, layer, layer.descriptor.digest)
+        manifest = _manifest(image)
+        descriptor = _add_blob(files, manifest)
+        names = [annotate(ref) for ref in image.refs]
         if ref_name is not None:
-            named = [{ANNOTATION_REF_NAME: ref_name}]
-        for names in named or [None]:
-            entry = dict(descriptor)
-            if names:
-                entry["annotations"] = names
+            names = [{ANNOTATION_REF_NAME: ref_name}]
+        for names_of in names or [None]:
+            entry = {"mediaType": mt.OCI_MANIFEST, **descriptor}
+            if names_of:
+                entry["annotations"] = names_of
             if image.platform:
                 entry["platform"] = image.platform
-            index_entries.append(entry)
-    index = go_json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": index_entries})
-    return PlannedLayout(blobs, index, planned)
+            entries.append(entry)
+    files[INDEX_JSON] = index_json(entries)
+    return files
 
 
-def layout_members(
-    blobs: dict[str, PlannedMember], files: dict[str, bytes]
-) -> list[PlannedMember | str]:
-    """A layout's members in archive order: directory names (str) and files."""
-    entries: dict[str, PlannedMember | str] = {}
-    for path, blob in blobs.items():
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            directory = "/".join(parts[:depth]) + "/"
-            entries[directory] = directory
-        entries[path] = blob
-    for name, data in files.items():
-        entries[name] = PlannedMember(name, len(data), data=data)
-    return [entries[name] for name in sorted(entries)]
+def index_json(entries: list[dict[str, Any]]) -> bytes:
+    return go_json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries})
+
+
+def file_size(content: bytes | ArchiveLayer) -> int:
+    return len(content) if isinstance(content, bytes) else content.size
+
+
+def _add_blob(
+    files: LayoutFiles, content: bytes | ArchiveLayer, digest: Digest | None = None
+) -> dict[str, Any]:
+    """Add a blob (once); its digest and size, as a descriptor gives them."""
+    digest = digest or Digest.of_bytes(content)  # type: ignore[arg-type]
+    path, size = blob_path(digest), file_size(content)
+    if file_size(files.setdefault(path, content)) != size:
+        raise ValueError(f"{path} is given with two sizes: {file_size(files[path])} and {size}")
+    return {"digest": str(digest), "size": size}
+
+
+def _manifest(image: PlannedImage) -> bytes:
+    config: dict[str, Any] = {"mediaType": mt.OCI_CONFIG, **_descriptor(image.config)}
+    if image.platform:
+        config["platform"] = image.platform
+    layers = [layer.descriptor for layer in image.layers]
+    return go_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": config,
+            "layers": [
+                {"mediaType": d.media_type, "digest": str(d.digest), "size": d.size} for d in layers
+            ],
+        }
+    )
+
+
+def _descriptor(data: bytes) -> dict[str, Any]:
+    return {"digest": str(Digest.of_bytes(data)), "size": len(data)}
 
 
 # ---------------------------------------------------------------------------
 # reading
 
 
-class LayoutReading:
-    """Reads the images of an OCI layout; the class using it provides the files
-    (``_has``, ``_member``, ``_read_small``, ``_opener``) and ``_platform``."""
+@dataclass(frozen=True)
+class MemberFile:
+    """A regular file of an archive or a layout directory: its size, what opens it."""
 
-    _platform: tuple[str, str]
+    size: int
+    open: Opener
 
-    def _has(self, name: str) -> bool:
-        raise NotImplementedError
 
-    def _member(self, path: Any, what: str, follow_links: bool = True) -> Any:
-        raise NotImplementedError
+class Members(Protocol):
+    """The files of an archive or a layout directory, as the reader asks for them."""
 
-    def _read_small(self, member: Any, what: str) -> bytes:
-        raise NotImplementedError
+    kind: str  # "archive" or "layout", for error messages
 
-    def _opener(self, member: Any) -> Callable[[], AbstractContextManager[BinaryIO]]:
-        raise NotImplementedError
+    def __contains__(self, name: object) -> bool: ...
 
-    def _read_oci_layout(self) -> list[Image]:
-        if self._has(OCI_LAYOUT):
-            layout = load_json_object(
-                self._read_small(self._member(OCI_LAYOUT, "archive", False), OCI_LAYOUT),
-                "oci-layout",
+    def find(self, path: Any, what: str, follow_links: bool = True) -> MemberFile: ...
+
+
+class LayoutReader:
+    """Reads images from ``members``; an index is resolved to ``platform`` (os, arch),
+    the host's by default."""
+
+    def __init__(self, members: Members, platform: tuple[str, str] | None = None) -> None:
+        self.members = members
+        self.platform = Platform(platform[1], platform[0]) if platform else host_platform()
+
+    def read_small(self, file: MemberFile, what: str) -> bytes:
+        if file.size > MAX_JSON_DOCUMENT:
+            raise invalid(f"{what} is too large ({file.size} bytes)", self.members.kind)
+        with file.open() as stream:
+            return stream.read(file.size)
+
+    def read_file(self, name: str) -> bytes:
+        """A top-level file of the layout (manifest.json, index.json): never a link."""
+        return self.read_small(self.members.find(name, "archive", False), name)
+
+    def oci_images(self) -> list[Image]:
+        if OCI_LAYOUT in self.members:
+            version = load_json_object(self.read_file(OCI_LAYOUT), OCI_LAYOUT).get(
+                "imageLayoutVersion"
             )
-            version = layout.get("imageLayoutVersion")
             if not isinstance(version, str) or not version.startswith("1."):
-                raise InvalidArchive(
-                    f"invalid archive: unsupported OCI layout version {quoted(str(version))}"
-                )
-        data = self._read_small(self._member(INDEX_JSON, "archive", False), INDEX_JSON)
-        index = parse_manifest_or_index(data)
+                raise invalid(f"unsupported OCI layout version {quoted(str(version))}")
+        index = parse_manifest_or_index(self.read_file(INDEX_JSON))
         if not isinstance(index, Index):
-            raise InvalidArchive("invalid archive: index.json is not an image index")
+            raise invalid("index.json is not an image index")
         if not index.manifests:
-            raise InvalidArchive("invalid archive: index.json lists no images")
+            raise invalid("index.json lists no images")
         images = []
         for number, descriptor in enumerate(index.manifests):
-            manifest = self._resolve_manifest(descriptor, f"index.json entry {number}", 0)
-            image = self._read_oci_image(manifest, _tags_from_annotations(descriptor.annotations))
-            ref_name = (descriptor.annotations or {}).get(ANNOTATION_REF_NAME)
-            image.ref_names = [ref_name] if ref_name else []
+            manifest = self._manifest(descriptor, f"index.json entry {number}", 0)
+            annotations = descriptor.annotations or {}
+            image = self._image(manifest, _tags_from_annotations(annotations))
+            image.ref_names = (
+                [annotations[ANNOTATION_REF_NAME]] if annotations.get(ANNOTATION_REF_NAME) else []
+            )
             images.append(image)
         return images
 
-    def _read_blob(self, descriptor: Descriptor, what: str) -> bytes:
-        member = self._member(blob_path(descriptor.digest), what)
-        if member.size != descriptor.size:
-            raise InvalidArchive(
-                f"invalid archive: {what} {descriptor.digest} is {member.size} bytes, "
+    def _blob(self, descriptor: Descriptor, what: str) -> MemberFile:
+        file = self.members.find(blob_path(descriptor.digest), what)
+        if file.size != descriptor.size:
+            raise invalid(
+                f"{what} {descriptor.digest} is {file.size} bytes, "
                 f"its descriptor says {descriptor.size}"
             )
-        data = self._read_small(member, f"{what} {descriptor.digest}")
+        return file
+
+    def _read_blob(self, descriptor: Descriptor, what: str) -> bytes:
+        data = self.read_small(self._blob(descriptor, what), f"{what} {descriptor.digest}")
         actual = Digest.of_bytes(data, descriptor.digest.algorithm)
         if actual != descriptor.digest:
-            raise InvalidArchive(
-                f"invalid archive: {what} {descriptor.digest} does not match its content ({actual})"
-            )
+            raise invalid(f"{what} {descriptor.digest} does not match its content ({actual})")
         return data
 
-    def _resolve_manifest(self, descriptor: Descriptor, what: str, depth: int) -> Manifest:
+    def _manifest(self, descriptor: Descriptor, what: str, depth: int) -> Manifest:
         if depth > MAX_INDEX_DEPTH:
-            raise InvalidArchive(f"invalid archive: {what}: image indexes nested too deeply")
+            raise invalid(f"{what}: image indexes nested too deeply")
         if descriptor.media_type not in mt.MANIFESTS | mt.INDEXES:
-            raise InvalidArchive(
-                f"invalid archive: {what}: unsupported media type {quoted(descriptor.media_type)}"
-            )
+            raise invalid(f"{what}: unsupported media type {quoted(descriptor.media_type)}")
         parsed = parse_manifest_or_index(
             self._read_blob(descriptor, "manifest"), descriptor.media_type
         )
         if isinstance(parsed, Manifest):
             return parsed
-        os_name, arch = self._platform
-        for child in parsed.manifests:
-            if (
-                child.platform is not None
-                and child.platform.os == os_name
-                and child.platform.architecture == arch
-                and child.media_type in mt.MANIFESTS | mt.INDEXES
-            ):
-                return self._resolve_manifest(child, what, depth + 1)
-        raise InvalidArchive(
-            f"invalid archive: {what}: index {descriptor.digest} has no image for {os_name}/{arch}"
-        )
+        try:
+            return self._manifest(choose(parsed, self.platform), what, depth + 1)
+        except NotFound:
+            raise invalid(
+                f"{what}: index {descriptor.digest} has no image for "
+                f"{self.platform.os}/{self.platform.architecture}"
+            ) from None
 
-    def _read_oci_image(self, manifest: Manifest, tags: list[str]) -> Image:
+    def _image(self, manifest: Manifest, tags: list[str]) -> Image:
         if manifest.config.media_type not in mt.CONFIGS:
-            raise InvalidArchive(
-                f"invalid archive: manifest config has unsupported media type "
+            raise invalid(
+                f"manifest config has unsupported media type "
                 f"{quoted(manifest.config.media_type)}: not a container image"
             )
         config = self._read_blob(manifest.config, "config")
-        parsed = parse_image_config(config)
-        if len(manifest.layers) != len(parsed.diff_ids):
+        diff_ids = parse_image_config(config).diff_ids
+        if len(manifest.layers) != len(diff_ids):
             raise InvalidArchive(
                 "invalid manifest, layers length mismatch: "
-                f"expected {len(manifest.layers)}, got {len(parsed.diff_ids)}"
+                f"expected {len(manifest.layers)}, got {len(diff_ids)}"
             )
         layers = []
-        for descriptor, diff_id in zip(manifest.layers, parsed.diff_ids, strict=True):
+        for descriptor, diff_id in zip(manifest.layers, diff_ids, strict=True):
             if descriptor.media_type not in mt.LAYERS:
-                raise InvalidArchive(
-                    f"invalid archive: layer {descriptor.digest} has unsupported media type "
+                raise invalid(
+                    f"layer {descriptor.digest} has unsupported media type "
                     f"{quoted(descriptor.media_type)}"
                 )
-            member = self._member(blob_path(descriptor.digest), "manifest layer")
-            if member.size != descriptor.size:
-                raise InvalidArchive(
-                    f"invalid archive: layer {descriptor.digest} is {member.size} bytes, "
-                    f"its descriptor says {descriptor.size}"
-                )
-            opener = self._opener(member)
+            file = self._blob(descriptor, "layer")
             layers.append(
-                file_layer(diff_id, descriptor.media_type, member.size, descriptor.digest, opener)
+                file_layer(diff_id, descriptor.media_type, file.size, descriptor.digest, file.open)
             )
         return Image(config, layers, [reference.parse(tag) for tag in tags])
+
+
+def _tags_from_annotations(annotations: dict[str, str]) -> list[str]:
+    """Docker's ``io.containerd.image.name``, else a ref.name that is a full reference
+    (a bare tag such as ``latest`` names no repository: that image loads untagged)."""
+    name = annotations.get(ANNOTATION_IMAGE_NAME)
+    if not name:
+        name = annotations.get(ANNOTATION_REF_NAME) or ""
+        if ":" not in name and "/" not in name:
+            return []
+    try:
+        ref = reference.parse(name)
+    except InvalidReference as error:
+        raise invalid(f"invalid image name {quoted(name)}: {error}") from None
+    if ref.digest is not None and ref.tag is None:
+        return []
+    return [reference.Reference(ref.domain, ref.path, ref.tag or reference.DEFAULT_TAG).familiar()]

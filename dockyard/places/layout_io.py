@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any, BinaryIO
 
 from dockyard import reference
 from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive
+from dockyard.layers.compression import open_decompressed
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import Descriptor
 from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
@@ -48,10 +48,9 @@ def _carries(image: Image, wanted: str) -> bool:
     if wanted in image.ref_names:
         return True
     try:
-        familiar = reference.parse(wanted).with_default_tag().familiar()
+        return reference.parse(wanted).with_default_tag().familiar() in image.repo_tags
     except Exception:
         return False
-    return familiar in image.repo_tags
 
 
 class FileSource:
@@ -76,8 +75,8 @@ class FileSource:
 
 
 class LayoutWriter:
-    """Gathers images for an archive or layout written at ``commit``. ``plain``: layers
-    are written as uncompressed tars named by diff ID (docker-archive); otherwise
+    """Gathers images for an archive or layout that ``write`` makes at commit. ``plain``:
+    layers are written as uncompressed tars named by diff ID (docker-archive); otherwise
     as the blobs they are (OCI)."""
 
     plain = True
@@ -88,6 +87,15 @@ class LayoutWriter:
         self._spool = tempfile.TemporaryDirectory(prefix="dockyard-copy-")
         self._taken: dict[int, ArchiveLayer] = {}
 
+    def write(self) -> None:
+        raise NotImplementedError
+
+    async def commit(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.write)
+
+    def close(self) -> None:
+        self._spool.cleanup()
+
     async def present(self, image: Image, report: Report) -> list[bool]:
         return [False] * len(image.layers)
 
@@ -95,51 +103,35 @@ class LayoutWriter:
         layer = image.layers[position]
         if layer.verified:  # the store's: read when the archive is written
             if not self.plain or not is_compressed(layer.media_type):
-                return self._layer(layer, layer.size, opener)
+                return self._layer(layer, layer.size, opener, layer.digest)
             if layer.tar_size >= 0:
                 return ArchiveLayer(layer.diff_id, layer.tar_size, _decompressing(opener))
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._spooled, layer, opener)
+        return await asyncio.get_running_loop().run_in_executor(None, self._spooled, layer, opener)
 
-    def _layer(self, layer: Layer, size: int, opener: Opener) -> ArchiveLayer:
+    def _layer(self, layer: Layer, size: int, opener: Opener, digest: Digest | None) -> Any:
         if self.plain:
             return ArchiveLayer(layer.diff_id, size, opener)
-        assert layer.digest is not None
-        blob = Descriptor(_OCI_NAMES.get(layer.media_type, layer.media_type), layer.digest, size)
+        assert digest is not None
+        blob = Descriptor(_OCI_NAMES.get(layer.media_type, layer.media_type), digest, size)
         return ArchiveLayer(layer.diff_id, layer.tar_size, opener, blob)
 
     def _spooled(self, layer: Layer, opener: Opener) -> ArchiveLayer:
-        fd, name = tempfile.mkstemp(dir=self._spool.name)
-        path = Path(name)
-        raw_hash = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out, opener() as raw:
+        raw_hash, written_hash = hashlib.sha256(), hashlib.sha256()
+        spool = tempfile.NamedTemporaryFile(dir=self._spool.name, delete=False)  # noqa: SIM115
+        with spool, opener() as raw:
             stream: BinaryIO = ObservedReader(raw, raw_hash.update)  # type: ignore[assignment]
             if self.plain and is_compressed(layer.media_type):
-                from dockyard.layers.compression import open_decompressed
-
                 stream = open_decompressed(stream)
-            written_hash = hashlib.sha256()
             while data := stream.read(CHUNK):
-                out.write(data)
+                spool.write(data)
                 written_hash.update(data)
-                size += len(data)
+            size = spool.tell()
         raw_digest = Digest("sha256", raw_hash.hexdigest())
         if layer.digest is not None and raw_digest != layer.digest:
             raise InvalidArchive(f"layer {layer.digest}: content does not match its digest")
         if self.plain and Digest("sha256", written_hash.hexdigest()) != layer.diff_id:
             raise InvalidArchive(f"layer content does not match its diff ID {layer.diff_id}")
-        if not self.plain and layer.digest is None:
-            layer = Layer(
-                layer.diff_id, layer.media_type, size, raw_digest, layer.item, layer.tar_size
-            )
-
-        @contextmanager
-        def open_spooled() -> Iterator[BinaryIO]:
-            with open(path, "rb") as stream:
-                yield stream
-
-        return self._layer(layer, size, open_spooled)
+        return self._layer(layer, size, partial(open, spool.name, "rb"), raw_digest)
 
     async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
         self._taken[position] = staged
@@ -154,15 +146,10 @@ class LayoutWriter:
         self.images.append(ArchiveImage(image.config, [n.familiar() for n in names], layers))
         return image.id
 
-    def close(self) -> None:
-        self._spool.cleanup()
-
 
 def _decompressing(opener: Opener) -> Opener:
     @contextmanager
     def open_plain() -> Iterator[BinaryIO]:
-        from dockyard.layers.compression import open_decompressed
-
         with opener() as raw:
             yield open_decompressed(raw)
 

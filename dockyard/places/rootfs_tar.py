@@ -4,7 +4,6 @@ has been read: the image is completed after its layer is in (``Image.complete``)
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,22 +14,7 @@ from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.places.base import Image, Layer, Opener, Report
 from dockyard.reference import Reference
-
-
-class _Peeked:
-    """A stream with its first bytes already read, so emptiness can be told in advance."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = io.BytesIO(head)
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._head.read(size)
-        if size < 0:
-            return data + self._rest.read()
-        if len(data) < size:
-            data += self._rest.read(size - len(data))
-        return data
+from dockyard.streams import PrefixedReader
 
 
 def open_rootfs(source: str) -> tuple[BinaryIO, str]:
@@ -77,7 +61,7 @@ class RootfsTarSource:
     async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
         @contextmanager
         def open_tar() -> Iterator[BinaryIO]:
-            yield _Peeked(self._head, self.stream)  # type: ignore[misc]
+            yield PrefixedReader(self._head, self.stream)  # type: ignore[misc]
 
         return [open_tar for _layer in layers]
 
