@@ -21,7 +21,7 @@ from typing import Any
 from dockyard import reference
 from dockyard.client.daemonconfig import DaemonConfig, load_daemon_config
 from dockyard.client.platforms import host_platform
-from dockyard.client.session import FROM_CONFIG, RegistrySession, new_http_session, registry_host
+from dockyard.client.session import FROM_CONFIG, new_http_session, registry_host
 from dockyard.errors import InvalidArgument
 from dockyard.imageops.copy import copy_images
 from dockyard.imageops.resolve import resolve_image_id
@@ -58,8 +58,8 @@ def split_transport(text: str) -> tuple[str, str]:
 
 
 class _Places:
-    """Opens the places of one `image copy` and what they need: the store, one HTTP
-    session, temporary directories, output files (renamed into place on success)."""
+    """What the places of one `image copy` need, closed with it: the store, one HTTP
+    session, temporary directories; output files are renamed into place on success."""
 
     def __init__(self, root: Path | None, config: DaemonConfig, stack: AsyncExitStack) -> None:
         self.root, self.config, self.stack = root, config, stack
@@ -75,37 +75,24 @@ class _Places:
             self.stack.callback(self._store.close)
         return self._store
 
-    async def repositories(self, rest: str, verify: bool) -> tuple[Reference, list[Any]]:
-        """A registry source's reference, and where to read it (mirrors first)."""
-        ref = _registry_ref(rest)
-        config = self._config(ref, verify)
-        return ref, repositories_for(await self._session(), ref, config, FROM_CONFIG)
-
-    async def repository(self, rest: str, verify: bool) -> tuple[str, Any]:
-        """A registry destination's tag and repository."""
-        ref = _registry_ref(rest)
-        if ref.digest is not None:
-            raise InvalidArgument("cannot copy to a digest reference")
-        session = RegistrySession(
-            await self._session(),
-            registry_host(ref.domain),
-            self._config(ref, verify),
-            credentials=FROM_CONFIG,
-        )
-        return ref.tag or reference.DEFAULT_TAG, RegistryRepository(session, ref.path)
-
-    def _config(self, ref: Reference, verify: bool) -> DaemonConfig:
-        if verify:
-            return self.config
-        insecure = [*self.config.insecure, registry_host(ref.domain)]
-        return DaemonConfig(
-            self.config.mirrors, insecure, self.config.index_server, self.config.path
-        )
-
-    async def _session(self) -> Any:
+    async def registry(self, rest: str, verify: bool) -> tuple[Reference, list[RegistryRepository]]:
+        """The reference, and the repositories to read it from: docker.io's mirrors
+        first, the registry itself last (the one a copy writes to)."""
+        ref = reference.parse(rest)
+        ref = ref if ref.tag or ref.digest else ref.with_default_tag()
+        config = self.config
+        if not verify:
+            insecure = [*config.insecure, registry_host(ref.domain)]
+            config = DaemonConfig(config.mirrors, insecure, config.index_server, config.path)
         if self._http is None:
             self._http = await self.stack.enter_async_context(new_http_session())
-        return self._http
+        return ref, repositories_for(self._http, ref, config, FROM_CONFIG)
+
+    async def registry_destination(self, rest: str, verify: bool) -> tuple[str, RegistryRepository]:
+        ref, repositories = await self.registry(rest, verify)
+        if ref.digest is not None:
+            raise InvalidArgument("cannot copy to a digest reference")
+        return ref.tag or reference.DEFAULT_TAG, repositories[-1]
 
     def temporary(self) -> Path:
         directory = tempfile.TemporaryDirectory(prefix="dockyard-copy-")
@@ -128,11 +115,6 @@ class _Places:
                 Path(name).unlink(missing_ok=True)
 
 
-def _registry_ref(rest: str) -> Reference:
-    ref = reference.parse(rest)
-    return ref if ref.tag or ref.digest else ref.with_default_tag()
-
-
 def _file_and_ref(rest: str) -> tuple[Path, str | None]:
     path, _, ref = rest.partition(":")
     return Path(path), ref or None
@@ -142,7 +124,7 @@ async def _source(places: _Places, text: str, verify: bool) -> Any:
     transport, rest = split_transport(text)
     path, wanted = _file_and_ref(rest)
     if transport == "docker":
-        ref, repositories = await places.repositories(rest, verify)
+        ref, repositories = await places.registry(rest, verify)
         return RegistrySource(repositories, ref, places.temporary(), host_platform())
     if transport in ("docker-archive", "oci-archive"):
         return DockerArchiveSource(path, places.temporary(), wanted)
@@ -159,7 +141,7 @@ async def _destination(places: _Places, text: str, verify: bool, compression: st
     transport, rest = split_transport(text)
     path, name = _file_and_ref(rest)
     if transport == "docker":
-        tag, repository = await places.repository(rest, verify)
+        tag, repository = await places.registry_destination(rest, verify)
         return RegistryDestination(repository, tag, compression)
     if transport == "docker-archive":
         names = [reference.parse(name).with_default_tag()] if name else None
@@ -188,9 +170,18 @@ async def copy_image(
     an index with every image it lists (between registries)."""
     async with AsyncExitStack() as stack:
         places = _Places(root, config or load_daemon_config(), stack)
-        if all_images:
-            verify = (source_tls_verify, destination_tls_verify)
-            return [await _copy_all(places, source_text, destination_text, *verify, report)]
+        if all_images:  # an index and every image it lists, byte for byte
+            (source_kind, source), (target_kind, target) = map(
+                split_transport, (source_text, destination_text)
+            )
+            if source_kind != "docker" or target_kind != "docker":
+                raise InvalidArgument("--all copies an index between docker:// places only")
+            ref, repositories = await places.registry(source, source_tls_verify)
+            fetched, repository = await first_answer(repositories, lambda r: fetch_manifest(r, ref))
+            tag, target_repository = await places.registry_destination(
+                target, destination_tls_verify
+            )
+            return [await copy_index(repository, fetched, target_repository, tag, report)]
         destination, succeeded = None, False
         try:
             source = await _source(places, source_text, source_tls_verify)
@@ -204,25 +195,6 @@ async def copy_image(
             if destination is not None:
                 destination.close()
             places.finish(succeeded)
-
-
-async def _copy_all(
-    places: _Places,
-    source_text: str,
-    destination_text: str,
-    source_verify: bool,
-    destination_verify: bool,
-    report: Report,
-) -> Any:
-    (source_kind, source_rest), (target_kind, target_rest) = map(
-        split_transport, (source_text, destination_text)
-    )
-    if source_kind != "docker" or target_kind != "docker":
-        raise InvalidArgument("--all copies an index between docker:// places only")
-    ref, repositories = await places.repositories(source_rest, source_verify)
-    fetched, repository = await first_answer(repositories, lambda r: fetch_manifest(r, ref))
-    tag, target = await places.repository(target_rest, destination_verify)
-    return await copy_index(repository, fetched, target, tag, report)
 
 
 def run_copy_image(source_text: str, destination_text: str, **options: Any) -> list[Any]:

@@ -23,7 +23,6 @@ from dockyard.digest import Digest
 from dockyard.errors import InvalidArchive, InvalidDigest, InvalidReference
 from dockyard.layers.compression import detect_compression
 from dockyard.oci import mediatypes as mt
-from dockyard.oci.types import parse_image_config
 from dockyard.places.base import Image, file_layer
 from dockyard.places.layout_format import (
     INDEX_JSON,
@@ -34,6 +33,7 @@ from dockyard.places.layout_format import (
     blob_path,
     go_json,
     invalid,
+    layer_diff_ids,
     layout_files,
     plan_images,
     quoted,
@@ -182,12 +182,7 @@ def _docker_image(reader: LayoutReader, what: str, item: Any) -> Image:
             f"config {config_path} does not match its digest "
             f"(content is {Digest.of_bytes(config, claimed.algorithm)})"
         )
-    diff_ids = parse_image_config(config).diff_ids
-    if len(layer_paths) != len(diff_ids):
-        raise InvalidArchive(
-            "invalid manifest, layers length mismatch: "
-            f"expected {len(layer_paths)}, got {len(diff_ids)}"
-        )
+    diff_ids = layer_diff_ids(config, len(layer_paths))
     layers = []
     for path, diff_id in zip(layer_paths, diff_ids, strict=True):
         file = reader.members.find(path, what)

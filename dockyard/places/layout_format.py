@@ -156,23 +156,23 @@ def layout_files(
     files: LayoutFiles = {OCI_LAYOUT: OCI_LAYOUT_CONTENT}
     entries: list[dict[str, Any]] = []
     for image in images:
-        _add_blob(files, image.config)
-        for layer in image.layers:
-            if layer.size < 0:
-                raise ValueError(f"layer {layer.diff_id}: negative size")
-            _add_blob(files, layer, layer.descriptor.digest)
-        manifest = _manifest(image)
-        descriptor = _add_blob(files, manifest)
+        config = _add_blob(files, Descriptor(mt.OCI_CONFIG, *_hashed(image.config)), image.config)
+        layers = [_add_blob(files, layer.descriptor, layer) for layer in image.layers]
+        manifest = go_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": mt.OCI_MANIFEST,
+                "config": config.to_json() | _platform(image),
+                "layers": [layer.to_json() for layer in layers],
+            }
+        )
+        descriptor = _add_blob(files, Descriptor(mt.OCI_MANIFEST, *_hashed(manifest)), manifest)
         names = [annotate(ref) for ref in image.refs]
         if ref_name is not None:
             names = [{ANNOTATION_REF_NAME: ref_name}]
-        for names_of in names or [None]:
-            entry = {"mediaType": mt.OCI_MANIFEST, **descriptor}
-            if names_of:
-                entry["annotations"] = names_of
-            if image.platform:
-                entry["platform"] = image.platform
-            entries.append(entry)
+        for naming in names or [None]:
+            entry = Descriptor(mt.OCI_MANIFEST, descriptor.digest, descriptor.size, naming)
+            entries.append(entry.to_json() | _platform(image))
     files[INDEX_JSON] = index_json(entries)
     return files
 
@@ -185,36 +185,21 @@ def file_size(content: bytes | ArchiveLayer) -> int:
     return len(content) if isinstance(content, bytes) else content.size
 
 
-def _add_blob(
-    files: LayoutFiles, content: bytes | ArchiveLayer, digest: Digest | None = None
-) -> dict[str, Any]:
-    """Add a blob (once); its digest and size, as a descriptor gives them."""
-    digest = digest or Digest.of_bytes(content)  # type: ignore[arg-type]
-    path, size = blob_path(digest), file_size(content)
-    if file_size(files.setdefault(path, content)) != size:
-        raise ValueError(f"{path} is given with two sizes: {file_size(files[path])} and {size}")
-    return {"digest": str(digest), "size": size}
+def _hashed(data: bytes) -> tuple[Digest, int]:
+    return Digest.of_bytes(data), len(data)
 
 
-def _manifest(image: PlannedImage) -> bytes:
-    config: dict[str, Any] = {"mediaType": mt.OCI_CONFIG, **_descriptor(image.config)}
-    if image.platform:
-        config["platform"] = image.platform
-    layers = [layer.descriptor for layer in image.layers]
-    return go_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": mt.OCI_MANIFEST,
-            "config": config,
-            "layers": [
-                {"mediaType": d.media_type, "digest": str(d.digest), "size": d.size} for d in layers
-            ],
-        }
-    )
+def _platform(image: PlannedImage) -> dict[str, Any]:
+    return {"platform": image.platform} if image.platform else {}
 
 
-def _descriptor(data: bytes) -> dict[str, Any]:
-    return {"digest": str(Digest.of_bytes(data)), "size": len(data)}
+def _add_blob(files: LayoutFiles, blob: Descriptor, content: bytes | ArchiveLayer) -> Descriptor:
+    """Add a blob once (the same digest twice must come with the same size)."""
+    if blob.size < 0:
+        raise ValueError(f"{blob.digest}: negative size")
+    if file_size(files.setdefault(blob_path(blob.digest), content)) != blob.size:
+        raise ValueError(f"{blob_path(blob.digest)} is given with two sizes")
+    return blob
 
 
 # ---------------------------------------------------------------------------
@@ -321,12 +306,7 @@ class LayoutReader:
                 f"{quoted(manifest.config.media_type)}: not a container image"
             )
         config = self._read_blob(manifest.config, "config")
-        diff_ids = parse_image_config(config).diff_ids
-        if len(manifest.layers) != len(diff_ids):
-            raise InvalidArchive(
-                "invalid manifest, layers length mismatch: "
-                f"expected {len(manifest.layers)}, got {len(diff_ids)}"
-            )
+        diff_ids = layer_diff_ids(config, len(manifest.layers))
         layers = []
         for descriptor, diff_id in zip(manifest.layers, diff_ids, strict=True):
             if descriptor.media_type not in mt.LAYERS:
@@ -339,6 +319,16 @@ class LayoutReader:
                 file_layer(diff_id, descriptor.media_type, file.size, descriptor.digest, file.open)
             )
         return Image(config, layers, [reference.parse(tag) for tag in tags])
+
+
+def layer_diff_ids(config: bytes, layer_count: int) -> list[Digest]:
+    """The config's diff IDs, one for each of the ``layer_count`` layers listed."""
+    diff_ids = parse_image_config(config).diff_ids
+    if layer_count != len(diff_ids):
+        raise InvalidArchive(
+            f"invalid manifest, layers length mismatch: expected {layer_count}, got {len(diff_ids)}"
+        )
+    return diff_ids
 
 
 def _tags_from_annotations(annotations: dict[str, str]) -> list[str]:

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from dockyard.digest import Digest
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.places.base import Image, Layer, Opener, Report
+from dockyard.places.tar_reader import open_input
 from dockyard.reference import Reference
 from dockyard.streams import PrefixedReader
 
@@ -28,13 +29,8 @@ def open_rootfs(source: str) -> tuple[BinaryIO, str]:
             return urllib.request.urlopen(source, timeout=60), source  # noqa: S310
         except OSError as error:
             raise NotFound(f"Get {source!r}: {error}") from None
-    try:
-        # The docker CLI uploads a file as the request body: the daemon sees "-".
-        return open(source, "rb"), "-"
-    except FileNotFoundError:
-        raise NotFound(f"open {source}: no such file or directory") from None
-    except IsADirectoryError:
-        raise InvalidArgument(f"read {source}: is a directory") from None
+    # The docker CLI uploads a file as the request body: the daemon sees "-".
+    return open_input(source), "-"
 
 
 class RootfsTarSource:

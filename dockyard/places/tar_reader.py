@@ -59,7 +59,7 @@ class TarArchive:
         self.compression: str | None = None  # of the archive as given
         self.fd = -1
         if isinstance(source, (str, os.PathLike)):
-            with _open_path(Path(source)) as stream:
+            with open_input(source) as stream:
                 self._open(stream, Path(tmpdir))
         else:
             self._open(source, Path(tmpdir))
@@ -245,7 +245,8 @@ class MemberReader(io.RawIOBase):
         return got
 
 
-def _open_path(path: Path) -> BinaryIO:
+def open_input(path: str | os.PathLike[str]) -> BinaryIO:
+    """A file given on the command line, opened with Docker's error texts."""
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
