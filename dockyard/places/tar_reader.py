@@ -105,9 +105,7 @@ class TarArchive:
         try:
             tar = tarfile.TarFile(fileobj=headers, mode="r", tarinfo=_CheckedTarInfo)
             while (info := tar.next()) is not None:
-                if info.sparse is not None or any(
-                    k.startswith("GNU.sparse.") for k in info.pax_headers
-                ):
+                if info.sparse is not None:  # GNU's; PAX's are refused in _proc_pax
                     raise invalid("sparse tar members are not supported")
                 if info.size < 0:
                     raise tar_error("archive/tar: invalid tar header")
@@ -190,6 +188,8 @@ class _CheckedTarInfo(tarfile.TarInfo):
                 raise tarfile.InvalidHeaderError("invalid pax record")
             if data[end - 1 : end] != b"\n":
                 raise tarfile.InvalidHeaderError("invalid pax record")
+            if data[pos + len(length) + 1 : end].startswith(b"GNU.sparse."):
+                raise invalid("sparse tar members are not supported")
             pos = end
         tar.fileobj.seek(start)  # type: ignore[union-attr]
         return super()._proc_pax(tar)  # type: ignore[misc]

@@ -937,6 +937,45 @@ def test_corrupt_pax_record(tmp_path: Path) -> None:
     )
 
 
+def _with_header_field(data: bytes, start: int, value: bytes) -> bytes:
+    """``data`` with bytes of its first header replaced and the checksum made right."""
+    raw = bytearray(data)
+    raw[start : start + len(value)] = value
+    raw[148:156] = b" " * 8
+    raw[148:156] = b"%06o\0 " % sum(raw[:512])
+    return bytes(raw)
+
+
+def test_headers_a_layout_never_needs_are_refused(tmp_path: Path) -> None:
+    long_name = "d/" * 600_000 + "f"  # a GNU long name or PAX path over 1 MiB
+    for fmt in (tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        archive = write_tar(tmp_path / "long.tar", [(long_name, b"x")], fmt=fmt)
+        _expect(
+            archive,
+            tmp_path,
+            r"^Error processing tar file\(exit status 1\): extended header too large$",
+        )
+    plain = write_tar(tmp_path / "p.tar", [("l.tar", b"x"), ("manifest.json", b"[]")]).read_bytes()
+    gnu_sparse = _with_header_field(plain, 156, b"S")
+    negative_size = _with_header_field(plain, 124, b"\xff" * 12)
+    with tarfile.open(tmp_path / "pax.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("l.tar")
+        info.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0"}
+        tar.addfile(info)
+    for name, data, pattern in [
+        ("gnu-sparse", gnu_sparse, r"^invalid archive: sparse tar members are not supported$"),
+        ("pax-sparse", (tmp_path / "pax.tar").read_bytes(), r"^invalid archive: sparse tar"),
+        ("negative-size", negative_size, r"archive/tar: invalid tar header$"),
+        (
+            "no-padding",
+            plain[:513],
+            r"^Error processing tar file\(exit status 1\): unexpected EOF$",
+        ),
+    ]:
+        (tmp_path / f"{name}.tar").write_bytes(data)
+        _expect(tmp_path / f"{name}.tar", tmp_path, pattern)
+
+
 def test_oci_index_nested_too_deep_and_foreign_media_types(tmp_path: Path) -> None:
     tars = [make_layer({"a": b"a"})]
     config = make_config([Digest.of_bytes(tars[0])])
