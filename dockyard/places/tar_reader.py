@@ -276,15 +276,15 @@ def _read_head(stream: BinaryIO) -> bytes:
     return head
 
 
-def _plain_chunks(stream: Any, kind: str) -> Iterator[bytes]:
+def _plain_chunks(stream: Any, kind: str) -> Iterator[bytes | memoryview]:
     """The decompressed bytes of ``stream``; corrupt or cut-short data is refused."""
     try:
         if kind == "zstd":
             yield from _zstd_chunks(stream)
             return
-        reader = open_decompressed(stream)
-        while data := reader.read(CHUNK):
-            yield data
+        reader, buffer = open_decompressed(stream), memoryview(bytearray(CHUNK))
+        while n := reader.readinto(buffer):
+            yield buffer[:n]
     except InvalidArchive as error:
         raise invalid(f"corrupt {kind} stream ({error})") from None
 
