@@ -15,58 +15,50 @@ from dockyard.imageops.resolve import resolve_image_id
 from dockyard.places.base import Event, Image, Report
 from dockyard.places.docker_archive import DockerArchiveDestination, DockerArchiveSource
 from dockyard.places.store import StoreDestination, StoredImage, StoreSource, store_image
-from dockyard.reference import Reference
 from dockyard.store import Store
 
 
-def _selection(store: Store, names: list[str]) -> list[tuple[Digest, list[str]]]:
-    """Images to save, in order, each with the familiar tags to record."""
-    chosen: dict[Digest, list[str]] = {}
+def _selection(store: Store, names: list[str]) -> dict[Digest, set[str]]:
+    """Images to save, in order, each with the familiar tags to record: a repository
+    name saves every tag it has, a tag or digest its image, an ID its image untagged."""
+    chosen: dict[Digest, set[str]] = {}
     for name in names:
-        tags: list[str] = []
         try:
-            ref: Reference | None = reference.parse(name)
+            ref = None if reference.HEX_ID_RE.match(name) else reference.parse(name)
         except Exception:
             ref = None
-        if ref is not None and not reference.HEX_ID_RE.match(name):
-            if ref.tag is None and ref.digest is None:
-                found = [
-                    (n, i)
-                    for n, i, kind in store.all_refs()
-                    if kind == "tag" and reference.parse(n).name == ref.name
-                ]
-                if found:
-                    for full, image_id in found:
-                        chosen.setdefault(Digest.parse(image_id), []).append(
-                            reference.familiar(full)
-                        )
-                    continue
-            else:
-                image_id = store.lookup_ref(ref)
-                if image_id is None:
-                    if store.db.execute(
-                        "SELECT 1 FROM refs WHERE name LIKE ?", (ref.name + ":%",)
-                    ).fetchone():
-                        raise NotFound("reference does not exist")
-                    image_id = store.search_id_prefix(name)
-                    if image_id is None:
-                        raise NotFound(f"No such image: {name}")
-                else:
-                    tags.append(ref.familiar())
-                chosen.setdefault(image_id, []).extend(tags)
+        if ref is not None and ref.tag is None and ref.digest is None:
+            tagged = [
+                (Digest.parse(image_id), reference.familiar(full))
+                for full, image_id, kind in store.all_refs()
+                if kind == "tag" and reference.parse(full).name == ref.name
+            ]
+            for image_id, tag in tagged:
+                chosen.setdefault(image_id, set()).add(tag)
+            if tagged:
                 continue
+        elif ref is not None:
+            image_id = store.lookup_ref(ref)
+            if image_id is not None:
+                chosen.setdefault(image_id, set()).add(ref.familiar())
+                continue
+            if store.db.execute(
+                "SELECT 1 FROM refs WHERE name LIKE ?", (ref.name + ":%",)
+            ).fetchone():
+                raise NotFound("reference does not exist")
         try:
-            image_id = resolve_image_id(store, name)
+            chosen.setdefault(resolve_image_id(store, name), set())
         except NotFound:
             raise NotFound(f"No such image: {name}") from None
-        chosen.setdefault(image_id, [])
-    return [(image_id, sorted(dict.fromkeys(tags))) for image_id, tags in chosen.items()]
+    return chosen
 
 
 def save_images(store: Store, names: list[str], out: BinaryIO) -> None:
     images = [
-        store_image(store, image_id, [reference.parse(tag).with_default_tag() for tag in tags])
-        for image_id, tags in _selection(store, names)
+        store_image(
+            store, image_id, [reference.parse(tag).with_default_tag() for tag in sorted(tags)]
+        )
+        for image_id, tags in _selection(store, names).items()
     ]
     destination = DockerArchiveDestination(out)
     try:

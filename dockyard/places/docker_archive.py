@@ -79,16 +79,10 @@ def docker_archive_files(
     files[MANIFEST_JSON] = go_json(items) + b"\n"
     if repositories:
         order = dict.fromkeys([*repositories_order, *sorted(repositories)])
-        files[REPOSITORIES] = (
-            go_json(
-                {
-                    name: dict(sorted(repositories[name].items()))
-                    for name in order
-                    if name in repositories
-                }
-            )
-            + b"\n"
-        )
+        ordered = {
+            name: dict(sorted(repositories[name].items())) for name in order if name in repositories
+        }
+        files[REPOSITORIES] = go_json(ordered) + b"\n"
     return files
 
 
