@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from dockyard.digest import Digest
+from dockyard.layers.tarsplit import has_record
 from dockyard.store import Store
 from dockyard.store.store import remove_tree
 
@@ -26,6 +27,25 @@ def _blob_matches(store: Store, digest: Digest) -> bool:
         while chunk := stream.read(1 << 20):
             hasher.update(chunk)
     return hasher.hexdigest() == digest.hex
+
+
+def _tar_split_problem(store: Store, chain: str) -> str | None:
+    """What is wrong with a layer kept as tree plus tar-split record (its tar given
+    again and checked against its diff ID), or None."""
+    from dockyard.errors import DockyardError
+
+    record = store.layer(Digest.parse(chain))
+    if record is None:
+        return None  # removed meanwhile
+    try:
+        with store.open_layer_blob(record) as stream:
+            while stream.read(1 << 20):
+                pass
+    except FileNotFoundError:
+        return None if store.layer(record.chain_id) is None else f"layer {chain}: files missing"
+    except DockyardError as error:
+        return str(error)
+    return None
 
 
 def check_store(store: Store, repair: bool = False) -> CheckReport:
@@ -59,14 +79,20 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
         return db.execute(sql, args).fetchone() is not None
 
     layer_row = "SELECT 1 FROM layers WHERE chain_id = ?"
-    for chain, directory, blob, parent in db.execute(
-        "SELECT chain_id, dir, blob, parent_chain FROM layers"
+    for chain, directory, blob, parent, diff in db.execute(
+        "SELECT chain_id, dir, blob, parent_chain, diff_id FROM layers"
     ).fetchall():
         if not (store.layers_dir / directory / "diff").is_dir() and still(
             "SELECT 1 FROM layers WHERE chain_id = ? AND dir = ?", chain, directory
         ):
             problem(f"layer {chain}: directory layers/{directory} is missing")
-        if not store.blobs.exists(Digest.parse(blob)) and still(layer_row, chain):
+        if store.blobs.exists(Digest.parse(blob)):
+            pass
+        elif blob == diff and has_record(store.layers_dir / directory):
+            found = _tar_split_problem(store, chain)
+            if found is not None and still(layer_row, chain):
+                problem(found)
+        elif still(layer_row, chain):
             problem(f"layer {chain}: blob {blob} is missing")
         if parent and not still(layer_row, parent) and still(layer_row, chain):
             problem(f"layer {chain}: parent layer {parent} is missing")

@@ -61,6 +61,7 @@ _read_open = _bind(
 _next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
 _data_into_fd = _bind("archive_read_data_into_fd", [c_void_p, c_int], c_int)
 _error_string = _bind("archive_error_string", [c_void_p], c_char_p)
+_filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_int64)
 
 entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
 entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
@@ -152,6 +153,11 @@ class TarReader:
             if status not in (ARCHIVE_OK, ARCHIVE_WARN):
                 self._raise()
             yield entry.value  # type: ignore[misc]
+
+    def position(self) -> int:
+        """Bytes of the tar the format reader has consumed: right after a header is
+        read, where the entry's data starts."""
+        return _filter_bytes(self._archive, 0)
 
     def data_into_fd(self, fd: int) -> None:
         if _data_into_fd(self._archive, fd) not in (ARCHIVE_OK, ARCHIVE_WARN):

@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 from dockyard.layers.compression import CHUNK
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.layers.tarsplit import SplitRecorder
+
 _BUFFERS = 4  # blocks in flight: one in libarchive's hands, the rest read ahead
 _BLOCK = CHUNK
 
@@ -25,13 +29,20 @@ class ReadAhead:
     ``readinto`` is called in the reading thread only, then ``at_end`` once the
     stream is exhausted. An exception raised there is raised again by ``fill``,
     in order: the blocks read before it are handed out first.
+
+    ``blocks`` (a tar-split recorder) is told, in the extracting thread, of each block
+    handed out (``hold(offset in the stream, bytes)``) and given back (``release()``).
     """
 
     def __init__(
-        self, readinto: Callable[[memoryview], int | None], at_end: Callable[[], object]
+        self,
+        readinto: Callable[[memoryview], int | None],
+        at_end: Callable[[], object],
+        blocks: SplitRecorder | None = None,
     ) -> None:
         self._readinto = readinto
         self._at_end = at_end
+        self._blocks = blocks
         self.hash = hashlib.sha256()
         self.count = 0
         self._buffers = [bytearray(_BLOCK) for _ in range(_BUFFERS)]
@@ -41,7 +52,9 @@ class ReadAhead:
             for buffer in self._buffers
         ]
         self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._full: queue.SimpleQueue[tuple[int, int] | BaseException | None] = queue.SimpleQueue()
+        self._full: queue.SimpleQueue[tuple[int, int, int] | BaseException | None] = (
+            queue.SimpleQueue()
+        )
         for index in range(_BUFFERS):
             self._free.put(index)
         self._held: int | None = None  # the block libarchive is reading
@@ -63,14 +76,17 @@ class ReadAhead:
                     self._full.put(None)
                     return
                 self.hash.update(view[:n])
+                start = self.count
                 self.count += n
-                self._full.put((index, n))
+                self._full.put((index, n, start))
         except BaseException as error:  # noqa: BLE001 - handed to the extracting thread
             self._full.put(error)
 
     def fill(self) -> tuple[int, int]:
         """The next block; libarchive is done with the previous one when it asks."""
         if self._held is not None:
+            if self._blocks is not None:
+                self._blocks.release()
             self._free.put(self._held)
             self._held = None
         if self._ended:
@@ -82,8 +98,10 @@ class ReadAhead:
         if isinstance(item, BaseException):
             self._ended = True
             raise item
-        index, n = item
+        index, n, start = item
         self._held = index
+        if self._blocks is not None:
+            self._blocks.hold(start, self._views[index][:n])
         return self._addresses[index], n
 
     def drain(self) -> None:

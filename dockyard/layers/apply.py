@@ -26,6 +26,7 @@ from dockyard.layers._tee import Tee
 from dockyard.layers._tree import Refused, Tree, display, split_name
 from dockyard.layers.compression import CHUNK, open_decompressed
 from dockyard.layers.limits import DEFAULT_LIMITS, Limits
+from dockyard.layers.tarsplit import SplitRecorder
 from dockyard.layers.whiteouts import (
     OPAQUE_MARKER,
     OPAQUE_XATTR,
@@ -77,6 +78,7 @@ class AppliedLayer:
     tar_size: int  # bytes of the uncompressed tar, end padding included
     # sha256 of the raw (possibly compressed) bytes, as the tee got them; None without a tee
     blob_digest: Digest | None = None
+    tar_split: bool = False  # the tar is kept as a tar-split record, not by the tee
 
 
 class _Entry:
@@ -129,10 +131,18 @@ def _entry_name(raw: bytes | None) -> str:
 
 
 class _Applier:
-    def __init__(self, tree: Tree, reader: _archive.TarReader, limits: Limits) -> None:
+    def __init__(
+        self,
+        tree: Tree,
+        reader: _archive.TarReader,
+        limits: Limits,
+        split: SplitRecorder | None = None,
+    ) -> None:
         self.tree = tree
         self.reader = reader
         self.limits = limits
+        self.split = split
+        self.claims = split is not None
         self.max_name, self.max_bytes = limits.max_name, limits.max_bytes
         self.is_root = os.geteuid() == 0
         self.entries = 0
@@ -248,12 +258,16 @@ class _Applier:
         try:
             fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
         except FileExistsError:
-            self.tree.clear(parent, base, keep_dir=False)
+            self.clear(parent, base, parts, keep_dir=False)
             fd = os.open(base, _FILE_FLAGS, initial, dir_fd=parent)
         try:
             if size:
+                sparse = _archive.entry_sparse_count(handle) > 0
+                if self.claims and not sparse and (self.is_root or mode & 0o400):
+                    # the file's bytes are the tar's: the tar-split record points here
+                    self.split.claim(self.reader.position(), size, parts)  # type: ignore[union-attr]
                 self.reader.data_into_fd(fd)
-                if _archive.entry_sparse_count(handle) > 0:
+                if sparse:
                     os.ftruncate(fd, size)  # libarchive leaves out a trailing hole
             # chown drops setuid bits and writes drop capabilities: data, owner,
             # mode, xattrs, times in that order.
@@ -284,21 +298,36 @@ class _Applier:
         self.size += len(target)  # overlay2's DiffSize counts a symlink's lstat size
         parent = self.tree.parent_fd(parts)
         base = parts[-1]
-        self._replace(parent, base, lambda: os.symlink(target, base, dir_fd=parent))
+        self._replace(parent, base, parts, lambda: os.symlink(target, base, dir_fd=parent))
         if self.needs_chown(parts, uid, gid):
             os.chown(base, uid, gid, dir_fd=parent, follow_symlinks=False)
         if xattrs:
             self.set_xattrs(xattrs, b"/proc/self/fd/%d/%s" % (parent, base))
         os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=parent, follow_symlinks=False)
 
-    def _replace(self, parent: int, base: bytes, make) -> None:
-        """Run ``make`` (which creates ``base``); if something is in the way, a
-        later entry replaces it as tar does."""
+    def _replace(self, parent: int, base: bytes, parts: list[bytes], make) -> None:
+        """Run ``make`` (which creates ``base``, at ``parts``); if something is in the
+        way, a later entry replaces it as tar does."""
         try:
             make()
         except FileExistsError:
-            self.tree.clear(parent, base, keep_dir=False)
+            self.clear(parent, base, parts, keep_dir=False)
             make()
+
+    def clear(self, parent: int, base: bytes, parts: list[bytes], keep_dir: bool) -> bool:
+        """Tree.clear, except that what holds bytes of a file written earlier (which
+        the tar-split record points to) is moved aside instead of removed."""
+        if self.split is not None and self.split.covers(parts):
+            try:
+                info = os.lstat(base, dir_fd=parent)
+            except FileNotFoundError:
+                return False
+            if keep_dir and stat.S_ISDIR(info.st_mode):
+                return True
+            # (the tree's cached directory is ``parent``, never inside what moves)
+            self.split.rescue(parent, base, parts)
+            return False
+        return self.tree.clear(parent, base, keep_dir)
 
     def whiteout(self, name: str, parts: list[bytes], handle: int) -> None:
         base = parts[-1]
@@ -314,6 +343,7 @@ class _Applier:
         self._replace(
             parent,
             hidden,
+            [*parts[:-1], hidden],
             lambda: os.mknod(hidden, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent),
         )
         uid, gid = _archive.entry_uid(handle), _archive.entry_gid(handle)
@@ -327,7 +357,7 @@ class _Applier:
             try:
                 os.mkdir(base, 0o700, dir_fd=parent)
             except FileExistsError:
-                if not self.tree.clear(parent, base, keep_dir=True):
+                if not self.clear(parent, base, entry.parts, keep_dir=True):
                     os.mkdir(base, 0o700, dir_fd=parent)
             # lchown-style calls: the name is a directory we just made or kept.
             if self.needs_chown(entry.parts, entry.uid, entry.gid):
@@ -354,7 +384,12 @@ class _Applier:
         parent = self.tree.parent_fd(entry.parts)
         base = entry.parts[-1]
         try:
-            self._replace(parent, base, lambda: os.mknod(base, kind | 0o600, device, dir_fd=parent))
+            self._replace(
+                parent,
+                base,
+                entry.parts,
+                lambda: os.mknod(base, kind | 0o600, device, dir_fd=parent),
+            )
         except PermissionError:
             if kind != stat.S_IFIFO and not self.is_root:
                 return  # devices need privileges; an unprivileged apply skips them
@@ -392,6 +427,7 @@ class _Applier:
             self._replace(
                 parent,
                 base,
+                entry.parts,
                 lambda: os.link(
                     target[-1],
                     base,
@@ -474,29 +510,37 @@ def apply_layer(
     *,
     limits: Limits = DEFAULT_LIMITS,
     tee: BinaryIO | None = None,
+    tar_split: Path | None = None,
 ) -> AppliedLayer:
     """Extract a layer (tar, optionally gzip/zstd/bzip2/xz) into the empty
     directory ``target``. On error the target may be partly filled (the caller
-    removes it); nothing outside it is touched."""
-    teed = Tee(stream, tee) if tee is not None else None
+    removes it); nothing outside it is touched.
+
+    ``tee`` gets a copy of the raw bytes; with ``tar_split``, an uncompressed layer is
+    not copied there but kept as a tar-split record at that path (layers/tarsplit.py:
+    the record beside the tree, files a later entry replaces in ``rescued/`` there)."""
+    teed = Tee(stream, tee, keep_plain=tar_split is None) if tee is not None else None
     raw: BinaryIO = teed if teed is not None else stream  # type: ignore[assignment]
     decompressed = open_decompressed(raw, max_output=limits.max_bytes)
     # Read the unbuffered stream below (nothing is buffered yet): short reads
     # suit libarchive, and the size limit then fails at the entry crossing it.
     data = getattr(decompressed, "raw", decompressed)
+    split = None
+    if tar_split is not None and getattr(data, "kind", None) == "none":
+        split = SplitRecorder(target, tar_split)
 
     def rest_of_raw() -> None:
         while raw.read(CHUNK):  # the rest of the raw stream reaches the tee too
             pass
 
-    source = ReadAhead(data.readinto, rest_of_raw)
+    source = ReadAhead(data.readinto, rest_of_raw, split)
     tree: Tree | None = None
     reader: _archive.TarReader | None = None
     applier: _Applier | None = None
     try:
         tree = Tree(target)
         reader = _archive.TarReader(source.fill)  # reads the first block to check the format
-        applier = _Applier(tree, reader, limits)
+        applier = _Applier(tree, reader, limits, split)
         for handle in reader.entries():
             try:
                 applier.handle(handle)
@@ -508,6 +552,8 @@ def apply_layer(
                 raise _refuse(applier.current, error.strerror or str(error)) from None
         applier.finish()
         source.drain()
+        if split is not None:
+            split.write(source.count)
     except _archive.ArchiveFailure as failure:
         raise _describe_failure(str(failure), applier, source.count) from None
     except InvalidArchive as error:
@@ -520,12 +566,15 @@ def apply_layer(
             reader.close()
         if tree is not None:
             tree.close()
+        if split is not None:
+            split.close()
     tar_hexdigest = source.hash.hexdigest()
     return AppliedLayer(
         diff_id=Digest("sha256", tar_hexdigest),
         size=applier.size,
         tar_size=source.count,
         blob_digest=None if teed is None else Digest("sha256", teed.raw_hexdigest(tar_hexdigest)),
+        tar_split=split is not None,
     )
 
 

@@ -69,7 +69,7 @@ class _Limited(io.RawIOBase):
 
     def __init__(self, inner, kind: str, max_output: int | None) -> None:
         self._inner = inner
-        self._kind = kind
+        self.kind = kind  # "none" for an uncompressed stream
         self._max = max_output
         self.count = 0
 
@@ -90,10 +90,10 @@ class _Limited(io.RawIOBase):
         except DockyardError:
             raise
         except EOFError:
-            raise InvalidArchive(f"truncated {self._kind} stream") from None
+            raise InvalidArchive(f"truncated {self.kind} stream") from None
         except Exception as error:
             # Decoders raise OSError, ValueError, LZMAError, ZstdError, IsalError...
-            raise InvalidArchive(f"invalid {self._kind} data: {error}") from None
+            raise InvalidArchive(f"invalid {self.kind} data: {error}") from None
         self.count += n
         if self._max is not None and self.count > self._max:
             raise InvalidArchive(f"layer data exceeds the limit of {self._max} bytes")

@@ -4,8 +4,9 @@ pull and import.
 As a destination, every layer missing from the store is extracted at once, each into
 its own staging directory as its bytes arrive (worker threads: extraction spends its
 time in libarchive and the kernel, outside the GIL), and the staged layers are
-recorded in layer order. The layer blob is kept as received, written once while it
-is extracted (a tee) and never read back to extract. A layer another process removes
+recorded in layer order. What is kept besides the tree is the store's decision
+(``Store.stage_layer_from_tar``): a tar-split record for an uncompressed layer, the
+blob as received for a compressed one. A layer another process removes
 meanwhile (rmi, image prune) raises NotFound, which the copy answers by copying the
 image again.
 """
@@ -28,13 +29,19 @@ from dockyard.store import LayerRecord, Store
 
 
 def store_layer(store: Store, record: LayerRecord) -> Layer:
+    @contextmanager
+    def open_blob():  # type: ignore[no-untyped-def]
+        with store.open_layer_blob(record) as raw:
+            yield raw
+
     return Layer(
         record.diff_id,
         record.blob_media_type,
-        store.blobs.size(record.blob),
+        store.layer_blob_size(record),
         record.blob,
         record.diff_id.short,
         record.tar_size,
+        open=open_blob,
         verified=True,
     )
 
@@ -56,7 +63,7 @@ class StoreSource:
         return self._images
 
     async def fetch(self, layers: list[Layer], report: Report) -> list[Opener]:
-        return [self._opener(layer.digest) for layer in layers]  # type: ignore[arg-type]
+        return [layer.open or self._opener(layer.digest) for layer in layers]  # type: ignore[arg-type]
 
     def _opener(self, digest: Digest) -> Opener:
         @contextmanager

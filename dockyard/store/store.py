@@ -25,7 +25,7 @@ from dockyard.reference import Reference
 from dockyard.store import db
 from dockyard.store.blobs import BlobStore, BlobWriter
 from dockyard.store.records import ContainerRow, ImageRecord, LayerRecord
-from dockyard.streams import ByteCounter, ObservedWriter
+from dockyard.streams import ByteCounter, ObservedReader
 from dockyard.timeutil import now_rfc3339
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
@@ -161,6 +161,30 @@ class Store:
         result.reverse()
         return result
 
+    def open_layer_blob(self, record: LayerRecord) -> BinaryIO:
+        """A layer's blob: the file kept in blobs/ (a download, a compressed load,
+        commit's tar, or any layer of a store older than tar-split), else the tar
+        given again by its tree and tar-split record, checked against its diff ID
+        as it is read (layers/tarsplit.py)."""
+        try:
+            return self.blobs.open(record.blob)
+        except FileNotFoundError:
+            pass
+        from dockyard.layers.tarsplit import has_record, open_regenerated
+
+        if record.blob != record.diff_id or not has_record(record.dir.parent):
+            raise NotFound(f"blob {record.blob} of layer {record.chain_id} is missing")
+        return open_regenerated(record.dir.parent, record.diff_id)  # type: ignore[return-value]
+
+    def layer_blob_size(self, record: LayerRecord) -> int:
+        """Bytes of ``open_layer_blob``."""
+        try:
+            return self.blobs.size(record.blob)
+        except FileNotFoundError:
+            if record.blob == record.diff_id:
+                return record.tar_size
+            raise NotFound(f"blob {record.blob} of layer {record.chain_id} is missing") from None
+
     def layer_dirs(self, image_id: Digest) -> list[Path]:
         """Extracted layer directories of an image, bottom to top."""
         image = self.image(image_id)
@@ -199,28 +223,37 @@ class Store:
         progress=None,  # type: ignore[no-untyped-def]
         blob_file: Path | None = None,
     ) -> StagedTar:
-        """Extract a layer into its own staging directory and seal its blob, neither
-        visible yet: one pass over the bytes, the raw stream teed into the blob (written
-        once, never read back). Touches no metadata, so several layers of one image can
-        be staged at once in worker threads; ``install_staged`` records them in order.
+        """Extract a layer into its own staging directory, neither visible yet, in one
+        pass over the bytes. Touches no metadata, so several layers of one image can be
+        staged at once in worker threads; ``install_staged`` records them in order.
         The caller holds the shared lock (``hold_shared_lock``).
 
-        ``blob_file``: the blob's bytes are already in that file (a download, checked
-        against ``expected_blob`` by the time ``stream`` ends): it is linked into the
-        store instead of being written a second time."""
+        What is kept besides the tree (docs/places.md, "the decision on blobs"): an
+        uncompressed layer (load, import) becomes a tar-split record beside the tree,
+        from which ``open_layer_tar`` gives its tar again; a compressed one keeps its
+        blob as received (what push sends), teed while it is extracted and never read
+        back. ``blob_file``: the blob's bytes are already in that file (a download,
+        checked against ``expected_blob`` by the time ``stream`` ends): it is linked
+        into the store instead of being written a second time."""
         from dockyard.layers.apply import apply_layer
+        from dockyard.layers.tarsplit import RECORD_NAME
 
         if blob_file is not None:
             return self._stage_with_blob_file(
                 stream, blob_file, media_type, expected_diff_id, expected_blob
             )  # type: ignore[arg-type]
         staging = self._new_staging()
-        # apply_layer hashes the raw bytes it tees (and not twice when they are the
-        # uncompressed tar, whose hash is the diff ID): the blob writer need not.
-        blob_writer = BlobWriter(self.blobs, hashed=False)
+        # apply_layer hashes the raw bytes it tees: the blob writer need not.
+        blob_writer = _LazyBlobWriter(self.blobs)
         try:
-            tee = ObservedWriter(blob_writer, ByteCounter(progress)) if progress else blob_writer
-            applied = apply_layer(stream, staging / "diff", tee=tee)  # type: ignore[arg-type]
+            if progress:
+                stream = ObservedReader(stream, ByteCounter(progress))  # type: ignore[assignment]
+            applied = apply_layer(
+                stream,
+                staging / "diff",
+                tee=blob_writer,  # type: ignore[arg-type]
+                tar_split=staging / RECORD_NAME,
+            )
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
                 raise InvalidArchive(
                     f"layer content does not match its diff ID: expected {expected_diff_id},"
@@ -231,13 +264,16 @@ class Store:
             assert blob is not None  # apply_layer had a tee
             if expected_blob is not None and blob != expected_blob:
                 raise InvalidArchive(f"digest mismatch: expected {expected_blob}, got {blob}")
-            blob_writer.seal(blob)
+            if applied.tar_split:
+                blob_writer.abort()
+            else:
+                blob_writer.seal(blob)
             if blob == applied.diff_id:
                 media_type = _uncompressed_media_type(media_type)
             layer = _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
-            return StagedTar(staging, blob_writer, layer)
+            return StagedTar(staging, blob_writer, layer)  # type: ignore[arg-type]
         except BaseException:
-            self.discard_staged(StagedTar(staging, blob_writer, None))
+            self.discard_staged(StagedTar(staging, blob_writer, None))  # type: ignore[arg-type]
             raise
 
     def _stage_with_blob_file(
@@ -725,6 +761,38 @@ class Store:
             yield path
         finally:
             remove_tree(path)
+
+
+class _LazyBlobWriter:
+    """A BlobWriter made on the first write: a layer kept as a tar-split record writes
+    no blob, and makes no temporary file either."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+        self._writer: BlobWriter | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._writer is None:
+            self._writer = BlobWriter(self._blobs, hashed=False)
+        return self._writer.write(data)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def seal(self, digest: Digest) -> None:
+        if self._writer is None:  # an empty blob
+            self._writer = BlobWriter(self._blobs, hashed=False)
+        self._writer.seal(digest)
+
+    def publish(self) -> None:
+        if self._writer is not None:
+            self._writer.publish()
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
 
 
 class LinkedBlob:

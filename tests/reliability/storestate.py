@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import stat
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,44 @@ def tree_digest(root: Path) -> str:
             elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
                 digest.update(f"{os.major(info.st_rdev)},{os.minor(info.st_rdev)}".encode())
     return digest.hexdigest()
+
+
+def tar_split_digest(layer_dir: Path) -> str | None:
+    """The digest of the tar a layer's tar-split record and files give (the record's
+    format as dockyard/layers/tarsplit.py documents it, read here independently), or
+    None without a record."""
+    record = layer_dir / "tar-split"
+    if not record.is_file():
+        return None
+    data = record.read_bytes()
+    magic = b"dockyard tar-split 1\n"
+    if not data.startswith(magic):
+        return "damaged record"
+    offset = len(magic)
+    _meta_size, _tar_size, count = struct.unpack_from("<QQI", data, offset)
+    offset += struct.calcsize("<QQI")
+    files = []
+    for _ in range(count):
+        before, size, length = struct.unpack_from("<QQH", data, offset)
+        offset += struct.calcsize("<QQH")
+        files.append((before, size, data[offset : offset + length]))
+        offset += length
+    meta = data[offset:]
+    digest = hashlib.sha256()
+    previous = 0
+    for before, size, path in files:
+        digest.update(meta[previous:before])
+        previous = before
+        try:
+            with open(layer_dir / os.fsdecode(path), "rb") as stream:
+                content = stream.read(size)
+        except OSError:
+            return f"missing {path!r}"
+        if len(content) != size:
+            return f"short {path!r}"
+        digest.update(content)
+    digest.update(meta[previous:])
+    return "sha256:" + digest.hexdigest()
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -130,8 +169,10 @@ def read_state(root: Path, with_trees: bool = True) -> StoreState:
             problems.append(f"layer {chain}: directory {directory} missing")
         elif with_trees:
             state.trees[chain] = tree_digest(root / "layers" / directory / "diff")
-        if not blob_ok(blob):
-            problems.append(f"layer {chain}: blob {blob} missing or wrong")
+        if not blob_ok(blob) and not (
+            blob == _diff and tar_split_digest(root / "layers" / directory) == blob
+        ):
+            problems.append(f"layer {chain}: blob {blob} (or its tar-split) missing or wrong")
     for cid, top in containers:
         if top and top not in layer_rows:
             problems.append(f"container {cid}: layer {top} missing")

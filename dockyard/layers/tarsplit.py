@@ -1,0 +1,313 @@
+"""Tar-split: a layer's tar kept as the extracted tree plus a small record, instead of a
+second copy of its bytes (Docker's overlay2 keeps tar-split the same way).
+
+While ``apply_layer`` reads an uncompressed layer, :class:`SplitRecorder` keeps every
+byte of the stream that is *not* the data of a regular file it writes into the tree
+(headers, pax and GNU extension records, padding, the end-of-archive blocks and
+whatever follows them, the data of entries it does not write as files) and, for each
+file it writes, the file's path and size. :func:`open_regenerated` replays that:
+record bytes and file contents in order give the tar again, byte for byte. Nothing
+is parsed twice: libarchive says where each file's data starts (its position in the
+stream once the header is read); everything else is copied as it passes.
+
+A file whose bytes a later entry of the same layer replaces (a duplicate name, a
+whiteout, a directory replaced by a file) is moved into ``rescued/`` beside the tree
+instead of being deleted, and its record points there. The regenerated stream is
+hashed as it is read and checked against the diff ID before its last bytes are
+handed out: a tree changed on disk gives one clear error, never other bytes.
+
+Record file (little-endian): ``MAGIC``, then the counts ``<QQI`` (meta bytes, tar
+size, files), then per file ``<QQH`` (meta bytes before its data, its size, path
+length) and the path (relative to the record's directory), then the meta bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+from pathlib import Path
+
+from dockyard.digest import Digest
+from dockyard.errors import DockyardError
+from dockyard.layers._tree import openat2_beneath
+
+MAGIC = b"dockyard tar-split 1\n"
+RECORD_NAME = "tar-split"
+RESCUED_NAME = "rescued"
+_HEAD = struct.Struct("<QQI")
+_FILE = struct.Struct("<QQH")
+_BLOCK = 512
+_MAX_PATH = 0xFFFF
+
+
+class SplitRecorder:
+    """Collects the record of one layer while it is applied into ``tree``.
+
+    ``hold(start, view)`` / ``release()`` are called by the read-ahead for each block
+    libarchive gets and gives back; ``claim`` by the applier before it writes a file's
+    data; ``covers`` and ``rescue`` before it removes something; ``write`` at the end.
+    """
+
+    def __init__(self, tree: Path, record: Path) -> None:
+        self.record = record
+        self._prefix = os.fsencode(os.path.relpath(tree, record.parent)) + b"/"
+        self.meta = bytearray()
+        self.cursor = 0  # stream offset up to which bytes are kept or claimed
+        self._start = 0  # the block libarchive holds: its offset and bytes
+        self._view: memoryview | None = None
+        # (meta bytes before, size, path parts) of each claimed file
+        self.claims: list[tuple[int, int, list[bytes]]] = []
+        self._claimed_files: set[tuple[bytes, ...]] = set()
+        self._claimed_dirs: set[tuple[bytes, ...]] = {()}
+        self._last_dir: list[bytes] | None = None
+        # victim path -> [(rescue number, claims made before the move)]
+        self._moves: dict[tuple[bytes, ...], list[tuple[int, int]]] = {}
+        self._rescue_fd: int | None = None
+
+    # -- the stream ---------------------------------------------------------------
+
+    def hold(self, start: int, view: memoryview) -> None:
+        self._start = start
+        self._view = view
+
+    def release(self) -> None:
+        view = self._view
+        if view is None:
+            return
+        end = self._start + len(view)
+        if self.cursor < end:
+            self.meta += view[max(self.cursor - self._start, 0) :]
+            self.cursor = end
+        self._view = None
+
+    def claim(self, offset: int, size: int, parts: list[bytes]) -> bool:
+        """The data of the file ``parts`` is the stream's bytes [offset, offset+size);
+        False (the bytes are then kept as they pass) when that cannot be told."""
+        view = self._view
+        if (
+            view is None
+            or offset < self.cursor
+            or offset < self._start
+            or offset > self._start + len(view)
+            or offset % _BLOCK
+        ):
+            return False
+        if self.cursor < offset:
+            self.meta += view[self.cursor - self._start : offset - self._start]
+        self.cursor = offset + size
+        self.claims.append((len(self.meta), size, parts))
+        self._claimed_files.add(tuple(parts))
+        directory = parts[:-1]
+        if directory != self._last_dir:
+            self._last_dir = directory
+            for depth in range(1, len(directory) + 1):
+                self._claimed_dirs.add(tuple(directory[:depth]))
+        return True
+
+    # -- files a later entry replaces ------------------------------------------------
+
+    def covers(self, victim: list[bytes]) -> bool:
+        """Whether removing ``victim`` would remove a claimed file's bytes."""
+        key = tuple(victim)
+        return key in self._claimed_files or key in self._claimed_dirs
+
+    def rescue(self, parent: int, name: bytes, victim: list[bytes]) -> None:
+        """Move ``victim`` (``name`` in the directory ``parent``) out of the tree."""
+        if self._rescue_fd is None:
+            rescued = self.record.parent / RESCUED_NAME
+            rescued.mkdir(exist_ok=True)
+            self._rescue_fd = os.open(rescued, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        number = sum(len(moves) for moves in self._moves.values())
+        os.rename(name, str(number), src_dir_fd=parent, dst_dir_fd=self._rescue_fd)
+        self._moves.setdefault(tuple(victim), []).append((number, len(self.claims)))
+
+    def _path(self, index: int, parts: list[bytes]) -> bytes:
+        """Where claim ``index`` is once the layer is applied (moves applied)."""
+        if self._moves:
+            best: tuple[int, int] | None = None  # (number, depth of the victim)
+            for depth in range(1, len(parts) + 1):
+                for number, count in self._moves.get(tuple(parts[:depth]), ()):
+                    if count > index:  # moved after it was written
+                        if best is None or number < best[0]:
+                            best = (number, depth)
+                        break
+            if best is not None:
+                number, depth = best
+                rest = b"/".join(parts[depth:])
+                return b"%s/%d%s" % (RESCUED_NAME.encode(), number, b"/" + rest if rest else b"")
+        return self._prefix + b"/".join(parts)
+
+    # -- the end -------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._rescue_fd is not None:
+            os.close(self._rescue_fd)
+            self._rescue_fd = None
+
+    def write(self, tar_size: int) -> None:
+        """Write the record (durable) once the whole stream went through."""
+        self.release()
+        if self.cursor != tar_size:
+            raise DockyardError(
+                f"internal error: tar-split covers {self.cursor} of {tar_size} bytes"
+            )
+        parts = [MAGIC, _HEAD.pack(len(self.meta), tar_size, len(self.claims))]
+        for index, (before, size, names) in enumerate(self.claims):
+            path = self._path(index, names)
+            if len(path) > _MAX_PATH:
+                raise DockyardError(f"internal error: tar-split path of {len(path)} bytes")
+            parts += (_FILE.pack(before, size, len(path)), path)
+        parts.append(self.meta)
+        fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, b"".join(parts))
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+
+class DamagedLayer(DockyardError):
+    """A layer's tree or record no longer gives the tar its diff ID names."""
+
+
+def _damaged(where: Path, what: str) -> DamagedLayer:
+    return DamagedLayer(f"layer {where}: {what}; run `dockyard check`")
+
+
+class _Record:
+    def __init__(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise _damaged(path.parent, "its tar-split record is missing") from None
+        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEAD.size:
+            raise _damaged(path.parent, "its tar-split record is damaged")
+        offset = len(MAGIC)
+        meta_size, self.tar_size, count = _HEAD.unpack_from(data, offset)
+        offset += _HEAD.size
+        self.files: list[tuple[int, int, bytes]] = []
+        try:
+            for _ in range(count):
+                before, size, length = _FILE.unpack_from(data, offset)
+                offset += _FILE.size
+                path_bytes = data[offset : offset + length]
+                offset += length
+                self.files.append((before, size, path_bytes))
+        except struct.error:
+            raise _damaged(path.parent, "its tar-split record is damaged") from None
+        self.meta = memoryview(data)[offset:]
+        if len(self.meta) != meta_size or meta_size + sum(f[1] for f in self.files) != (
+            self.tar_size
+        ):
+            raise _damaged(path.parent, "its tar-split record is damaged")
+
+
+class RegeneratedTar(io.RawIOBase):
+    """The layer's tar, read from its tree and record; checked against ``diff_id``
+    before the last byte is handed out."""
+
+    def __init__(self, layer_dir: Path, diff_id: Digest) -> None:
+        self._dir = layer_dir
+        self._diff_id = diff_id
+        record = _Record(layer_dir / RECORD_NAME)
+        self.size = record.tar_size
+        self._meta = record.meta
+        # segments: (meta start, meta end, file path or None, file size)
+        self._segments: list[tuple[int, int, bytes | None, int]] = []
+        previous = 0
+        for before, size, path in record.files:
+            self._segments.append((previous, before, path, size))
+            previous = before
+        self._segments.append((previous, len(record.meta), None, 0))
+        self._index = 0
+        self._meta_at = 0  # position inside the current segment's meta part
+        self._file_fd: int | None = None
+        self._file_left = 0
+        self._dir_fd = os.open(layer_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._hash = hashlib.sha256()
+        self._done = 0
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._index < len(self._segments):
+            filled += self._fill(view[filled:])
+        if filled:
+            self._hash.update(view[:filled])
+            self._done += filled
+            if self._done == self.size:
+                self._check()
+        return filled
+
+    def _fill(self, view: memoryview) -> int:
+        start, end, path, size = self._segments[self._index]
+        if self._meta_at < end - start:
+            n = min(len(view), end - start - self._meta_at)
+            at = start + self._meta_at
+            view[:n] = self._meta[at : at + n]
+            self._meta_at += n
+            return n
+        if path is not None and self._file_fd is None and self._file_left == 0 and size:
+            self._open(path, size)
+        if self._file_left:
+            n = os.readv(self._file_fd, [view[: self._file_left]])  # type: ignore[arg-type]
+            if n == 0:
+                raise _damaged(
+                    self._dir, f"{os.fsdecode(path or b'')} is shorter than its tar entry"
+                )
+            self._file_left -= n
+            if not self._file_left:
+                self._close_file()
+                self._next()
+            return n
+        self._next()
+        return 0
+
+    def _open(self, path: bytes, size: int) -> None:
+        try:
+            self._file_fd = openat2_beneath(self._dir_fd, path, os.O_RDONLY | os.O_CLOEXEC)
+        except NotImplementedError:
+            self._file_fd = os.open(
+                path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir_fd
+            )
+        except OSError as error:
+            raise _damaged(
+                self._dir, f"cannot read {os.fsdecode(path)}: {error.strerror}"
+            ) from None
+        self._file_left = size
+
+    def _next(self) -> None:
+        self._index += 1
+        self._meta_at = 0
+
+    def _close_file(self) -> None:
+        if self._file_fd is not None:
+            os.close(self._file_fd)
+            self._file_fd = None
+
+    def _check(self) -> None:
+        if self._hash.hexdigest() != self._diff_id.hex:
+            raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
+        self._checked = True
+
+    def close(self) -> None:
+        self._close_file()
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+        super().close()
+
+
+def open_regenerated(layer_dir: Path, diff_id: Digest) -> io.BufferedReader:
+    """The tar of a layer kept as tree plus record (``layer_dir`` holds both)."""
+    return io.BufferedReader(RegeneratedTar(layer_dir, diff_id), 1 << 20)
+
+
+def has_record(layer_dir: Path) -> bool:
+    return (layer_dir / RECORD_NAME).is_file()
