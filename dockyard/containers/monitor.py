@@ -21,6 +21,7 @@ import selectors
 import signal
 import socket
 import struct
+import subprocess
 import time
 from pathlib import Path
 
@@ -125,6 +126,7 @@ class Monitor:
         self.log: LogWriter | None = None
         self.listener: socket.socket | None = None
         self.host_mount_ns: int | None = None  # set while the monitor is in a private one
+        self.deleting: subprocess.Popen[bytes] | None = None  # the runtime's delete, running
 
     # ------------------------------------------------------------ start
 
@@ -202,7 +204,7 @@ class Monitor:
         except Exception as error:
             raise StartError(str(error), getattr(error, "exit_code", 125)) from None
         write_json_atomic(self.dir / "config.json", spec)
-        runtime = get_runtime(rec.host_config.get("Runtime") or None)
+        runtime = get_runtime(rec.host_config.get("Runtime") or None).sealed_copy()
         (runtime.state_root / runtime.name).mkdir(parents=True, exist_ok=True)
         if runtime.hide:
             # The rootfs is mounted in the host's namespace above; the runtime's calls
@@ -577,6 +579,7 @@ class Monitor:
             state.error = message
             state.monitor_pid = 0
             self._teardown()
+            self._await_delete()
             write_state(self.dir, state)
             self._report({"ok": False, "error": message, "exit_code": state.exit_code})
             self._finish_clients({"type": "exit", "code": state.exit_code, "error": message})
@@ -600,8 +603,10 @@ class Monitor:
         state.monitor_pid = 0
         self._teardown()
         if self.record.host_config.get("AutoRemove"):
-            self._auto_remove()
+            self._auto_remove()  # while the runtime deletes its state (two cores)
+            self._await_delete()
         else:
+            self._await_delete()  # a start right after the recorded exit finds no leftover
             write_state(self.dir, state)
         self._finish_clients({"type": "exit", "code": code})
         return 0
@@ -611,7 +616,10 @@ class Monitor:
             self.log.close()
             self.log = None
         if self.runtime is not None and self.created:
-            self.runtime.delete(self.record.id)
+            try:
+                self.deleting = self.runtime.start_delete(self.record.id)
+            except OSError:
+                self.runtime.delete(self.record.id)
         for fd in list(self.out_fds):
             os.close(fd)
         self.out_fds = {}
@@ -635,6 +643,12 @@ class Monitor:
                 os.unlink(self.dir / "attach.sock")
             except OSError:
                 pass
+
+    def _await_delete(self) -> None:
+        """Wait for the runtime's `delete` that _teardown started."""
+        if self.deleting is not None:
+            self.deleting.wait()
+            self.deleting = None
 
     def _auto_remove(self) -> None:
         from dockyard.store import Store

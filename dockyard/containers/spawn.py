@@ -55,19 +55,26 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def start_monitor(launch: Launch, attach: bool) -> Started:
-    """Fork the monitor (setsid + double fork); return once the container runs.
-
-    Raises StartFailed with the runtime's message when the container cannot start.
-    """
-    # What the monitor needs is imported here, before the fork (a forked child of a
-    # threaded caller, the daemon, must not import); the commands that only read
-    # containers do not load these.
+def preload() -> None:
+    """Import what the monitor needs, before the fork (a forked child of a threaded
+    caller, the daemon, must not import); the commands that only read containers do not
+    load these. The daemon's spawner calls it once, so that no start pays for it."""
     import resource  # noqa: F401 - the spec's rlimits
     import subprocess  # noqa: F401 - the runtime's processes
     import termios  # noqa: F401 - console sizes
 
     linux.load()
+
+
+def start_monitor(launch: Launch, attach: bool, *, fork_twice: bool = True) -> Started:
+    """Fork the monitor (setsid + double fork); return once the container runs.
+
+    fork_twice=False is for a caller that is itself a short-lived child made for this
+    start (the daemon's spawner forks one per start): its one child is the monitor,
+    detached when the caller exits, and one fork of a daemon-sized process is saved.
+    Raises StartFailed with the runtime's message when the container cannot start.
+    """
+    preload()
     ready_r, ready_w = os.pipe()
     client: socket.socket | None = None
     monitor_end: socket.socket | None = None
@@ -86,7 +93,7 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
             if client is not None:
                 client.close()
             os.setsid()
-            if os.fork() != 0:
+            if fork_twice and os.fork() != 0:
                 os._exit(0)
             _reset_signals()
             null = os.open(os.devnull, os.O_RDWR)
@@ -110,7 +117,8 @@ def start_monitor(launch: Launch, attach: bool) -> Started:
     os.close(ready_w)
     if monitor_end is not None:
         monitor_end.close()
-    os.waitpid(pid, 0)
+    if fork_twice:
+        os.waitpid(pid, 0)  # the first child, gone once the monitor is forked
     with os.fdopen(ready_r, "rb") as ready:
         line = ready.readline()
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.containers.monitor import Launch
-from dockyard.containers.spawn import StartFailed, close_other_fds, start_monitor
+from dockyard.containers.spawn import StartFailed, close_other_fds, preload, start_monitor
 
 MAX_MESSAGE = 65536
 
@@ -63,7 +63,7 @@ def _handle(request: dict[str, Any], reply: socket.socket) -> None:
         attach_stderr=True,
     )
     try:
-        started = start_monitor(launch, attach=True)
+        started = start_monitor(launch, attach=True, fork_twice=False)  # this child exits next
     except StartFailed as error:
         _send_with_fds(reply, {"ok": False, "error": str(error), "exit_code": error.exit_code}, [])
         return
@@ -78,6 +78,7 @@ def _handle(request: dict[str, Any], reply: socket.socket) -> None:
 
 
 def _serve(control: socket.socket) -> None:
+    preload()  # once here, not in every start's child
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handler children reap themselves
