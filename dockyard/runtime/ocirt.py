@@ -102,7 +102,9 @@ class Runtime:
         import fcntl
 
         try:
-            fd = os.memfd_create("crun_cloned:/proc/self/exe", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            fd = os.memfd_create(
+                "crun_cloned:/proc/self/exe", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
+            )
         except (AttributeError, OSError):
             return self
         try:
