@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -66,6 +67,66 @@ def preload() -> None:
     linux.load()
 
 
+def _own_cgroup_procs() -> int | None:
+    """An open cgroup.procs of a cgroup this process is in (pids or name=systemd on
+    cgroup v1, the unified hierarchy otherwise); None when there is none to write."""
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as lines:
+            entries = [line.rstrip("\n").split(":", 2) for line in lines]
+    except OSError:
+        return None
+    candidates = []
+    for entry in entries:
+        if len(entry) != 3:
+            continue
+        _, controllers, path = entry
+        if controllers in ("pids", "name=systemd"):
+            mount = "systemd" if controllers == "name=systemd" else controllers
+            candidates.append(f"/sys/fs/cgroup/{mount}{path}")
+        elif controllers == "":
+            candidates += [f"/sys/fs/cgroup/unified{path}", f"/sys/fs/cgroup{path}"]
+    for directory in candidates:
+        try:
+            return os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+    return None
+
+
+WARM_INTERVAL = 0.002  # well under one RCU grace period (5-20 ms here)
+
+
+def wait_ready_warm(ready_fd: int) -> None:
+    """Wait until ready_fd is readable, keeping cgroup moves on their fast path meanwhile.
+
+    Moving a process into a cgroup (a write to cgroup.procs) takes the kernel's
+    threadgroup lock for writing, and the first writer after a quiet spell waits for an
+    RCU grace period: 6-22 ms measured here, more than half of crun's own time, paid by
+    its first move of the container's init. A writer that comes within a grace period
+    of another passes at once (~0.05 ms). This process is idle until the monitor reports
+    the container started: it moves itself into the cgroup it is already in (nothing
+    changes) at once, which starts that grace period while the monitor mounts, writes
+    the spec and starts the runtime, and again every few milliseconds, so that the
+    runtime's moves find the lock warm. Best effort: without a cgroup to write (not
+    root, no such hierarchy) it just waits.
+    """
+    procs = _own_cgroup_procs()
+    if procs is None:
+        return
+    pid = str(os.getpid()).encode()
+    try:
+        while True:
+            try:
+                os.write(procs, pid)
+            except OSError:
+                return
+            readable, _, _ = select.select([ready_fd], [], [], WARM_INTERVAL)
+            if readable:
+                return
+    finally:
+        os.close(procs)
+
+
 def start_monitor(launch: Launch, attach: bool, *, fork_twice: bool = True) -> Started:
     """Fork the monitor (setsid + double fork); return once the container runs.
 
@@ -119,6 +180,7 @@ def start_monitor(launch: Launch, attach: bool, *, fork_twice: bool = True) -> S
         monitor_end.close()
     if fork_twice:
         os.waitpid(pid, 0)  # the first child, gone once the monitor is forked
+    wait_ready_warm(ready_r)
     with os.fdopen(ready_r, "rb") as ready:
         line = ready.readline()
     try:

@@ -86,7 +86,9 @@ class Hub:
 
     async def start(self, name: str) -> tuple[bool, Any]:
         """Start the container; (False, record) when it was already running."""
-        record = await workers.with_engine(lambda engine: engine.containers.get(name))
+        # Short reads of the store (a row, two small files): on the loop's thread, where a
+        # worker's round trip would cost more than the read (workers.on_loop_thread).
+        record = workers.on_loop_thread(lambda engine: engine.containers.get(name))
         lock = self.start_locks.setdefault(record.id, asyncio.Lock())
         async with lock:  # two starts of one container at once: one runs it
             return await self._start(name)
@@ -96,7 +98,7 @@ class Hub:
             record, directory = engine.containers.find(name)
             return record, directory, read_state(directory).running
 
-        record, directory, running_now = await workers.with_engine(look)
+        record, directory, running_now = workers.on_loop_thread(look)
         if running_now or record.id in self.running:
             return False, record
         sessions = self.pending.get(record.id, [])
@@ -223,6 +225,11 @@ class Hub:
                 try:
                     state = await asyncio.to_thread(read_state, directory)
                 except OSError:
+                    return
+                if cid in self.running:
+                    # Started by this daemon while we slept: its relay has the exit code
+                    # (an --rm container's directory may already be gone, and with it
+                    # the code: resolving here would answer the initial state's).
                     return
                 if not directory.exists():
                     self._resolve_from_watch(cid, Exit(initial.exit_code))

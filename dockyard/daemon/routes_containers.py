@@ -210,7 +210,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         record, directory = _find(name)
         return record, directory, read_state(directory)
 
-    record, directory, state = await workers.run(look)
+    record, directory, state = look()  # short reads: on the loop's thread (hub.start)
     hub = request.app["hub"]
     immediate = condition == "not-running" and not state.running and record.id not in hub.running
     future = None if immediate else hub.next_exit(record.id, directory, state.running)

@@ -135,12 +135,31 @@ class Spawner:
         ours.set_inheritable(False)
         return cls(ours, pid)
 
-    def _request(self, request: dict[str, Any]) -> tuple[dict[str, Any], socket.socket | None]:
+    async def _request(
+        self, request: dict[str, Any]
+    ) -> tuple[dict[str, Any], socket.socket | None]:
+        """Send the request and await the spawner's reply on the event loop (no worker
+        thread: a thread hand-off each way costs a scheduler round trip when busy)."""
+        loop = asyncio.get_running_loop()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            with self.lock:
-                _send_with_fds(self.control, request, [theirs.fileno()])
-            theirs.close()
+            try:
+                with self.lock:  # a small datagram: the spawner's buffer takes it at once
+                    _send_with_fds(self.control, request, [theirs.fileno()])
+            finally:
+                theirs.close()
+            mine.setblocking(False)
+            answered = loop.create_future()
+
+            def readable() -> None:
+                if not answered.done():
+                    answered.set_result(None)
+
+            loop.add_reader(mine.fileno(), readable)
+            try:
+                await answered
+            finally:
+                loop.remove_reader(mine.fileno())
             reply, fds = _recv_with_fds(mine)
         finally:
             mine.close()
@@ -163,7 +182,7 @@ class Spawner:
             "stdin": stdin,
             "console_size": list(console_size) if console_size else None,
         }
-        return await asyncio.to_thread(self._request, request)
+        return await self._request(request)
 
     def close(self) -> None:
         try:
