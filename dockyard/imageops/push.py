@@ -78,26 +78,19 @@ async def _push(
     auth: dict | None,
 ) -> list[PushResult]:
     from dockyard.client import credentials, pushcache
-    from dockyard.client.session import (
-        FROM_CONFIG,
-        RegistrySession,
-        new_http_session,
-        registry_host,
-    )
+    from dockyard.client.session import FROM_CONFIG, new_http_session
     from dockyard.imageops.copy import copy_images
     from dockyard.places.base import Image, report_to
-    from dockyard.places.registry import RegistryRepository
     from dockyard.places.registry_destination import RegistryDestination
+    from dockyard.places.registry_source import repositories_for
     from dockyard.places.store import CompressedKeeper, StoreSource, pushable_layer
 
     found = credentials.from_auth_config(auth) if auth else FROM_CONFIG
     events.line(f"The push refers to repository [{ref.name}]")
     async with new_http_session() as http:
-        session = RegistrySession(
-            http, registry_host(ref.domain), config or load_daemon_config(), credentials=found
-        )
-        repository = RegistryRepository(session, ref.path)
-        host = session.host
+        # the registry itself: the last of the places a pull would ask (mirrors first)
+        repository = repositories_for(http, ref, config or load_daemon_config(), found)[-1]
+        host = repository.session.host
         results = []
         for tagged, image_id in tags:
             record = store.image(image_id)
