@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from dockyard import reference
 from dockyard.client.errors import ManifestUnknown, RegistryError, Unauthorized
@@ -209,15 +208,8 @@ class RegistrySource:
 
     @staticmethod
     def _opener(download: _Download) -> Opener:
-        @contextmanager
-        def open_growing() -> Iterator[BinaryIO]:
-            reader = GrowingReader(download.fd, download.state, download.path)
-            try:
-                yield reader  # type: ignore[misc]
-            finally:
-                reader.close()
-
-        return open_growing
+        # a reader is its own context manager (closing it leaves the descriptor open)
+        return lambda: GrowingReader(download.fd, download.state, download.path)  # type: ignore[return-value]
 
     def interrupt(self) -> None:
         for download in self._downloads.values():
