@@ -265,7 +265,7 @@ class _Applier:
                 sparse = _archive.entry_sparse_count(handle) > 0
                 if self.claims and not sparse and (self.is_root or mode & 0o400):
                     # the file's bytes are the tar's: the tar-split record points here
-                    self.split.claim(self.reader.position(), size, parts)  # type: ignore[union-attr]
+                    self.split.claim(self.reader.position(), size, b"/".join(parts))  # type: ignore[union-attr]
                 self.reader.data_into_fd(fd)
                 if sparse:
                     os.ftruncate(fd, size)  # libarchive leaves out a trailing hole

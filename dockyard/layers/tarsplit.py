@@ -16,9 +16,10 @@ instead of being deleted, and its record points there. The regenerated stream is
 hashed as it is read and checked against the diff ID before its last bytes are
 handed out: a tree changed on disk gives one clear error, never other bytes.
 
-Record file (little-endian): ``MAGIC``, then the counts ``<QQI`` (meta bytes, tar
-size, files), then per file ``<QQH`` (meta bytes before its data, its size, path
-length) and the path (relative to the record's directory), then the meta bytes.
+Record file (little-endian): ``MAGIC``; the counts ``<QQII`` (meta bytes, tar size,
+files, path bytes); per file the meta bytes before its data (``Q``), then per file its
+size (``Q``), then per file its path length (``H``); the paths (relative to the
+record's directory) one after the other; the meta bytes.
 """
 
 from __future__ import annotations
@@ -27,19 +28,26 @@ import hashlib
 import io
 import os
 import struct
+import sys
+from array import array
 from pathlib import Path
 
 from dockyard.digest import Digest
 from dockyard.errors import DockyardError
 from dockyard.layers._tree import openat2_beneath
 
-MAGIC = b"dockyard tar-split 1\n"
+MAGIC = b"dockyard tar-split 2\n"
 RECORD_NAME = "tar-split"
 RESCUED_NAME = "rescued"
-_HEAD = struct.Struct("<QQI")
-_FILE = struct.Struct("<QQH")
+_HEAD = struct.Struct("<QQII")
 _BLOCK = 512
-_MAX_PATH = 0xFFFF
+
+
+def _little_endian(numbers: array) -> bytes:
+    if sys.byteorder != "little":
+        numbers = array(numbers.typecode, numbers)
+        numbers.byteswap()
+    return numbers.tobytes()
 
 
 class SplitRecorder:
@@ -55,63 +63,67 @@ class SplitRecorder:
         self._prefix = os.fsencode(os.path.relpath(tree, record.parent)) + b"/"
         self.meta = bytearray()
         self.cursor = 0  # stream offset up to which bytes are kept or claimed
-        self._start = 0  # the block libarchive holds: its offset and bytes
+        self._start = 0  # the block libarchive holds: its offset, end and bytes
+        self._end = -1
         self._view: memoryview | None = None
-        # (meta bytes before, size, path parts) of each claimed file
-        self.claims: list[tuple[int, int, list[bytes]]] = []
-        self._claimed_files: set[tuple[bytes, ...]] = set()
-        self._claimed_dirs: set[tuple[bytes, ...]] = {()}
-        self._last_dir: list[bytes] | None = None
+        # per claimed file: meta bytes before its data, its size, its path in the tree
+        self._before = array("Q")
+        self._sizes = array("Q")
+        self._paths: list[bytes] = []
+        # claimed files and their directories, indexed when something is removed
+        self._indexed = 0
+        self._files: set[bytes] = set()
+        self._dirs: set[bytes] = set()
         # victim path -> [(rescue number, claims made before the move)]
-        self._moves: dict[tuple[bytes, ...], list[tuple[int, int]]] = {}
+        self._moves: dict[bytes, list[tuple[int, int]]] = {}
+        self._rescued = 0
         self._rescue_fd: int | None = None
 
     # -- the stream ---------------------------------------------------------------
 
     def hold(self, start: int, view: memoryview) -> None:
         self._start = start
+        self._end = start + len(view)
         self._view = view
 
     def release(self) -> None:
         view = self._view
         if view is None:
             return
-        end = self._start + len(view)
-        if self.cursor < end:
+        if self.cursor < self._end:
             self.meta += view[max(self.cursor - self._start, 0) :]
-            self.cursor = end
+            self.cursor = self._end
         self._view = None
+        self._end = -1
 
-    def claim(self, offset: int, size: int, parts: list[bytes]) -> bool:
-        """The data of the file ``parts`` is the stream's bytes [offset, offset+size);
-        False (the bytes are then kept as they pass) when that cannot be told."""
-        view = self._view
-        if (
-            view is None
-            or offset < self.cursor
-            or offset < self._start
-            or offset > self._start + len(view)
-            or offset % _BLOCK
-        ):
+    def claim(self, offset: int, size: int, path: bytes) -> bool:
+        """The data of the file ``path`` (in the tree) is the stream's bytes [offset,
+        offset+size); False (the bytes are then kept as they pass) when that cannot
+        be told: the block with the header's end is not held any more."""
+        start = self._start
+        if offset < self.cursor or offset < start or offset > self._end or offset % _BLOCK:
             return False
         if self.cursor < offset:
-            self.meta += view[self.cursor - self._start : offset - self._start]
+            self.meta += self._view[self.cursor - start : offset - start]  # type: ignore[index]
         self.cursor = offset + size
-        self.claims.append((len(self.meta), size, parts))
-        self._claimed_files.add(tuple(parts))
-        directory = parts[:-1]
-        if directory != self._last_dir:
-            self._last_dir = directory
-            for depth in range(1, len(directory) + 1):
-                self._claimed_dirs.add(tuple(directory[:depth]))
+        self._before.append(len(self.meta))
+        self._sizes.append(size)
+        self._paths.append(path)
         return True
 
     # -- files a later entry replaces ------------------------------------------------
 
     def covers(self, victim: list[bytes]) -> bool:
         """Whether removing ``victim`` would remove a claimed file's bytes."""
-        key = tuple(victim)
-        return key in self._claimed_files or key in self._claimed_dirs
+        for path in self._paths[self._indexed :]:
+            self._files.add(path)
+            end = path.rfind(b"/")
+            while end > 0 and path[:end] not in self._dirs:  # (its parents are in then)
+                self._dirs.add(path[:end])
+                end = path.rfind(b"/", 0, end)
+        self._indexed = len(self._paths)
+        key = b"/".join(victim)
+        return key in self._files or key in self._dirs
 
     def rescue(self, parent: int, name: bytes, victim: list[bytes]) -> None:
         """Move ``victim`` (``name`` in the directory ``parent``) out of the tree."""
@@ -119,25 +131,28 @@ class SplitRecorder:
             rescued = self.record.parent / RESCUED_NAME
             rescued.mkdir(exist_ok=True)
             self._rescue_fd = os.open(rescued, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        number = sum(len(moves) for moves in self._moves.values())
+        number = self._rescued
+        self._rescued += 1
         os.rename(name, str(number), src_dir_fd=parent, dst_dir_fd=self._rescue_fd)
-        self._moves.setdefault(tuple(victim), []).append((number, len(self.claims)))
+        self._moves.setdefault(b"/".join(victim), []).append((number, len(self._paths)))
 
-    def _path(self, index: int, parts: list[bytes]) -> bytes:
-        """Where claim ``index`` is once the layer is applied (moves applied)."""
-        if self._moves:
-            best: tuple[int, int] | None = None  # (number, depth of the victim)
-            for depth in range(1, len(parts) + 1):
-                for number, count in self._moves.get(tuple(parts[:depth]), ()):
-                    if count > index:  # moved after it was written
-                        if best is None or number < best[0]:
-                            best = (number, depth)
-                        break
-            if best is not None:
-                number, depth = best
-                rest = b"/".join(parts[depth:])
-                return b"%s/%d%s" % (RESCUED_NAME.encode(), number, b"/" + rest if rest else b"")
-        return self._prefix + b"/".join(parts)
+    def _path(self, index: int, path: bytes) -> bytes:
+        """Where claim ``index`` is once the layer is applied, from the record's
+        directory: the first move of it, or of a directory above it, made after it was
+        written took it to ``rescued/``."""
+        best: tuple[int, int] | None = None  # (rescue number, length of the victim path)
+        end = len(path)
+        while end > 0:
+            for number, count in self._moves.get(path[:end], ()):
+                if count > index:
+                    if best is None or number < best[0]:
+                        best = (number, end)
+                    break
+            end = path.rfind(b"/", 0, end)
+        if best is None:
+            return self._prefix + path
+        number, end = best
+        return b"%s/%d%s" % (RESCUED_NAME.encode(), number, path[end:])
 
     # -- the end -------------------------------------------------------------------
 
@@ -153,16 +168,32 @@ class SplitRecorder:
             raise DockyardError(
                 f"internal error: tar-split covers {self.cursor} of {tar_size} bytes"
             )
-        parts = [MAGIC, _HEAD.pack(len(self.meta), tar_size, len(self.claims))]
-        for index, (before, size, names) in enumerate(self.claims):
-            path = self._path(index, names)
-            if len(path) > _MAX_PATH:
-                raise DockyardError(f"internal error: tar-split path of {len(path)} bytes")
-            parts += (_FILE.pack(before, size, len(path)), path)
-        parts.append(self.meta)
+        if self._moves:
+            paths = [self._path(index, path) for index, path in enumerate(self._paths)]
+        else:
+            prefix = self._prefix
+            paths = [prefix + path for path in self._paths]
+        lengths = array("H")
+        try:
+            lengths.extend(map(len, paths))
+        except OverflowError:
+            raise DockyardError("internal error: a tar-split path longer than 64 KiB") from None
+        names = b"".join(paths)
+        head = _HEAD.pack(len(self.meta), tar_size, len(paths), len(names))
+        record = b"".join(
+            (
+                MAGIC,
+                head,
+                _little_endian(self._before),
+                _little_endian(self._sizes),
+                _little_endian(lengths),
+                names,
+                self.meta,
+            )
+        )
         fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, b"".join(parts))
+            os.write(fd, record)
             os.fdatasync(fd)
         finally:
             os.close(fd)
@@ -182,26 +213,45 @@ class _Record:
             data = path.read_bytes()
         except FileNotFoundError:
             raise _damaged(path.parent, "its tar-split record is missing") from None
+        damaged = _damaged(path.parent, "its tar-split record is damaged")
         if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEAD.size:
-            raise _damaged(path.parent, "its tar-split record is damaged")
+            raise damaged
         offset = len(MAGIC)
-        meta_size, self.tar_size, count = _HEAD.unpack_from(data, offset)
+        meta_size, self.tar_size, count, names_size = _HEAD.unpack_from(data, offset)
         offset += _HEAD.size
-        self.files: list[tuple[int, int, bytes]] = []
-        try:
-            for _ in range(count):
-                before, size, length = _FILE.unpack_from(data, offset)
-                offset += _FILE.size
-                path_bytes = data[offset : offset + length]
-                offset += length
-                self.files.append((before, size, path_bytes))
-        except struct.error:
-            raise _damaged(path.parent, "its tar-split record is damaged") from None
+        arrays = []
+        for typecode in "QQH":
+            numbers = array(typecode)
+            end = offset + count * numbers.itemsize
+            try:
+                numbers.frombytes(data[offset:end])
+            except ValueError:  # not a whole number of items: cut short
+                raise damaged from None
+            if sys.byteorder != "little":
+                numbers.byteswap()
+            arrays.append(numbers)
+            offset = end
+        before, sizes, lengths = arrays
+        names = data[offset : offset + names_size]
+        offset += names_size
         self.meta = memoryview(data)[offset:]
-        if len(self.meta) != meta_size or meta_size + sum(f[1] for f in self.files) != (
-            self.tar_size
+        if (
+            len(before) != count
+            or len(sizes) != count
+            or len(lengths) != count
+            or len(names) != names_size
+            or sum(lengths) != names_size
+            or len(self.meta) != meta_size
+            or meta_size + sum(sizes) != self.tar_size
+            or any(a > b for a, b in zip(before, before[1:], strict=False))
+            or (count and before[-1] > meta_size)
         ):
-            raise _damaged(path.parent, "its tar-split record is damaged")
+            raise damaged
+        self.files: list[tuple[int, int, bytes]] = []
+        at = 0
+        for previous, size, length in zip(before, sizes, lengths, strict=True):
+            self.files.append((previous, size, names[at : at + length]))
+            at += length
 
 
 class RegeneratedTar(io.RawIOBase):

@@ -159,6 +159,10 @@ def test_a_changed_tree_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DockyardError, match="cannot read"):
         with open_regenerated(layer, diff_id) as stream:
             stream.read()
+    record = (layer / RECORD_NAME).read_bytes()
+    (layer / RECORD_NAME).write_bytes(record[:100])  # cut short
+    with pytest.raises(DockyardError, match="record is damaged"):
+        open_regenerated(layer, diff_id)
     (layer / RECORD_NAME).write_bytes(b"not a record")
     with pytest.raises(DockyardError, match="record is damaged"):
         open_regenerated(layer, diff_id)

@@ -51,24 +51,28 @@ def tar_split_digest(layer_dir: Path) -> str | None:
     if not record.is_file():
         return None
     data = record.read_bytes()
-    magic = b"dockyard tar-split 1\n"
+    magic = b"dockyard tar-split 2\n"
     if not data.startswith(magic):
         return "damaged record"
     offset = len(magic)
-    _meta_size, _tar_size, count = struct.unpack_from("<QQI", data, offset)
-    offset += struct.calcsize("<QQI")
+    _meta_size, _tar_size, count, _names_size = struct.unpack_from("<QQII", data, offset)
+    offset += struct.calcsize("<QQII")
+    before = struct.unpack_from(f"<{count}Q", data, offset)
+    offset += 8 * count
+    sizes = struct.unpack_from(f"<{count}Q", data, offset)
+    offset += 8 * count
+    lengths = struct.unpack_from(f"<{count}H", data, offset)
+    offset += 2 * count
     files = []
-    for _ in range(count):
-        before, size, length = struct.unpack_from("<QQH", data, offset)
-        offset += struct.calcsize("<QQH")
-        files.append((before, size, data[offset : offset + length]))
+    for at, size, length in zip(before, sizes, lengths, strict=True):
+        files.append((at, size, data[offset : offset + length]))
         offset += length
     meta = data[offset:]
     digest = hashlib.sha256()
     previous = 0
-    for before, size, path in files:
-        digest.update(meta[previous:before])
-        previous = before
+    for at, size, path in files:
+        digest.update(meta[previous:at])
+        previous = at
         try:
             with open(layer_dir / os.fsdecode(path), "rb") as stream:
                 content = stream.read(size)
