@@ -235,14 +235,48 @@ def _chunked_upload(connection, server: Server, repo: str, data: bytes) -> tuple
     return digest, len(data)
 
 
+def _monolithic_upload(connection, server: Server, repo: str, data: bytes) -> str:  # type: ignore[no-untyped-def]
+    """POST, then PUT of the body with ?digest= (the suites' monolithic push)."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    connection.request("POST", f"/v2/{repo}/blobs/uploads/")
+    response = connection.getresponse()
+    response.read()
+    path = _session_path(server, response)
+    connection.request(
+        "PUT", f"{path}{'&' if '?' in path else '?'}digest={digest}", body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    response = connection.getresponse()
+    response.read()
+    if response.status != 201:
+        raise RuntimeError(f"{server.name}: monolithic upload answered {response.status}")
+    return digest
+
+
 def conformance_warmup(server: Server, repositories: int) -> None:
-    """What the OCI conformance suites leave behind, on ``repositories`` repositories:
-    chunked uploads, a manifest and a tag each, reads of each, a deleted blob and
-    upload sessions left unfinished (some holding data)."""
+    """What the OCI conformance suites (distribution-spec's and the CNCF registry's) leave
+    behind, on ``repositories`` repositories: chunked, monolithic and single-POST uploads,
+    a cross-repository mount, a manifest pushed by tag and one by digest with a ``subject``
+    (a referrer), reads (HEAD and GET of manifests and blobs, tag lists with ``n``/``last``,
+    the referrers list, unknown names and digests: 404), deletions (a blob, a tag, a
+    manifest) and upload sessions left unfinished (some holding data)."""
     import http.client
     import json
 
     manifest_type = "application/vnd.oci.image.manifest.v1+json"
+    config_type = "application/vnd.oci.image.config.v1+json"
+    layer_type = "application/vnd.oci.image.layer.v1.tar"
+    missing = "sha256:" + "0" * 64
+
+    def manifest_of(config, layers, **extra):  # type: ignore[no-untyped-def]
+        return json.dumps({
+            "schemaVersion": 2, "mediaType": manifest_type,
+            "config": {"mediaType": config_type, "digest": config[0], "size": config[1]},
+            "layers": [{"mediaType": layer_type, "digest": digest, "size": size}
+                       for digest, size in layers],
+            **extra,
+        }).encode()  # fmt: skip
+
     for number in range(repositories):
         repo = f"conformance/repo{number}"
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
@@ -250,18 +284,42 @@ def conformance_warmup(server: Server, repositories: int) -> None:
             layers = [_chunked_upload(connection, server, repo, os.urandom(4096 + number))
                       for _ in range(3)]  # fmt: skip
             config = _chunked_upload(connection, server, repo, json.dumps({"n": number}).encode())
-            manifest = json.dumps({
-                "schemaVersion": 2, "mediaType": manifest_type,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "digest": config[0], "size": config[1]},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                            "digest": digest, "size": size} for digest, size in layers],
-            }).encode()  # fmt: skip
+            mono = os.urandom(2048 + number)
+            layers.append((_monolithic_upload(connection, server, repo, mono), len(mono)))
+            single = os.urandom(1024 + number)
+            single_digest = "sha256:" + hashlib.sha256(single).hexdigest()
+            manifest = manifest_of(config, layers)
+            manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+            referrer = manifest_of(
+                config, [(single_digest, len(single))], artifactType="application/vnd.bench.sig",
+                subject={"mediaType": manifest_type, "digest": manifest_digest,
+                         "size": len(manifest)},
+            )  # fmt: skip
+            referrer_digest = "sha256:" + hashlib.sha256(referrer).hexdigest()
+            mounted = f"conformance/mount{number}"
             requests = [
+                ("POST", f"/v2/{repo}/blobs/uploads/?digest={single_digest}", single,
+                 {"Content-Type": "application/octet-stream"}),
                 ("PUT", f"/v2/{repo}/manifests/v{number}", manifest, {"Content-Type": manifest_type}),
-                ("GET", f"/v2/{repo}/tags/list", None, {}),
+                ("PUT", f"/v2/{repo}/manifests/{referrer_digest}", referrer,
+                 {"Content-Type": manifest_type}),
+                ("PUT", f"/v2/{repo}/manifests/extra{number}", manifest, {"Content-Type": manifest_type}),
+                ("POST", f"/v2/{mounted}/blobs/uploads/?mount={layers[0][0]}&from={repo}", None, {}),
+                ("HEAD", f"/v2/{repo}/manifests/v{number}", None, {"Accept": manifest_type}),
                 ("GET", f"/v2/{repo}/manifests/v{number}", None, {"Accept": manifest_type}),
+                ("GET", f"/v2/{repo}/manifests/{manifest_digest}", None, {"Accept": manifest_type}),
+                ("GET", f"/v2/{repo}/tags/list", None, {}),
+                ("GET", f"/v2/{repo}/tags/list?n=1", None, {}),
+                ("GET", f"/v2/{repo}/tags/list?n=1&last=extra{number}", None, {}),
+                ("GET", f"/v2/{repo}/referrers/{manifest_digest}", None, {}),
+                ("HEAD", f"/v2/{repo}/blobs/{layers[0][0]}", None, {}),
                 ("GET", f"/v2/{repo}/blobs/{layers[0][0]}", None, {}),
+                ("GET", f"/v2/{repo}/blobs/{layers[2][0]}", None, {"Range": "bytes=0-99"}),
+                ("GET", f"/v2/{repo}/blobs/{missing}", None, {}),
+                ("GET", f"/v2/{repo}/manifests/nosuchtag", None, {"Accept": manifest_type}),
+                ("GET", f"/v2/conformance/nosuchrepo{number}/tags/list", None, {}),
+                ("DELETE", f"/v2/{repo}/manifests/extra{number}", None, {}),
+                ("DELETE", f"/v2/{repo}/manifests/{referrer_digest}", None, {}),
                 ("DELETE", f"/v2/{repo}/blobs/{layers[1][0]}", None, {}),
             ]  # fmt: skip
             for method, path, body, headers in requests:

@@ -106,8 +106,9 @@ def registry_curl(ctx: Context, size_mib: int) -> None:
                 f"registry: download of {size_mib} MiB after a conformance-like warm-up (curl)",
                 ("CNCF", 1.0, "≥ 1.0x CNCF"),
                 note=f"both registries first serve {WARMUP_REPOSITORIES} repositories the way the "
-                "OCI conformance suites do (chunked uploads, manifests, tags, reads, a deleted "
-                "blob, unfinished upload sessions), on top of the runs above",
+                "OCI conformance suites do (chunked, monolithic and single-POST uploads, a mount, "
+                "manifests by tag and digest, a referrer, HEADs, GETs, ranges, tag pages, 404s, "
+                "deletions, unfinished upload sessions), on top of the runs above",
             )
         )
         warm.load.append(loadavg())

@@ -119,7 +119,9 @@ async def get_blob(
         return response
     offset, count, status = (0, size, 200) if chosen is None else (chosen[0], chosen[1], 206)
     if path is not None:
-        response: web.StreamResponse = BlobResponse(path, size, offset, count, status)
+        response: web.StreamResponse = BlobResponse(
+            path, size, offset, count, status, state.blob_sender
+        )
     else:
         response = DriverBlobResponse(state.driver, blob_path(parsed), size, offset, count, status)
     response.headers.update(headers)

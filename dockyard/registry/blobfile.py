@@ -1,4 +1,4 @@
-"""Serving blob files: headers, single byte ranges (206/416) and sendfile."""
+"""Serving blob files: headers, single byte ranges (206/416), sendfile or a copy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import re
 
 from aiohttp import web
+
+from dockyard.registry.blobsend import LocalCopySender
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -37,11 +39,21 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
 
 
 class BlobResponse(web.StreamResponse):
-    """A blob sent from a local file with loop.sendfile (HEAD: headers only)."""
+    """A blob sent from a local file with loop.sendfile, or copied by ``sender``'s threads
+    to a client on this machine (see blobsend); HEAD: headers only."""
 
-    def __init__(self, path: str, size: int, offset: int, count: int, status: int = 200) -> None:
+    def __init__(
+        self,
+        path: str,
+        size: int,
+        offset: int,
+        count: int,
+        status: int = 200,
+        sender: LocalCopySender | None = None,
+    ) -> None:
         super().__init__(status=status)
         self._path = path
+        self._sender = sender
         self._offset = offset
         self._count = count
         self.content_length = count
@@ -58,11 +70,16 @@ class BlobResponse(web.StreamResponse):
             transport = request.transport
             if transport is None:
                 raise ConnectionResetError("Connection lost")
-            loop = asyncio.get_running_loop()
-            try:
-                await loop.sendfile(transport, fobj, self._offset, self._count)
-            except NotImplementedError:
-                await self._copy(writer, fobj)
+            sender = self._sender
+            if sender is not None and sender.wanted(transport, self._count):
+                await sender.send(transport, fobj.fileno(), self._offset, self._count)
+            else:
+                try:
+                    await asyncio.get_running_loop().sendfile(
+                        transport, fobj, self._offset, self._count
+                    )
+                except NotImplementedError:
+                    await self._copy(writer, fobj)
             await super().write_eof()
             return writer
         finally:

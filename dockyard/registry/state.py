@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from dockyard.registry.access import Access
+from dockyard.registry.blobsend import LocalCopySender
 from dockyard.registry.config import RegistryConfig
 from dockyard.registry.content import Content
 from dockyard.registry.manifests import Manifests
@@ -25,6 +26,7 @@ class RegistryState:
         self.uploads = Uploads(self.content)
         self.manifests = Manifests(self.content)
         self.access = Access(self.meta, config)
+        self.blob_sender = LocalCopySender()
         self._tasks: set[asyncio.Future] = set()
 
     def background(self, work: Awaitable) -> None:
@@ -39,6 +41,7 @@ class RegistryState:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def close(self) -> None:
+        self.blob_sender.close()
         self.meta.close()
         self.driver.close()
 

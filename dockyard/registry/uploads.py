@@ -11,9 +11,11 @@ libcrypto) still succeeds: the data is hashed again from storage when the upload
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 from aiohttp import StreamReader
 
@@ -37,12 +39,18 @@ class RangeMismatch(Exception):
         self.offset = offset
 
 
+class _SessionLock:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Uploads:
     def __init__(self, content: Content) -> None:
         self.content = content
         self.driver = content.driver
         self.meta = content.meta
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _SessionLock] = {}
         self._background: set[asyncio.Future] = set()
 
     # -- session bookkeeping ----------------------------------------------------
@@ -85,11 +93,26 @@ class Uploads:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_id)
         return info.size
 
-    def _lock(self, upload_id: str) -> asyncio.Lock:
-        lock = self._locks.get(upload_id)
-        if lock is None:
-            lock = self._locks[upload_id] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def _locked(self, upload_id: str) -> AsyncIterator[None]:
+        """One request at a time per session in this process. The lock lives only while a
+        request holds or awaits it: sessions a client abandons leave nothing behind."""
+        entry = self._locks.get(upload_id)
+        if entry is None:
+            entry = self._locks[upload_id] = _SessionLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                del self._locks[upload_id]
+
+    @property
+    def sessions_in_use(self) -> int:
+        """Sessions a request of this process is working on (or waiting for) now."""
+        return len(self._locks)
 
     def _cancel_blocking(self, upload_id: str) -> bool:
         with self.meta.write() as db:
@@ -98,7 +121,6 @@ class Uploads:
         return deleted > 0
 
     async def cancel(self, upload_id: str) -> bool:
-        self._locks.pop(upload_id, None)
         return await asyncio.to_thread(self._cancel_blocking, upload_id)
 
     # -- data ---------------------------------------------------------------------
@@ -138,7 +160,7 @@ class Uploads:
 
     async def append(self, upload_id: str, body: StreamReader, start: int | None) -> int:
         """Append a request body (PATCH); ``start`` is the Content-Range start, if any."""
-        async with self._lock(upload_id):
+        async with self._locked(upload_id):
             writer, before = await asyncio.to_thread(self._open, upload_id)
             hasher = self._hasher(before, writer.size, "sha256")
             try:
@@ -169,7 +191,7 @@ class Uploads:
 
         A mismatch deletes the whole session and raises DIGEST_INVALID: nothing is kept.
         """
-        async with self._lock(upload_id):
+        async with self._locked(upload_id):
             # The filesystem writer locks the session's data (across processes) until the
             # blob is linked; the S3 writer completes its multipart upload in ``sync``.
             writer, before = await asyncio.to_thread(self._open, upload_id)
@@ -198,7 +220,6 @@ class Uploads:
                     writer.close()
                 else:  # keep what arrived: the client may send the rest again
                     await asyncio.to_thread(self._suspend, upload_id, writer, before, hasher)
-        self._locks.pop(upload_id, None)
         # Deleting a duplicate upload of a large blob takes a while: not on the request path.
         cleanup = asyncio.get_running_loop().run_in_executor(
             None, self.driver.delete, upload_dir(upload_id)
