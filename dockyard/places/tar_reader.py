@@ -33,6 +33,8 @@ CHUNK = 1 << 20
 MAX_MEMBERS = 200_000
 MAX_EXTENDED_HEADER = 1 << 20  # PAX records and GNU long names
 MAX_LINK_DEPTH = 16
+_PAX = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, *_PAX)
 _KINDS = {tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink", tarfile.DIRTYPE: "directory"}
 
 
@@ -101,7 +103,7 @@ class TarArchive:
         """Every member by its normalised name; tarfile stops quietly at a broken header
         that is not the first, so where it stopped is checked too."""
         members: dict[str, tarfile.TarInfo] = {}
-        headers = MemberReader(self, self.base, self.size, max_read=MAX_EXTENDED_HEADER)
+        headers = MemberReader(self, self.base, self.size)
         try:
             tar = tarfile.TarFile(fileobj=headers, mode="r", tarinfo=_CheckedTarInfo)
             while (info := tar.next()) is not None:
@@ -175,24 +177,32 @@ class TarArchive:
 
 
 class _CheckedTarInfo(tarfile.TarInfo):
-    """tarfile's header, its PAX records checked as Go's archive/tar checks them
-    (tarfile skips a malformed record quietly)."""
+    """tarfile's header, with what Go's archive/tar refuses and tarfile lets through:
+    extended headers over 1 MiB, malformed PAX records (tarfile skips them), sparse
+    members in PAX records."""
 
-    def _proc_pax(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
-        start = tar.fileobj.tell()  # type: ignore[union-attr]
-        data, pos = tar.fileobj.read(self.size), 0  # type: ignore[union-attr]
-        while pos < len(data):
-            length, space, _ = data[pos : pos + 24].partition(b" ")
-            end = pos + int(length) if space and length.isdigit() else -1
-            if end <= pos + len(length) + 1 or end > len(data) or b"=" not in data[pos:end]:
-                raise tarfile.InvalidHeaderError("invalid pax record")
-            if data[end - 1 : end] != b"\n":
-                raise tarfile.InvalidHeaderError("invalid pax record")
-            if data[pos + len(length) + 1 : end].startswith(b"GNU.sparse."):
-                raise invalid("sparse tar members are not supported")
-            pos = end
-        tar.fileobj.seek(start)  # type: ignore[union-attr]
-        return super()._proc_pax(tar)  # type: ignore[misc]
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_EXTENDED_HEADER:
+            raise tar_error("extended header too large")
+        if self.type in _PAX:
+            start = tar.fileobj.tell()  # type: ignore[union-attr]
+            _check_pax_records(tar.fileobj.read(self.size))  # type: ignore[union-attr]
+            tar.fileobj.seek(start)  # type: ignore[union-attr]
+        return super()._proc_member(tar)  # type: ignore[misc]
+
+
+def _check_pax_records(data: bytes) -> None:
+    """Each record is ``<length> <key>=<value>\\n``, its length its own."""
+    pos = 0
+    while pos < len(data):
+        length, space, _ = data[pos : pos + 24].partition(b" ")
+        end = pos + int(length) if space and length.isdigit() else -1
+        record = data[pos + len(length) + 1 : end] if pos + len(length) < end <= len(data) else b""
+        if not record.endswith(b"\n") or b"=" not in record:
+            raise tarfile.InvalidHeaderError("invalid pax record")
+        if record.startswith(b"GNU.sparse."):
+            raise invalid("sparse tar members are not supported")
+        pos = end
 
 
 class MemberReader(io.RawIOBase):
@@ -200,10 +210,9 @@ class MemberReader(io.RawIOBase):
     with pread so that readers in several threads share the descriptor. ``file_range``
     lets a writer copy the bytes in the kernel; closing the view keeps the descriptor."""
 
-    def __init__(self, archive: TarArchive, offset: int, size: int, max_read: int = -1) -> None:
+    def __init__(self, archive: TarArchive, offset: int, size: int) -> None:
         super().__init__()
-        self._archive, self._offset, self._size, self._max_read = archive, offset, size, max_read
-        self._pos = 0
+        self._archive, self._offset, self._size, self._pos = archive, offset, size, 0
 
     @property
     def file_range(self) -> tuple[int, int, int]:
@@ -222,17 +231,6 @@ class MemberReader(io.RawIOBase):
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         self._pos = max(offset + (0, self._pos, self._size)[whence], 0)
         return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        remaining = max(self._size - self._pos, 0)
-        size = remaining if size is None or size < 0 else min(size, remaining)
-        if 0 <= self._max_read < size:
-            raise tar_error("extended header too large")
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        while view:
-            view = view[self.readinto(view) :]
-        return bytes(buffer)
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")[: max(self._size - self._pos, 0)]
