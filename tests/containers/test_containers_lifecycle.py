@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.runtime.ocirt import STATE_ROOT
 from tests.containers.support import (
     NEEDS_RUNTIME,
     busybox_store,
@@ -67,6 +68,12 @@ def test_many_short_foreground_containers_report_their_exit_codes(root: Path) ->
         state = _state(root, name)
         assert (state["Status"], state["ExitCode"], state["Error"]) == ("exited", code, "")
     assert list((root / "containers").glob("*/monitor.err")) == []
+    # The monitor starts the runtime's delete and overlaps it with its own clean-up, but
+    # waits for it before it records the exit: no runtime state is left behind.
+    ids = dy(root, "ps", "-aq", "--no-trunc").stdout.decode().split()
+    assert len(ids) >= len(results)
+    left = [cid for cid in ids for name in RUNTIMES if (STATE_ROOT / name / cid).exists()]
+    assert left == []
     dy(root, "rm", *[name for name, _, _ in results])
     assert dockyard_mounts(root) == []
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from dockyard.runtime import jsonlog, stream
 from dockyard.runtime.etcfiles import resolv_text
+from dockyard.runtime.ocirt import Runtime, get_runtime
 from dockyard.runtime.procenv import container_env
 from dockyard.runtime.securejoin import secure_join
 from dockyard.runtime.spec import Bind, ContainerSpec, ProcessSpec, build_spec
@@ -342,3 +346,32 @@ def test_upper_size_counts_like_overlay2(tmp_path: Path) -> None:
     if os.geteuid() == 0:  # a whiteout (0/0 character device): counts nothing
         os.mknod(upper / "whiteout", 0o600 | 0o020000, os.makedev(0, 0))
     assert upper_size(tmp_path) == 1000 + 12 + 1
+
+
+CRUN_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+@pytest.mark.skipif(shutil.which("crun") is None, reason="needs crun")
+def test_crun_runs_from_a_sealed_copy_of_itself() -> None:
+    """crun skips its own re-execution (CVE-2019-5736 protection) only when it runs from
+    a memfd with exactly these seals; the copy must be crun, byte for byte."""
+    runtime = get_runtime("crun")
+    sealed = runtime.sealed_copy()
+    try:
+        assert sealed.exe_fd >= 0 and runtime.exe_fd == -1
+        assert fcntl.fcntl(sealed.exe_fd, fcntl.F_GET_SEALS) == CRUN_SEALS
+        with pytest.raises(OSError):
+            os.pwrite(sealed.exe_fd, b"x", 0)
+        with open(runtime.path, "rb") as binary:
+            assert os.pread(sealed.exe_fd, 1 << 24, 0) == binary.read()
+        assert sealed.argv("state", "x")[0] == f"/proc/self/fd/{sealed.exe_fd}"
+        assert sealed.sealed_copy() is sealed
+        # The copy runs through /proc/self/fd even though the descriptor is close-on-exec.
+        proc = sealed.popen(["--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        out, _ = proc.communicate()
+        assert proc.returncode == 0 and out.startswith(b"crun version")
+        # A runtime that is not crun is left as it is (runc is a 10 MB Go binary).
+        assert Runtime("runc", "/usr/bin/runc").sealed_copy().exe_fd == -1
+    finally:
+        if sealed.exe_fd >= 0:
+            os.close(sealed.exe_fd)
