@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import struct
 import sys
@@ -247,11 +248,43 @@ class _Record:
             or (count and before[-1] > meta_size)
         ):
             raise damaged
-        self.files: list[tuple[int, int, bytes]] = []
-        at = 0
-        for previous, size, length in zip(before, sizes, lengths, strict=True):
-            self.files.append((previous, size, names[at : at + length]))
-            at += length
+        # per file (no object each: nothing for the garbage collector to walk)
+        self.count = count
+        self.before, self.sizes, self.names = before, sizes, names
+        self.starts = array("Q", itertools.accumulate(lengths, initial=0))
+
+    def path(self, index: int) -> bytes:
+        return self.names[self.starts[index] : self.starts[index + 1]]
+
+
+class _Hasher:
+    """sha256 on a second thread (hashlib releases the GIL), fed copies of what is read,
+    so that hashing overlaps reading the files and the caller's writing."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._hash = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="dockyard-tar-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._hash.update(chunk)
+
+    def feed(self, data: memoryview) -> None:
+        self._chunks.put(bytes(data))
+
+    def hexdigest(self) -> str:
+        self.stop()
+        return self._hash.hexdigest()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
 
 
 class RegeneratedTar(io.RawIOBase):
@@ -264,21 +297,14 @@ class RegeneratedTar(io.RawIOBase):
         record = _Record(layer_dir / RECORD_NAME)
         self.size = record.tar_size
         self._meta = record.meta
-        # segments: (meta start, meta end, file path or None, file size)
-        self._segments: list[tuple[int, int, bytes | None, int]] = []
-        previous = 0
-        for before, size, path in record.files:
-            self._segments.append((previous, before, path, size))
-            previous = before
-        self._segments.append((previous, len(record.meta), None, 0))
+        self._record = record
         self._index = 0
         self._meta_at = 0  # position inside the current segment's meta part
         self._file_fd: int | None = None
         self._file_left = 0
         self._dir_fd = os.open(layer_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._hash = hashlib.sha256()
+        self._hash = _Hasher()
         self._done = 0
-        self._checked = False
 
     def readable(self) -> bool:
         return True
@@ -286,38 +312,39 @@ class RegeneratedTar(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         filled = 0
-        while filled < len(view) and self._index < len(self._segments):
+        while filled < len(view) and self._index <= self._record.count:
             filled += self._fill(view[filled:])
         if filled:
-            self._hash.update(view[:filled])
+            self._hash.feed(view[:filled])
             self._done += filled
             if self._done == self.size:
                 self._check()
         return filled
 
     def _fill(self, view: memoryview) -> int:
-        start, end, path, size = self._segments[self._index]
+        index, record = self._index, self._record
+        start = record.before[index - 1] if index else 0
+        end = record.before[index] if index < record.count else len(self._meta)
         if self._meta_at < end - start:
             n = min(len(view), end - start - self._meta_at)
             at = start + self._meta_at
             view[:n] = self._meta[at : at + n]
             self._meta_at += n
             return n
-        if path is not None and self._file_fd is None and self._file_left == 0 and size:
-            self._open(path, size)
-        if self._file_left:
-            n = os.readv(self._file_fd, [view[: self._file_left]])  # type: ignore[arg-type]
-            if n == 0:
-                raise _damaged(
-                    self._dir, f"{os.fsdecode(path or b'')} is shorter than its tar entry"
-                )
-            self._file_left -= n
-            if not self._file_left:
-                self._close_file()
-                self._next()
-            return n
-        self._next()
-        return 0
+        if index == record.count or not record.sizes[index]:
+            self._next()
+            return 0
+        if self._file_fd is None:
+            self._open(record.path(index), record.sizes[index])
+        n = os.readv(self._file_fd, [view[: self._file_left]])  # type: ignore[arg-type]
+        if n == 0:
+            path = os.fsdecode(record.path(index))
+            raise _damaged(self._dir, f"{path} is shorter than its tar entry")
+        self._file_left -= n
+        if not self._file_left:
+            self._close_file()
+            self._next()
+        return n
 
     def _open(self, path: bytes, size: int) -> None:
         try:
@@ -344,10 +371,10 @@ class RegeneratedTar(io.RawIOBase):
     def _check(self) -> None:
         if self._hash.hexdigest() != self._diff_id.hex:
             raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
-        self._checked = True
 
     def close(self) -> None:
         self._close_file()
+        self._hash.stop()
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
