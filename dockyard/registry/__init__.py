@@ -9,8 +9,9 @@ Modules, one job each:
 - ``api``: the ``/v2/`` router; ``api_blobs``, ``api_manifests``, ``api_listing``:
   the distribution API's handlers; ``api_token``: the token endpoint.
 - ``content``, ``uploads``, ``upload_state``, ``hashstate``, ``streaming``,
-  ``blobfile``: blobs in storage, upload sessions any node can continue, receiving a
-  body, serving a blob; ``manifests``: validate, store, negotiate.
+  ``blobfile``, ``blobsend``: blobs in storage, upload sessions any node can continue,
+  receiving a body, serving a blob (sendfile, or a thread's copy to a local client);
+  ``manifests``: validate, store, negotiate.
 - ``storage``: the storage-driver interface and its drivers (a directory, S3).
 - ``metadata``: the metadata interface; ``metadata_sqlite``, ``metadata_postgres``:
   its backends; ``metadata_open``: the one a URL names; ``migrations``; ``metacopy``.
