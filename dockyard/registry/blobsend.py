@@ -123,7 +123,7 @@ class LocalCopySender:
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._running: set[threading.Event] = set()
-        self.copied = 0  # downloads completed this way
+        self.copies = 0  # downloads handed to a thread
 
     @property
     def busy(self) -> int:
@@ -165,8 +165,8 @@ class LocalCopySender:
                 os.close(file_fd)
                 raise
             job.add_done_callback(_closer_if_never_run(sock_fd, file_fd))
+            self.copies += 1
             await asyncio.wrap_future(job, loop=loop)
-            self.copied += 1
         finally:
             stop.set()  # a cancelled wait: the thread ends at its next piece or poll
             self._running.discard(stop)
