@@ -37,6 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGES = ("ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph-common")
+# A test session killed outright (no fixture teardown) must not leave Ceph behind: each
+# daemon gets SIGTERM when the process that started it dies. setpriv execs the daemon, so
+# the PID stays the one to stop.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 BINARIES = ("ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph", "radosgw-admin", "monmaptool")
 ACCESS_KEY = "DOCKYARDTESTACCESSKEY"
 SECRET_KEY = "dockyard-test-secret-key-0123456789abcdef"
@@ -180,7 +184,7 @@ class CephCluster:
     def _daemon(self, name: str, *argv: str) -> subprocess.Popen:
         log = open(self.work / "log" / f"{name}.stdout", "ab")  # noqa: SIM115
         process = subprocess.Popen(
-            [*argv, "-f", "-c", str(self.conf)],
+            [*DIE_WITH_PARENT, *argv, "-f", "-c", str(self.conf)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
