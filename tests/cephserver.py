@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.processes import free_port, stop_process
 
 PACKAGES = ("ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph-common")
 # A test session killed outright (no fixture teardown) must not leave Ceph behind: each
@@ -50,12 +51,6 @@ START_TIMEOUT = 120.0
 
 class CephUnavailable(RuntimeError):
     """The Ceph packages are not installed and cannot be installed here."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def missing_binaries() -> list[str]:
@@ -270,13 +265,7 @@ class CephCluster:
     def stop(self) -> None:
         """Stop exactly the daemons started here (radosgw first, the monitor last)."""
         for process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process, signal.SIGTERM, timeout=15)
         self.processes.clear()
         if self._own_work:
             shutil.rmtree(self.work, ignore_errors=True)

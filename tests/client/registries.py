@@ -12,48 +12,17 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tarfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, start_registry_process, stop_process, wait_for_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ---------------------------------------------------------------- the CNCF registry
@@ -142,29 +111,8 @@ class DockyardRegistry:
 def start_dockyard_registry(storage: Path, *extra: str) -> DockyardRegistry:
     port = free_port()
     storage.mkdir(parents=True, exist_ok=True)
-    log = open(storage.parent / f"dockyard-registry-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--storage",
-            str(storage),
-            *extra,
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, process)
-    except RuntimeError:
-        stop_process(process)
-        raise
+    with open(storage.parent / f"dockyard-registry-{port}.log", "wb") as log:
+        process = start_registry_process(port, str(storage), extra, log)
     return DockyardRegistry(port, storage, process)
 
 

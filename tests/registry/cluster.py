@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.pgserver import KEPT_TABLES  # what survives a reset: the key, the schema
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -33,12 +33,6 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 # behind: each gets SIGTERM when the process that started it dies. setpriv execs the
 # command, so the PID stays the one to kill.
 DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def haproxy_available() -> bool:

@@ -6,18 +6,16 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
-from tests.registry.cluster import free_port
+from tests.processes import free_port, start_registry_process, stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -143,47 +141,13 @@ def start_registry(storage: str, *extra: str, log_dir: str | None = None) -> Reg
     """``log_dir``: where the log goes (default: beside a storage directory)."""
     port = free_port()
     log_dir = log_dir or os.path.dirname(storage)
-    log = open(os.path.join(log_dir, f"registry-{port}.log"), "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--storage",
-            storage,
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"registry exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        stop_registry(process)
-        raise RuntimeError("registry did not start")
+    with open(os.path.join(log_dir, f"registry-{port}.log"), "wb") as log:
+        process = start_registry_process(port, storage, extra, log)
     return Registry(port, storage, process, list(extra))
 
 
 def stop_registry(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, signal.SIGINT)
 
 
 # Every test that uses ``registry`` or ``auth_registry`` runs twice: against one process

@@ -18,16 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc")),
     reason="needs root and an OCI runtime",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _dy(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -54,7 +50,7 @@ def _http(url: str, method: str = "GET", auth: tuple[str, str] | None = None) ->
 def registry(tmp_path: Path, busybox_tar: Path):  # type: ignore[no-untyped-def]
     store = tmp_path / "client"
     storage = tmp_path / "registry"
-    port = _free_port()
+    port = free_port()
     assert (
         _dy(store, "import", "--change", 'CMD ["sh"]', str(busybox_tar), "busybox").returncode == 0
     )
