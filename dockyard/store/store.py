@@ -32,6 +32,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-
 if TYPE_CHECKING:
     from typing import BinaryIO
 
+    from dockyard.layers.apply import AppliedLayer
+
 LAYER_DIR_NAME_LENGTH = 20  # short names keep overlay mount options small
 
 
@@ -254,11 +256,7 @@ class Store:
                 tee=blob_writer,  # type: ignore[arg-type]
                 tar_split=staging / RECORD_NAME,
             )
-            if expected_diff_id is not None and applied.diff_id != expected_diff_id:
-                raise InvalidArchive(
-                    f"layer content does not match its diff ID: expected {expected_diff_id},"
-                    f" got {applied.diff_id}"
-                )
+            _check_diff_id(applied.diff_id, expected_diff_id)
             fault_point("layer.extracted")
             blob = applied.blob_digest
             assert blob is not None  # apply_layer had a tee
@@ -268,9 +266,7 @@ class Store:
                 blob_writer.abort()
             else:
                 blob_writer.seal(blob)
-            if blob == applied.diff_id:
-                media_type = _uncompressed_media_type(media_type)
-            layer = _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
+            layer = _staged_layer(applied, blob, media_type)
             return StagedTar(staging, blob_writer, layer)  # type: ignore[arg-type]
         except BaseException:
             self.discard_staged(StagedTar(staging, blob_writer, None))  # type: ignore[arg-type]
@@ -292,16 +288,10 @@ class Store:
             applied = apply_layer(stream, staging / "diff")
             while stream.read(1 << 20):  # to the end: the download's digest check
                 pass
-            if expected_diff_id is not None and applied.diff_id != expected_diff_id:
-                raise InvalidArchive(
-                    f"layer content does not match its diff ID: expected {expected_diff_id},"
-                    f" got {applied.diff_id}"
-                )
+            _check_diff_id(applied.diff_id, expected_diff_id)
             fault_point("layer.extracted")
             linked.seal()
-            if blob == applied.diff_id:
-                media_type = _uncompressed_media_type(media_type)
-            layer = _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
+            layer = _staged_layer(applied, blob, media_type)
             return StagedTar(staging, linked, layer)  # type: ignore[arg-type]
         except BaseException:
             self.discard_staged(StagedTar(staging, linked, None))  # type: ignore[arg-type]
@@ -825,6 +815,20 @@ class LinkedBlob:
 
     def abort(self) -> None:
         pass
+
+
+def _check_diff_id(diff_id: Digest, expected: Digest | None) -> None:
+    if expected is not None and diff_id != expected:
+        raise InvalidArchive(
+            f"layer content does not match its diff ID: expected {expected}, got {diff_id}"
+        )
+
+
+def _staged_layer(applied: AppliedLayer, blob: Digest, media_type: str) -> _StagedLayer:
+    """The record of a layer applied from ``blob`` (its own diff ID when not compressed)."""
+    if blob == applied.diff_id:
+        media_type = _uncompressed_media_type(media_type)
+    return _StagedLayer(applied.diff_id, applied.size, applied.tar_size, blob, media_type)
 
 
 def _uncompressed_media_type(media_type: str) -> str:
