@@ -431,8 +431,11 @@ def through_daemon(ctx: Context) -> None:
         with ctx.scenario(
             "daemon-images",
             "`docker images` through the daemon",
-            ("docker", 0.8, "≤ 0.8x Docker"),
-            note="the same docker CLI (Debian's) against dockyard's daemon and against dockerd",
+            note=(
+                "the same docker CLI (Debian's) against dockyard's daemon and against dockerd; "
+                "the CLI's own start-up is most of either time, so issue 15's target sits on the "
+                "daemon's own time below"
+            ),
         ) as s:
             ours.start_daemon()  # type: ignore[attr-defined]
             client = Docker(ctx.work, host=f"unix://{ours.socket}")  # type: ignore[attr-defined]
@@ -466,12 +469,13 @@ def through_daemon(ctx: Context) -> None:
             "the Engine API requests alone, sent by the harness on fresh connections to each "
             "daemon's socket (bench/daemon_api.py): the daemon's own time, no docker CLI"
         )
-        for key, title, request in (
-            ("daemon-api-images", "daemon's own time: `GET /images/json`", daemon_api.list_images),
+        for key, title, request, target in (
+            ("daemon-api-images", "daemon's own time: `GET /images/json`", daemon_api.list_images,
+             ("docker", 0.8, "≤ 0.8x Docker")),
             ("daemon-api-run", "daemon's own time: the requests of `run --rm busybox true` "
-             "(create, wait, start)", daemon_api.run_rm),
+             "(create, wait, start)", daemon_api.run_rm, None),
         ):  # fmt: skip
-            with ctx.scenario(key, title, note=api_note) as s:
+            with ctx.scenario(key, title, target, note=api_note) as s:
                 cases = [
                     (name, None, lambda p=path, r=request: r(p)) for name, path in sockets.items()
                 ]
