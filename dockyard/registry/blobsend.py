@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-COPY_CHUNK = 256 << 10  # a piece the client copies while the next one is written
+COPY_CHUNK = 1 << 20  # a piece the client copies while the next one is written (256 KiB: 1.4x slower)
 MAP_WINDOW = 8 << 20
 MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 COPY_MIN = 1 << 20  # below this the receiver's copy is too short to matter: sendfile
