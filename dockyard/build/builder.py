@@ -16,7 +16,7 @@ import posixpath
 import shutil
 import tempfile
 
-from dockyard.build import cache, copying, history, remote, steps
+from dockyard.build import cache, copying, history, steps
 from dockyard.build.buildargs import BuildArgs
 from dockyard.build.contexthash import HOST
 from dockyard.build.parser import (
@@ -722,6 +722,9 @@ class Builder:
             found: list[copying.Source] = []
             for text in sources:
                 if text.startswith(("http://", "https://")):
+                    # urllib.request, http.client and email: ~18 ms no cached build needs
+                    from dockyard.build import remote
+
                     try:
                         path = remote.download(text, directory)
                     except InvalidArgument as error:
