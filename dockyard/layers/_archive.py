@@ -34,6 +34,10 @@ def _load() -> ctypes.CDLL:
 # A handle of our own: function objects on libarchive-c's handle carry its
 # errcheck hooks and argument types, which must stay as it set them.
 _lib = _load()
+# The same library, called with the GIL held: for the getters, which only read
+# memory, releasing and taking back the GIL costs more than the call, and hands the
+# GIL to another thread at every entry field.
+_held = ctypes.PyDLL(_lib._name)
 
 ARCHIVE_EOF = 1
 ARCHIVE_OK = 0
@@ -44,8 +48,8 @@ _NO_OPEN = ctypes.cast(None, ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p))
 _NO_CLOSE = ctypes.cast(None, ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p))
 
 
-def _bind(name: str, argtypes: list, restype):
-    function = getattr(_lib, name)
+def _bind(name: str, argtypes: list, restype, library: ctypes.CDLL = _lib):
+    function = getattr(library, name)
     function.argtypes = argtypes
     function.restype = restype
     return function
@@ -61,26 +65,27 @@ _read_open = _bind(
 _next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
 _data_into_fd = _bind("archive_read_data_into_fd", [c_void_p, c_int], c_int)
 _error_string = _bind("archive_error_string", [c_void_p], c_char_p)
-_filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_int64)
+_filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_int64, _held)
 
-entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
-entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
-entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
-entry_symlink = _bind("archive_entry_symlink", [c_void_p], c_char_p)
-entry_mode = _bind("archive_entry_mode", [c_void_p], c_uint)
-entry_uid = _bind("archive_entry_uid", [c_void_p], c_int64)
-entry_gid = _bind("archive_entry_gid", [c_void_p], c_int64)
-entry_size = _bind("archive_entry_size", [c_void_p], c_int64)
-entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_int64)
-entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_long)
-entry_rdevmajor = _bind("archive_entry_rdevmajor", [c_void_p], ctypes.c_uint64)
-entry_rdevminor = _bind("archive_entry_rdevminor", [c_void_p], ctypes.c_uint64)
-entry_sparse_count = _bind("archive_entry_sparse_count", [c_void_p], c_int)
-_xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int)
+entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p, _held)
+entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p, _held)
+entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p, _held)
+entry_symlink = _bind("archive_entry_symlink", [c_void_p], c_char_p, _held)
+entry_mode = _bind("archive_entry_mode", [c_void_p], c_uint, _held)
+entry_uid = _bind("archive_entry_uid", [c_void_p], c_int64, _held)
+entry_gid = _bind("archive_entry_gid", [c_void_p], c_int64, _held)
+entry_size = _bind("archive_entry_size", [c_void_p], c_int64, _held)
+entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_int64, _held)
+entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_long, _held)
+entry_rdevmajor = _bind("archive_entry_rdevmajor", [c_void_p], ctypes.c_uint64, _held)
+entry_rdevminor = _bind("archive_entry_rdevminor", [c_void_p], ctypes.c_uint64, _held)
+entry_sparse_count = _bind("archive_entry_sparse_count", [c_void_p], c_int, _held)
+_xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int, _held)
 _xattr_next = _bind(
     "archive_entry_xattr_next",
     [c_void_p, POINTER(c_char_p), POINTER(c_void_p), POINTER(c_size_t)],
     c_int,
+    _held,
 )
 
 
