@@ -4,14 +4,18 @@ An :class:`ImageSource` lists the images it holds (config bytes, layers, names) 
 opens a layer's blob; an :class:`ImageDestination` says how many bottom layers it has
 already, takes layers (several at once), records them in order, takes the image and
 commits. Blob bytes always cross as a plain blocking reader, read in a worker thread;
-the rest is asyncio, because a registry is.
+the rest is coroutines, because a registry's is asyncio. A place whose coroutines
+never wait on an event loop (its blocking work goes through :func:`blocking`) says so
+with a true ``synchronous`` attribute: a copy between two such places runs without
+one (imageops/copy.py's ``run_copy``).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from dockyard.datarecord import dataclass, field
 from dockyard.digest import Digest
@@ -123,6 +127,40 @@ class ImageDestination(Protocol):
 
     async def commit(self) -> None:
         """Finish (an archive is written here); nothing is visible before."""
+
+
+T = TypeVar("T")
+
+
+def running_loop() -> Any:
+    """The event loop running in this thread; None when the copy is driven without one
+    (asyncio is then not even imported)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def blocking(call: Callable[[], T], executor: Callable[[], Any] | None = None) -> T:
+    """A place's blocking work: under an event loop in a worker thread (``executor()``'s
+    pool, else the loop's default); without one inline, in the thread the copy gave
+    this layer."""
+    loop = running_loop()
+    if loop is None:
+        return call()
+    return await loop.run_in_executor(executor() if executor else None, call)  # type: ignore[no-any-return]
+
+
+def reporter_for_threads(report: Report) -> Report:
+    """``report`` for a worker thread: under an event loop handed to the loop's thread;
+    without one called directly (``run_copy`` serialises the reports)."""
+    loop = running_loop()
+    if loop is None:
+        return report
+    return lambda event: loop.call_soon_threadsafe(report, event)
 
 
 def is_compressed(media_type: str) -> bool:

@@ -10,7 +10,6 @@ destination wants the plain tar (docker-archive names layers by diff ID).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from dockyard.errors import InvalidArchive
 from dockyard.layers.compression import open_decompressed
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import Descriptor
-from dockyard.places.base import Image, Layer, Opener, Report, is_compressed
+from dockyard.places.base import Image, Layer, Opener, Report, blocking, is_compressed
 from dockyard.places.layout_format import ArchiveImage, ArchiveLayer
 from dockyard.streams import ObservedReader
 
@@ -57,6 +56,7 @@ class FileSource:
     """A source whose layers are files or archive members, open until ``close``."""
 
     _images: list[Image]
+    synchronous = True
 
     async def images(self) -> list[Image]:
         return self._images
@@ -80,6 +80,7 @@ class LayoutWriter:
     as the blobs they are (OCI)."""
 
     plain = True
+    synchronous = True
 
     def __init__(self, names: list[reference.Reference] | None = None) -> None:
         self.names = names  # given: every image is recorded under these instead
@@ -91,7 +92,7 @@ class LayoutWriter:
         raise NotImplementedError
 
     async def commit(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.write)
+        await blocking(self.write)
 
     def close(self) -> None:
         self._spool.cleanup()
@@ -106,7 +107,7 @@ class LayoutWriter:
                 return self._layer(layer, layer.size, opener, layer.digest)
             if layer.tar_size >= 0:
                 return ArchiveLayer(layer.diff_id, layer.tar_size, _decompressing(opener))
-        return await asyncio.get_running_loop().run_in_executor(None, self._spooled, layer, opener)
+        return await blocking(partial(self._spooled, layer, opener))
 
     def _layer(self, layer: Layer, size: int, opener: Opener, digest: Digest | None) -> Any:
         if self.plain:

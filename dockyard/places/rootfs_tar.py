@@ -37,6 +37,8 @@ class RootfsTarSource:
     """One image: the tar in ``stream`` as its only layer (an empty input is Docker's
     empty layer), its config made by ``config_for(diff_id)``."""
 
+    synchronous = True
+
     def __init__(
         self, stream: BinaryIO, config_for: Callable[[Digest], bytes], names: list[Reference]
     ) -> None:

@@ -13,9 +13,7 @@ image again.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +21,15 @@ from dockyard.datarecord import dataclass
 from dockyard.digest import Digest
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.types import chain_ids
-from dockyard.places.base import Event, Image, Layer, Opener, Report
+from dockyard.places.base import (
+    Event,
+    Image,
+    Layer,
+    Opener,
+    Report,
+    blocking,
+    reporter_for_threads,
+)
 from dockyard.reference import Reference
 from dockyard.store import LayerRecord, Store
 
@@ -54,6 +60,8 @@ def store_image(store: Store, image_id: Digest, names: list[Reference]) -> Image
 
 class StoreSource:
     """Images of the store, chosen by the caller (``select_for_save`` or one reference)."""
+
+    synchronous = True
 
     def __init__(self, store: Store, images: list[Image]) -> None:
         self.store = store
@@ -96,6 +104,8 @@ class StoreDestination:
     ('Extracting' for pull, 'Loading layer' for load); ``done`` the status after a
     layer is recorded."""
 
+    synchronous = True
+
     def __init__(
         self,
         store: Store,
@@ -109,10 +119,17 @@ class StoreDestination:
         self.action = action
         self.done = done
         self.exists = exists  # the status of a layer present already (pull's)
-        self._pool = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 2, thread_name_prefix="dockyard-extract"
-        )
+        self._pool: Any = None  # under an event loop: the threads that extract
         store.hold_shared_lock()
+
+    def _extractors(self) -> Any:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 2, thread_name_prefix="dockyard-extract"
+            )
+        return self._pool
 
     async def present(self, image: Image, report: Report) -> list[bool]:
         if any(layer.diff_id is None for layer in image.layers):
@@ -134,14 +151,14 @@ class StoreDestination:
         layer = image.layers[position]
         if layer.size == 0:
             return None  # an empty input: Docker's empty layer (commit_layer)
-        loop = asyncio.get_running_loop()
         step = max(layer.size // 50, 1 << 20)
         shown = [0]
+        report_here = reporter_for_threads(report)
 
         def progress(done: int) -> None:
             if done - shown[0] >= step or done >= layer.size:
                 shown[0] = done
-                loop.call_soon_threadsafe(report, Event(layer.item, self.action, done, layer.size))
+                report_here(Event(layer.item, self.action, done, layer.size))
 
         def stage():  # type: ignore[no-untyped-def]
             with opener() as stream:
@@ -154,7 +171,7 @@ class StoreDestination:
                     blob_file=getattr(stream, "blob_file", None),
                 )
 
-        return await loop.run_in_executor(self._pool, stage)
+        return await blocking(stage, self._extractors)
 
     async def commit_layer(self, image: Image, position: int, staged: Any, report: Report) -> None:
         layer = image.layers[position]
@@ -190,7 +207,8 @@ class StoreDestination:
         pass
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def pushable_layer(store: Store, record: LayerRecord, compression: str | None) -> Layer:

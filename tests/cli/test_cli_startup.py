@@ -169,3 +169,19 @@ def test_build_loads_the_url_downloader_only_for_add_urls() -> None:
     )
     assert "dockyard.build.builder" in loaded
     assert {"urllib.request", "http.client", "email.utils", "dockyard.build.remote"} & loaded == set()
+
+
+def test_load_import_and_save_run_without_asyncio(engine, busybox_tar, store_root, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Between the store and files the copy needs no event loop: these verbs never
+    import asyncio (with ssl, concurrent.futures and logging: ~40 ms of start-up)."""
+    archive = tmp_path / "busybox.tar"
+    run = "from dockyard.cli.main import main\nassert main(['--root', sys.argv[1], *sys.argv[2:]]) == 0"
+    for argv in (
+        ["import", str(busybox_tar), "busybox:latest"],
+        ["save", "-o", str(archive), "busybox:latest"],
+        ["rmi", "busybox:latest"],
+        ["load", "-i", str(archive)],
+    ):
+        loaded = _loaded_after(run, str(store_root), *argv)
+        assert {"asyncio", "ssl", "concurrent.futures", "logging"} & loaded == set(), argv
+    assert engine.store.lookup_ref(reference.parse("busybox:latest")) is not None
