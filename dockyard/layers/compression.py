@@ -119,9 +119,11 @@ def open_decompressed(stream: BinaryIO, max_output: int | None = None) -> Binary
     source = _Prefixed(head, stream)
     inner: BinaryIO
     if kind == "gzip":
-        from isal import igzip
+        from isal.isal_zlib import _GzipReader
 
-        inner = igzip.IGzipFile(fileobj=source, mode="rb")
+        # ISA-L's C reader itself (IGzipFile wraps it in a BufferedReader, and its
+        # readinto copies every decompressed byte once more)
+        inner = _GzipReader(source, CHUNK)
     elif kind == "zstd":
         import zstandard
 

@@ -1,6 +1,11 @@
 """A file that one task appends to while another reads it: the reader blocks until more
 bytes are written, the writer finishes, or the writer fails (the reader then raises
 its error). Layer extraction follows a download this way, without waiting for the end.
+
+The writer also hands over the chunks it has just written (``advance(written,
+chunks)``): a reader that keeps up copies them from memory instead of reading the
+file back (one kernel copy of every byte less); one that falls behind by more than
+``KEEP`` bytes, or starts again, reads the file.
 """
 
 from __future__ import annotations
@@ -8,7 +13,11 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
+
+KEEP = 32 << 20  # bytes of written chunks kept for the reader
 
 
 class Cancelled(Exception):
@@ -21,11 +30,43 @@ class GrowingState:
         self.written = written
         self.done = False
         self.error: BaseException | None = None
+        self._recent: deque[tuple[int, bytes]] = deque()  # (offset, chunk), in order
+        self._recent_bytes = 0
 
-    def advance(self, written: int) -> None:
+    def advance(self, written: int, chunks: Sequence[bytes] = ()) -> None:
+        """The file is complete up to ``written``; ``chunks``, if given, are its bytes
+        from the previous ``written`` on."""
         with self._condition:
+            if chunks:
+                recent = self._recent
+                offset = self.written
+                for chunk in chunks:
+                    recent.append((offset, chunk))
+                    offset += len(chunk)
+                    self._recent_bytes += len(chunk)
+                assert offset == written, "chunks and positions disagree"
+                while self._recent_bytes > KEEP:
+                    self._recent_bytes -= len(recent.popleft()[1])
             self.written = written
             self._condition.notify_all()
+
+    def kept_chunks(self, position: int, length: int) -> list[memoryview]:
+        """Views of kept chunks covering ``length`` bytes from ``position`` on, as far
+        as they are kept (none: read the file). Chunks before ``position`` are let go."""
+        views: list[memoryview] = []
+        with self._condition:
+            recent = self._recent
+            while recent and recent[0][0] + len(recent[0][1]) <= position:
+                self._recent_bytes -= len(recent.popleft()[1])
+            end = position + length
+            for offset, chunk in recent:
+                if offset > position or position >= end:
+                    break
+                start = position - offset
+                piece = memoryview(chunk)[start : start + end - position]
+                views.append(piece)
+                position += len(piece)
+        return views
 
     def finish(self) -> None:
         with self._condition:
@@ -68,6 +109,11 @@ class GrowingReader(io.RawIOBase):
         if available == 0:
             return 0
         view = memoryview(buffer)[: min(len(buffer), available)]
-        n = os.preadv(self._fd, [view], self._position)
+        n = 0
+        for piece in self._state.kept_chunks(self._position, len(view)):
+            view[n : n + len(piece)] = piece
+            n += len(piece)
+        if not n:
+            n = os.preadv(self._fd, [view], self._position)
         self._position += n
         return n

@@ -150,8 +150,10 @@ class RegistryRepository:
             await self.session.check(response)
             total = response.content_length
             on_status(response.status, total)
-            async for chunk in response.content.iter_any():  # as received: no joining
-                yield chunk
+            # each piece as it was received: iter_any would join what is buffered
+            async for chunk, _end_of_http_chunk in response.content.iter_chunks():
+                if chunk:
+                    yield chunk
 
     # ------------------------------------------------------------ writing
 

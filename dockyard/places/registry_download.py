@@ -127,6 +127,7 @@ async def download_blob(
                     skip = start  # the registry ignored Range: drop what we have
 
             pending: asyncio.Future | None = None
+            pending_chunks: list[bytes] = []
             chunks: list[bytes] = []
             buffered = 0
             try:
@@ -146,35 +147,36 @@ async def download_blob(
                     if buffered >= FLUSH_AT:
                         if pending is not None:
                             written += await pending
-                            state.advance(written)
+                            state.advance(written, pending_chunks)
                             progress(written)
                         pending = loop.run_in_executor(
                             None, _write_chunks, fd, chunks, written, hasher
                         )
-                        chunks, buffered = [], 0
+                        pending_chunks, chunks, buffered = chunks, [], 0
                 if pending is not None:
                     written += await pending
                     pending = None
+                    state.advance(written, pending_chunks)
                 if chunks:
                     written += await loop.run_in_executor(
                         None, _write_chunks, fd, chunks, written, hasher
                     )
+                    state.advance(written, chunks)
                     chunks = []
-                state.advance(written)
                 progress(written)
                 if written < size:
                     raise aiohttp.ClientPayloadError("the registry closed the blob early")
             except BaseException as error:
                 if pending is not None:
                     written += await pending
-                    state.advance(written)
+                    state.advance(written, pending_chunks)
                 if isinstance(error, asyncio.CancelledError) or not _retryable(error):
                     raise
                 if chunks:  # bytes that did arrive are kept: the retry starts after them
                     written += await loop.run_in_executor(
                         None, _write_chunks, fd, chunks, written, hasher
                     )
-                    state.advance(written)
+                    state.advance(written, chunks)
                 attempts += 1
                 if attempts > RETRIES:
                     raise RegistryError(
