@@ -31,6 +31,7 @@ import os
 import struct
 import sys
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 
 from dockyard.digest import Digest
@@ -258,24 +259,30 @@ class _Record:
 
 
 class _Hasher:
-    """sha256 on a second thread (hashlib releases the GIL), fed copies of what is read,
-    so that hashing overlaps reading the files and the caller's writing."""
+    """sha256 on a second thread (hashlib releases the GIL for large buffers): each
+    buffer handed to ``feed`` is hashed while the caller writes it out, then given back
+    to ``free`` for the next fill. Nothing is copied for the hash."""
 
-    def __init__(self) -> None:
+    def __init__(self, buffers: int) -> None:
         import queue
         import threading
 
         self._hash = hashlib.sha256()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._todo: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self.free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(buffers):
+            self.free.put(bytearray(_CHUNK))
         self._thread = threading.Thread(target=self._run, name="dockyard-tar-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            self._hash.update(chunk)
+        update, free = self._hash.update, self.free.put
+        while (view := self._todo.get()) is not None:
+            update(view)
+            free(view.obj)  # type: ignore[arg-type]
 
-    def feed(self, data: memoryview) -> None:
-        self._chunks.put(bytes(data))
+    def feed(self, view: memoryview) -> None:
+        self._todo.put(view)
 
     def hexdigest(self) -> str:
         self.stop()
@@ -283,28 +290,31 @@ class _Hasher:
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            self._chunks.put(None)
+            self._todo.put(None)
             self._thread.join()
+
+
+_CHUNK = 256 << 10  # a buffer of the stream: stays in the cache while hashed and written
+_BUFFERS = 4
 
 
 class RegeneratedTar(io.RawIOBase):
     """The layer's tar, read from its tree and record; checked against ``diff_id``
-    before the last byte is handed out."""
+    before the last bytes are handed out.
+
+    ``chunks()`` hands out the stream in buffers of its own, each valid until the next
+    one is asked for (what a writer wants: no copy); ``readinto`` copies from them.
+    Each buffer is hashed on a second thread while the caller uses it."""
 
     def __init__(self, layer_dir: Path, diff_id: Digest) -> None:
         self._dir = layer_dir
         self._diff_id = diff_id
-        record = _Record(layer_dir / RECORD_NAME)
-        self.size = record.tar_size
-        self._meta = record.meta
-        self._record = record
-        self._index = 0
-        self._meta_at = 0  # position inside the current segment's meta part
-        self._file_fd: int | None = None
-        self._file_left = 0
+        self._record = _Record(layer_dir / RECORD_NAME)
+        self.size = self._record.tar_size
         self._dir_fd = os.open(layer_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._hash = _Hasher()
-        self._done = 0
+        self._hash = _Hasher(_BUFFERS)
+        self._stream = self._generate()
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -312,68 +322,81 @@ class RegeneratedTar(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         filled = 0
-        while filled < len(view) and self._index <= self._record.count:
-            filled += self._fill(view[filled:])
-        if filled:
-            self._hash.feed(view[:filled])
-            self._done += filled
-            if self._done == self.size:
-                self._check()
+        while filled < len(view):
+            if not self._pending:
+                chunk = next(self._stream, None)
+                if chunk is None:
+                    break
+                self._pending = chunk
+            n = min(len(view) - filled, len(self._pending))
+            view[filled : filled + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            filled += n
         return filled
 
-    def _fill(self, view: memoryview) -> int:
-        index, record = self._index, self._record
-        start = record.before[index - 1] if index else 0
-        end = record.before[index] if index < record.count else len(self._meta)
-        if self._meta_at < end - start:
-            n = min(len(view), end - start - self._meta_at)
-            at = start + self._meta_at
-            view[:n] = self._meta[at : at + n]
-            self._meta_at += n
-            return n
-        if index == record.count or not record.sizes[index]:
-            self._next()
-            return 0
-        if self._file_fd is None:
-            self._open(record.path(index), record.sizes[index])
-        n = os.readv(self._file_fd, [view[: self._file_left]])  # type: ignore[arg-type]
-        if n == 0:
-            path = os.fsdecode(record.path(index))
-            raise _damaged(self._dir, f"{path} is shorter than its tar entry")
-        self._file_left -= n
-        if not self._file_left:
-            self._close_file()
-            self._next()
-        return n
+    def chunks(self) -> Iterator[memoryview]:
+        """The rest of the stream, in buffers that stay valid until the next one."""
+        if self._pending:
+            yield self._pending
+            self._pending = memoryview(b"")
+        yield from self._stream
 
-    def _open(self, path: bytes, size: int) -> None:
+    def _generate(self) -> Iterator[memoryview]:
+        """Fill buffers with the record's bytes and the files' in stream order; a full
+        buffer goes to the hash and out when the next byte needs room, so the last one
+        is still here when the stream ends: it goes out only once the digest matched."""
+        record, meta, hasher = self._record, self._record.meta, self._hash
+        before, sizes, names, starts = record.before, record.sizes, record.names, record.starts
+        readv, close, take = os.readv, os.close, hasher.free.get
+        buffer = memoryview(take())
+        filled = meta_at = 0
+        for index in range(record.count + 1):
+            end = before[index] if index < record.count else len(meta)
+            while meta_at < end:
+                if filled == _CHUNK:
+                    hasher.feed(buffer)
+                    yield buffer
+                    buffer, filled = memoryview(take()), 0
+                n = min(end - meta_at, _CHUNK - filled)
+                buffer[filled : filled + n] = meta[meta_at : meta_at + n]
+                filled += n
+                meta_at += n
+            if index == record.count or not (left := sizes[index]):
+                continue
+            fd = self._open(names[starts[index] : starts[index + 1]])
+            try:
+                while left:
+                    if filled == _CHUNK:
+                        hasher.feed(buffer)
+                        yield buffer
+                        buffer, filled = memoryview(take()), 0
+                    n = readv(fd, [buffer[filled : filled + min(left, _CHUNK - filled)]])
+                    if not n:
+                        path = os.fsdecode(names[starts[index] : starts[index + 1]])
+                        raise _damaged(self._dir, f"{path} is shorter than its tar entry")
+                    filled += n
+                    left -= n
+            finally:
+                close(fd)
+        last = buffer[:filled]
+        hasher.feed(last)
+        if hasher.hexdigest() != self._diff_id.hex:
+            raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
+        if filled:
+            yield last
+
+    def _open(self, path: bytes) -> int:
         try:
-            self._file_fd = openat2_beneath(self._dir_fd, path, os.O_RDONLY | os.O_CLOEXEC)
+            return openat2_beneath(self._dir_fd, path, os.O_RDONLY | os.O_CLOEXEC)
         except NotImplementedError:
-            self._file_fd = os.open(
-                path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir_fd
-            )
+            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir_fd)
         except OSError as error:
             raise _damaged(
                 self._dir, f"cannot read {os.fsdecode(path)}: {error.strerror}"
             ) from None
-        self._file_left = size
-
-    def _next(self) -> None:
-        self._index += 1
-        self._meta_at = 0
-
-    def _close_file(self) -> None:
-        if self._file_fd is not None:
-            os.close(self._file_fd)
-            self._file_fd = None
-
-    def _check(self) -> None:
-        if self._hash.hexdigest() != self._diff_id.hex:
-            raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
 
     def close(self) -> None:
-        self._close_file()
+        self._stream.close()
         self._hash.stop()
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
@@ -381,9 +404,9 @@ class RegeneratedTar(io.RawIOBase):
         super().close()
 
 
-def open_regenerated(layer_dir: Path, diff_id: Digest) -> io.BufferedReader:
+def open_regenerated(layer_dir: Path, diff_id: Digest) -> RegeneratedTar:
     """The tar of a layer kept as tree plus record (``layer_dir`` holds both)."""
-    return io.BufferedReader(RegeneratedTar(layer_dir, diff_id), 1 << 20)
+    return RegeneratedTar(layer_dir, diff_id)
 
 
 def has_record(layer_dir: Path) -> bool:

@@ -12,6 +12,7 @@ import errno
 import os
 import stat
 import tarfile
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from dockyard.errors import DockyardError
@@ -73,6 +74,10 @@ def write_tar(out: BinaryIO, files: LayoutFiles) -> None:
 
 def copy_exact(src: BinaryIO, out: BinaryIO, size: int, what: str) -> None:
     """Copy exactly ``size`` bytes from ``src`` to ``out``; a shorter source is an error."""
+    chunks = getattr(src, "chunks", None)  # a source with buffers of its own (tar-split)
+    if chunks is not None:
+        _copy_chunks(chunks(), out, size, what)
+        return
     done = _kernel_copy(src, out, size)
     buffer = memoryview(bytearray(min(COPY_BUFFER, max(size - done, 1))))
     readinto = getattr(src, "readinto", None)
@@ -83,6 +88,17 @@ def copy_exact(src: BinaryIO, out: BinaryIO, size: int, what: str) -> None:
             raise DockyardError(f"{what}: expected {size} bytes, read only {done}")
         out.write(data)
         done += len(data)
+
+
+def _copy_chunks(chunks: Iterator[memoryview], out: BinaryIO, size: int, what: str) -> None:
+    done = 0
+    for chunk in chunks:
+        if done + len(chunk) > size:
+            raise DockyardError(f"{what}: more than the expected {size} bytes")
+        out.write(chunk)
+        done += len(chunk)
+    if done < size:
+        raise DockyardError(f"{what}: expected {size} bytes, read only {done}")
 
 
 def _kernel_copy(src: BinaryIO, out: BinaryIO, size: int) -> int:
