@@ -258,63 +258,51 @@ class _Record:
         return self.names[self.starts[index] : self.starts[index + 1]]
 
 
-class _Hasher:
-    """sha256 on a second thread (hashlib releases the GIL for large buffers): each
-    buffer handed to ``feed`` is hashed while the caller writes it out, then given back
-    to ``free`` for the next fill. Nothing is copied for the hash."""
-
-    def __init__(self, buffers: int) -> None:
-        import queue
-        import threading
-
-        self._hash = hashlib.sha256()
-        self._todo: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
-        self.free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(buffers):
-            self.free.put(bytearray(_CHUNK))
-        self._thread = threading.Thread(target=self._run, name="dockyard-tar-hash", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        update, free = self._hash.update, self.free.put
-        while (view := self._todo.get()) is not None:
-            update(view)
-            free(view.obj)  # type: ignore[arg-type]
-
-    def feed(self, view: memoryview) -> None:
-        self._todo.put(view)
-
-    def hexdigest(self) -> str:
-        self.stop()
-        return self._hash.hexdigest()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._todo.put(None)
-            self._thread.join()
-
-
 _CHUNK = 256 << 10  # a buffer of the stream: stays in the cache while hashed and written
 _BUFFERS = 4
+
+
+class _Stopped(Exception):
+    """The reader was told to stop (the stream was closed before its end)."""
 
 
 class RegeneratedTar(io.RawIOBase):
     """The layer's tar, read from its tree and record; checked against ``diff_id``
     before the last bytes are handed out.
 
-    ``chunks()`` hands out the stream in buffers of its own, each valid until the next
-    one is asked for (what a writer wants: no copy); ``readinto`` copies from them.
-    Each buffer is hashed on a second thread while the caller uses it."""
+    Three stages share a ring of buffers: a reader thread fills them with the stream
+    in order, a hash thread hashes each (hashlib releases the GIL) while the caller
+    writes it out, and a buffer is filled again once both are done with it. Nothing
+    is copied in user space but the files' bytes into the buffers. ``chunks()`` hands
+    out the buffers themselves, each valid until the next is asked for (what a writer
+    wants); ``readinto`` copies from them."""
 
     def __init__(self, layer_dir: Path, diff_id: Digest) -> None:
+        import queue
+        import threading
+
         self._dir = layer_dir
         self._diff_id = diff_id
         self._record = _Record(layer_dir / RECORD_NAME)
         self.size = self._record.tar_size
         self._dir_fd = os.open(layer_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._hash = _Hasher(_BUFFERS)
-        self._stream = self._generate()
+        self._ring = [bytearray(_CHUNK) for _ in range(_BUFFERS)]
+        self._hashed = threading.Semaphore(_BUFFERS)  # buffers the hash is done with
+        self._written = threading.Semaphore(_BUFFERS)  # and the caller
+        self._to_hash: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[memoryview | BaseException | None] = queue.SimpleQueue()
+        self._hash = hashlib.sha256()
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=target, name=f"dockyard-tar-{name}", daemon=True)
+            for target, name in ((self._hash_buffers, "hash"), (self._read, "read"))
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._stream = self._buffers()
         self._pending = memoryview(b"")
+
+    # -- the caller's side ---------------------------------------------------------
 
     def readable(self) -> bool:
         return True
@@ -341,22 +329,80 @@ class RegeneratedTar(io.RawIOBase):
             self._pending = memoryview(b"")
         yield from self._stream
 
-    def _generate(self) -> Iterator[memoryview]:
-        """Fill buffers with the record's bytes and the files' in stream order; a full
-        buffer goes to the hash and out when the next byte needs room, so the last one
-        is still here when the stream ends: it goes out only once the digest matched."""
-        record, meta, hasher = self._record, self._record.meta, self._hash
+    def _buffers(self) -> Iterator[memoryview]:
+        while (item := self._ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            self._written.release()
+
+    def close(self) -> None:
+        if self._threads:
+            self._stopping = True
+            for _ in range(_BUFFERS):  # wake a reader waiting for a buffer
+                self._written.release()
+                self._hashed.release()
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+            self._stream.close()
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+        super().close()
+
+    # -- the threads -----------------------------------------------------------------
+
+    def _hash_buffers(self) -> None:
+        update, done = self._hash.update, self._hashed.release
+        while (view := self._to_hash.get()) is not None:
+            update(view)
+            done()
+
+    def _read(self) -> None:
+        try:
+            last = self._fill()
+            self._to_hash.put(last)
+            self._to_hash.put(None)
+            self._threads[0].join()
+            if self._hash.hexdigest() != self._diff_id.hex:
+                raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
+            if last:
+                self._ready.put(last)
+            self._ready.put(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            self._to_hash.put(None)
+            self._ready.put(error)
+
+    def _next_buffer(self, number: int) -> memoryview:
+        self._hashed.acquire()
+        self._written.acquire()
+        if self._stopping:
+            raise _Stopped
+        return memoryview(self._ring[number % _BUFFERS])
+
+    def _hand_out(self, view: memoryview) -> None:
+        self._to_hash.put(view)
+        self._ready.put(view)
+
+    def _fill(self) -> memoryview:
+        """Fill the ring with the record's bytes and the files' in stream order; a
+        full buffer is handed out when the next byte needs room, so the last one is
+        still here when the stream ends (returned: it goes out once the digest
+        matched)."""
+        record, meta = self._record, self._record.meta
         before, sizes, names, starts = record.before, record.sizes, record.names, record.starts
-        readv, close, take = os.readv, os.close, hasher.free.get
-        buffer = memoryview(take())
+        readv, close = os.readv, os.close
+        number = 0
+        buffer = self._next_buffer(number)
         filled = meta_at = 0
         for index in range(record.count + 1):
             end = before[index] if index < record.count else len(meta)
             while meta_at < end:
                 if filled == _CHUNK:
-                    hasher.feed(buffer)
-                    yield buffer
-                    buffer, filled = memoryview(take()), 0
+                    self._hand_out(buffer)
+                    number += 1
+                    buffer, filled = self._next_buffer(number), 0
                 n = min(end - meta_at, _CHUNK - filled)
                 buffer[filled : filled + n] = meta[meta_at : meta_at + n]
                 filled += n
@@ -367,9 +413,9 @@ class RegeneratedTar(io.RawIOBase):
             try:
                 while left:
                     if filled == _CHUNK:
-                        hasher.feed(buffer)
-                        yield buffer
-                        buffer, filled = memoryview(take()), 0
+                        self._hand_out(buffer)
+                        number += 1
+                        buffer, filled = self._next_buffer(number), 0
                     n = readv(fd, [buffer[filled : filled + min(left, _CHUNK - filled)]])
                     if not n:
                         path = os.fsdecode(names[starts[index] : starts[index + 1]])
@@ -378,12 +424,7 @@ class RegeneratedTar(io.RawIOBase):
                     left -= n
             finally:
                 close(fd)
-        last = buffer[:filled]
-        hasher.feed(last)
-        if hasher.hexdigest() != self._diff_id.hex:
-            raise _damaged(self._dir, "its files no longer give the tar of its diff ID")
-        if filled:
-            yield last
+        return buffer[:filled]
 
     def _open(self, path: bytes) -> int:
         try:
@@ -394,14 +435,6 @@ class RegeneratedTar(io.RawIOBase):
             raise _damaged(
                 self._dir, f"cannot read {os.fsdecode(path)}: {error.strerror}"
             ) from None
-
-    def close(self) -> None:
-        self._stream.close()
-        self._hash.stop()
-        if self._dir_fd >= 0:
-            os.close(self._dir_fd)
-            self._dir_fd = -1
-        super().close()
 
 
 def open_regenerated(layer_dir: Path, diff_id: Digest) -> RegeneratedTar:

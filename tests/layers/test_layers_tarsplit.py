@@ -196,3 +196,19 @@ def test_a_compressed_layer_keeps_no_record(tmp_path: Path) -> None:
     )
     assert not applied.tar_split and not (tmp_path / RECORD_NAME).exists()
     assert gzip.decompress(sink.getvalue()) == tar
+
+
+def test_a_stream_closed_before_its_end_stops_its_threads(tmp_path: Path) -> None:
+    import threading
+
+    # more than the reader's ring of buffers holds: it is waiting for one when closed
+    tar = tar_bytes(*[(member(f"f{n}"), os.urandom(1 << 20)) for n in range(6)])
+    layer = tmp_path / "layer"
+    regenerate(layer, tar)
+    diff_id = Digest("sha256", hashlib.sha256(tar).hexdigest())
+    with open_regenerated(layer, diff_id) as stream:
+        assert stream.read(4096) == tar[:4096]
+    assert not [t for t in threading.enumerate() if t.name.startswith("dockyard-tar-")]
+    with open_regenerated(layer, diff_id) as stream:  # and chunks() hands out the same bytes
+        assert stream.read(100) == tar[:100]
+        assert b"".join(bytes(chunk) for chunk in stream.chunks()) == tar[100:]

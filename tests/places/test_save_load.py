@@ -154,6 +154,36 @@ def test_error_texts(cli, busybox_id, args, message) -> None:  # type: ignore[no
     assert not (cli.cwd / "x.tar").exists()
 
 
+def test_save_of_a_layer_whose_tree_changed_is_one_error_and_no_archive(
+    cli, tmp_path, busybox_id
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+
+    good = tmp_path / "good.tar"
+    cli("save", "-o", str(good), "busybox:latest")
+    (layer,) = [p for p in (cli.root / "layers").iterdir() if (p / "tar-split").is_file()]
+    busybox = layer / "diff" / "bin" / "busybox"
+    data = bytearray(busybox.read_bytes())
+    data[len(data) // 2] ^= 1  # same size, one bit other
+    busybox.write_bytes(data)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = cli("save", "-o", str(out / "bad.tar"), "busybox:latest", check=False)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert "no longer give the tar of its diff ID" in result.stderr
+    assert "run `dockyard check`" in result.stderr and "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []  # neither the archive nor its temporary file
+    # to a pipe: the bytes stop before the archive's end (its last bytes wait for the check)
+    piped = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli.main", "save", "busybox:latest"],
+        env=dict(os.environ, DOCKYARD_ROOT=str(cli.root)),
+        capture_output=True,
+    )
+    assert piped.returncode == 1 and len(piped.stderr.splitlines()) == 1
+    assert len(piped.stdout) < good.stat().st_size
+
+
 @pytest.mark.parametrize("kind", ["garbage", "text", "empty", "flat-rootfs"])
 def test_bad_archives_leave_store_unchanged(cli, tmp_path, busybox_tar, busybox_id, kind) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.tar"
