@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci.types import Descriptor, Index, Platform
@@ -23,7 +23,7 @@ _ARCHITECTURES = {
 
 
 def host_platform() -> Platform:
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()  # what platform.machine() says (~1 ms to import)
     architecture, variant = _ARCHITECTURES.get(machine, (machine, None))
     return Platform(architecture, "linux", variant)
 
