@@ -31,7 +31,7 @@ WHY_COMMIT = (
 WHY_EXTRACTING = (
     "the layer is written once now (a ~5 MB tar-split record instead of a second 121 MB "
     "copy); what is left: the kernel's creation of 6,600 files and 121 MB (GNU tar alone: "
-    "~0.11-0.14 s of CPU), start-up and imports (~60-90 ms of CPU, asyncio ~45 ms of it), "
+    "~0.11-0.14 s of CPU), start-up and imports (~40-50 ms of the main thread's CPU, asyncio no more), "
     "~16 us of Python and libarchive per entry, the diff-ID sha256 on a second thread"
 )
 WHY_EXTRACT = (

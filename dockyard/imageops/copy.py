@@ -167,6 +167,9 @@ async def _copy_layers(
         for outcome in await tasks.settle(taking[committed:]):
             if not isinstance(outcome, BaseException):
                 await destination.discard_layer(outcome)
+        abandon = getattr(destination, "abandon_layers", None)
+        if abandon is not None and committed and not isinstance(error, NotFound):
+            await abandon(image, missing[:committed])  # nothing stays of a failed copy
         raise
 
 

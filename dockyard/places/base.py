@@ -119,7 +119,9 @@ class ImageDestination(Protocol):
         """Record a layer taken by put_layer; called in layer order."""
 
     async def discard_layer(self, staged: Any) -> None:
-        """Drop a layer put_layer took when the copy fails."""
+        """Drop a layer put_layer took when the copy fails. (A destination that records
+        layers also has ``abandon_layers(image, positions)``: the copy failed above the
+        layers it recorded at these positions.)"""
 
     async def put_image(self, image: Image, report: Report) -> Any:
         """Record the image (config, manifest, names) once its layers are in; the

@@ -188,6 +188,16 @@ class StoreDestination:
         if staged is not None:
             self.store.discard_staged(staged)
 
+    async def abandon_layers(self, image: Image, positions: list[int]) -> None:
+        """The copy of ``image`` failed after recording the layers at ``positions`` (bottom
+        up, each missing before): those nothing else uses meanwhile are removed again. A
+        copy in another process that needed one meets NotFound and copies it again."""
+        chains = [str(chain) for chain in chain_ids([layer.diff_id for layer in image.layers])]
+        below = chains[positions[0] - 1] if positions[0] > 0 else None
+        with self.store.transaction() as connection:
+            released = self.store.release_layers(connection, chains[positions[-1]], below)
+        self.store.remove_layer_files(released)
+
     async def put_image(self, image: Image, report: Report) -> StoredImage:
         store = self.store
         image_id = image.id

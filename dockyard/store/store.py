@@ -485,11 +485,16 @@ class Store:
         return count
 
     def release_layers(
-        self, connection: sqlite3.Connection, chain_id: str | None
+        self, connection: sqlite3.Connection, chain_id: str | None, stop_at: str | None = None
     ) -> list[ReleasedLayer]:
-        """Delete rows of layers nobody references any more, top-down."""
+        """Delete rows of layers nobody references any more, top-down (down to, not
+        including, ``stop_at``)."""
         released: list[ReleasedLayer] = []
-        while chain_id is not None and self.layer_refcount(connection, chain_id) == 0:
+        while (
+            chain_id is not None
+            and chain_id != stop_at
+            and self.layer_refcount(connection, chain_id) == 0
+        ):
             row = connection.execute(
                 "SELECT parent_chain, dir, blob FROM layers WHERE chain_id = ?", (chain_id,)
             ).fetchone()

@@ -194,3 +194,38 @@ def test_diff_id_mismatch_is_refused(cli, tmp_path) -> None:  # type: ignore[no-
     assert "does not match" in result.stderr
     assert cli("check").stdout == "store is consistent\n"
     assert list((cli.root / "layers").iterdir()) == []
+
+
+def _archive(layers: dict[str, bytes], tag: str) -> bytes:
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers.values()]
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": list(layers)}]
+    files = {"manifest.json": json.dumps(manifest).encode(), config_name: config, **layers}
+    return _tar([_file(name, data) for name, data in files.items()])
+
+
+@pytest.mark.parametrize("bottom_present", [False, True], ids=["fresh", "bottom-present"])
+def test_one_bad_layer_of_several_leaves_the_store_as_it_was(cli, tmp_path, bottom_present) -> None:  # type: ignore[no-untyped-def]
+    """The layers of an archive are taken at once (each in a thread of its own when the
+    copy runs without an event loop): a bad layer fails the load, the good ones taken
+    beside it are dropped, and those recorded below it are removed again (not one the
+    store had before)."""
+    good = [_tar([_file(f"f{n}-{i}", b"x" * 4096) for i in range(300)]) for n in range(3)]
+    bad = _tar([_file("big", b"z" * 100_000)])[:20_000]
+    if bottom_present:
+        (tmp_path / "one.tar").write_bytes(_archive({"a/layer.tar": good[0]}, "one:1"))
+        cli("load", "-i", str(tmp_path / "one.tar"))
+    archive = tmp_path / "four.tar"
+    layers = {"a/layer.tar": good[0], "b/layer.tar": good[1], "c/layer.tar": bad}
+    archive.write_bytes(_archive({**layers, "d/layer.tar": good[2]}, "four:1"))
+    cli("check")
+    before = snapshot(cli.root)
+    result = cli("load", "-i", str(archive), check=False)
+    assert result.returncode == 1, result
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("Error: "), result
+    assert snapshot(cli.root) == before
+    assert len(list((cli.root / "layers").iterdir())) == int(bottom_present)
+    assert cli("check").stdout == "store is consistent\n"
