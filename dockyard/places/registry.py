@@ -150,6 +150,10 @@ class RegistryRepository:
             await self.session.check(response)
             total = response.content_length
             on_status(response.status, total)
+            connection = response.connection
+            transport = connection.transport if connection is not None else None
+            if transport is not None and getattr(transport, "max_size", 0) < (1 << 20):
+                transport.max_size = 1 << 20  # asyncio's selector transport reads 256 KiB
             # each piece as it was received: iter_any would join what is buffered
             async for chunk, _end_of_http_chunk in response.content.iter_chunks():
                 if chunk:

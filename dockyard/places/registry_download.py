@@ -23,7 +23,7 @@ from dockyard.places.growing import GrowingState
 from dockyard.places.registry import RegistryRepository
 
 RETRIES = 5
-FLUSH_AT = 1 << 20
+FLUSH_AT = 4 << 20
 _READ = 1 << 20
 
 
