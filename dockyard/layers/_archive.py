@@ -65,6 +65,7 @@ _read_open = _bind(
 _next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
 _data_into_fd = _bind("archive_read_data_into_fd", [c_void_p, c_int], c_int)
 _error_string = _bind("archive_error_string", [c_void_p], c_char_p)
+_errno = _bind("archive_errno", [c_void_p], c_int)
 _filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_int64, _held)
 
 entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p, _held)
@@ -166,6 +167,9 @@ class TarReader:
 
     def data_into_fd(self, fd: int) -> None:
         if _data_into_fd(self._archive, fd) not in (ARCHIVE_OK, ARCHIVE_WARN):
+            if self.pending is None and _error_string(self._archive) == b"Write error":
+                code = _errno(self._archive)  # the disk failed (ENOSPC...), not the archive
+                raise OSError(code, os.strerror(code))
             self._raise()
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ real overlay mount."""
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import hashlib
 import io
@@ -501,3 +502,19 @@ def test_foreign_group_answer_is_recomputed_when_a_directory_is_added(tmp_path: 
         assert not applier.needs_chown([b"c", b"z"], 0, 0)
     finally:
         tree.close()
+
+
+def test_disk_full_is_the_disk_error_not_the_archive(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        target = small / "target"
+        target.mkdir()
+        members = [(member(f"f{number}"), os.urandom(100_000)) for number in range(5)]
+        with pytest.raises(OSError) as raised:
+            apply_layer(io.BytesIO(tar_bytes(*members)), target)
+        assert raised.value.errno == errno.ENOSPC
+        assert not isinstance(raised.value, InvalidArchive)  # once "invalid tar header"
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
