@@ -99,3 +99,13 @@ class PrefixedReader:
         else:
             data, self._head = self._head[:size], self._head[size:]
         return data
+
+    def readinto(self, buffer: Any) -> int:
+        """Into ``buffer``: the stream's own readinto once the head is out (a layer read
+        from a file lands in the reader's buffer without a bytes object between)."""
+        readinto = getattr(self._stream, "readinto", None)
+        if self._head or readinto is None:
+            data = self.read(len(memoryview(buffer).cast("B")))
+            memoryview(buffer).cast("B")[: len(data)] = data
+            return len(data)
+        return readinto(buffer) or 0
