@@ -82,6 +82,7 @@ entry_rdevmajor = _bind("archive_entry_rdevmajor", [c_void_p], ctypes.c_uint64, 
 entry_rdevminor = _bind("archive_entry_rdevminor", [c_void_p], ctypes.c_uint64, _held)
 entry_sparse_count = _bind("archive_entry_sparse_count", [c_void_p], c_int, _held)
 _xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int, _held)
+xattr_count = _bind("archive_entry_xattr_count", [c_void_p], c_int, _held)
 _xattr_next = _bind(
     "archive_entry_xattr_next",
     [c_void_p, POINTER(c_char_p), POINTER(c_void_p), POINTER(c_size_t)],
@@ -152,8 +153,9 @@ class TarReader:
     def entries(self) -> Iterator[int]:
         """Yields entry handles, valid until the next iteration."""
         entry = c_void_p()
+        pointer = ctypes.byref(entry)
         while True:
-            status = _next_header(self._archive, ctypes.byref(entry))
+            status = _next_header(self._archive, pointer)
             if status == ARCHIVE_EOF:
                 return
             if status not in (ARCHIVE_OK, ARCHIVE_WARN):

@@ -82,7 +82,7 @@ class Tree:
 
     def __init__(self, root: os.PathLike | str) -> None:
         self.root_fd = os.open(root, _O_PATH_DIR)
-        self._cached_key: tuple[bytes, ...] = ()
+        self._cached_key: list[bytes] = []
         self._cached_fd = self.root_fd
 
     def close(self) -> None:
@@ -92,7 +92,7 @@ class Tree:
     def _forget(self) -> None:
         if self._cached_fd != self.root_fd:
             os.close(self._cached_fd)
-        self._cached_key = ()
+        self._cached_key = []
         self._cached_fd = self.root_fd
 
     def open_dir(self, dirs: list[bytes] | tuple[bytes, ...], flags: int = _O_PATH_DIR) -> int:
@@ -157,9 +157,9 @@ class Tree:
 
     def parent_fd(self, parts: list[bytes], create: bool = True) -> int:
         """The (cached, not to be closed) fd of the directory holding ``parts[-1]``."""
-        key = tuple(parts[:-1])
+        key = parts[:-1]
         if key != self._cached_key:
-            fd = self.lookup(list(key), create)
+            fd = self.lookup(key, create)
             self._forget()
             self._cached_key, self._cached_fd = key, fd
         return self._cached_fd

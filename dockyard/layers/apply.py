@@ -55,7 +55,9 @@ _uid, _gid, _mtime, _mtime_nsec = (
     _archive.entry_mtime,
     _archive.entry_mtime_nsec,
 )
-_S_IFMT = 0o170000
+_xattr_count = _archive.xattr_count
+_S_IFMT, _S_IFREG, _S_IFLNK = 0o170000, stat.S_IFREG, stat.S_IFLNK
+_NO_XATTRS: list[tuple[bytes, bytes]] = []  # shared by entries without any: never changed
 # Failures caused by what an entry asks for (as opposed to the disk failing).
 _ENTRY_ERRORS = (
     errno.EEXIST,
@@ -144,6 +146,7 @@ class _Applier:
         self.split = split
         self.claims = split is not None
         self.max_name, self.max_bytes = limits.max_name, limits.max_bytes
+        self.max_entries = limits.max_entries
         self.is_root = os.geteuid() == 0
         self.entries = 0
         self.size = 0
@@ -176,7 +179,7 @@ class _Applier:
         raw = _pathname(handle) or _archive.entry_pathname_utf8(handle)
         self.current_raw = raw
         self.entries += 1
-        if self.entries > self.limits.max_entries:
+        if self.entries > self.max_entries:
             raise _refuse(
                 self.current, f"the layer has more than {self.limits.max_entries} entries"
             )
@@ -215,14 +218,14 @@ class _Applier:
         if not -_MAX_SECONDS <= seconds <= _MAX_SECONDS:
             seconds = min(max(seconds, -_MAX_SECONDS), _MAX_SECONDS)
         mtime_ns = seconds * 1_000_000_000 + _mtime_nsec(handle) % 1_000_000_000
-        xattrs = _archive.entry_xattrs(handle)
+        xattrs = _archive.entry_xattrs(handle) if _xattr_count(handle) else _NO_XATTRS
         if hardlink is None and parts:
             # The common entries, without building an _Entry.
-            if kind == stat.S_IFREG or kind == 0:
+            if kind == _S_IFREG or kind == 0:
                 self.size += size
                 self.regular(handle, parts, mode & 0o7777, uid, gid, mtime_ns, size, xattrs)
                 return
-            if kind == stat.S_IFLNK:
+            if kind == _S_IFLNK:
                 self.symlink(handle, parts, uid, gid, mtime_ns, xattrs)
                 return
         entry = _Entry(raw, parts, mode & 0o7777, uid, gid, mtime_ns, xattrs)
@@ -271,7 +274,7 @@ class _Applier:
                     os.ftruncate(fd, size)  # libarchive leaves out a trailing hole
             # chown drops setuid bits and writes drop capabilities: data, owner,
             # mode, xattrs, times in that order.
-            if self.needs_chown(parts, uid, gid):
+            if self.is_root and self.needs_chown(parts, uid, gid):
                 os.fchown(fd, uid, gid)
             if self.plain_modes is None or mode != initial & self.plain_modes:
                 os.fchmod(fd, mode)
