@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -10,6 +9,10 @@ from pathlib import Path
 
 from dockyard.cli.common import engine_for
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import argparse
 
 
 def cmd_save(args: argparse.Namespace) -> int:

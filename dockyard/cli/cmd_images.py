@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -11,6 +10,7 @@ from dockyard.errors import DockyardError, InvalidReference, NotFound
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -332,6 +332,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_rmi_args(image_sub.add_parser("rm", aliases=["remove"], help="remove images"))
     _add_import_args(image_sub.add_parser("import", help="import a tarball"))
     _add_prune_args(image_sub.add_parser("prune", help="remove unused images"))
+    import argparse
+
     if not isinstance(image_sub, argparse._SubParsersAction):
         return  # `image` was not the command named: its parser is a stub (start-up time)
     try:

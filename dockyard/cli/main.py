@@ -176,8 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = images(words)
         if code is not None:
             return code
-    parser = build_parser(command)
-    args = parser.parse_args(words)
+    args = None
+    if command in ("load", "import"):
+        from dockyard.cli.fast import archive_command
+
+        args = archive_command(words)
+    if args is None:
+        parser = build_parser(command)
+        args = parser.parse_args(words)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -174,7 +174,7 @@ def test_build_loads_the_url_downloader_only_for_add_urls() -> None:
 def test_load_import_and_save_run_without_asyncio(engine, busybox_tar, store_root, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Between the store and files the copy needs no event loop: these verbs never
     import asyncio (with ssl, concurrent.futures and logging: ~40 ms of start-up), nor
-    platform (the host's architecture is os.uname's)."""
+    platform (the host's architecture is os.uname's); load and import not argparse."""
     archive = tmp_path / "busybox.tar"
     run = "from dockyard.cli.main import main\nassert main(['--root', sys.argv[1], *sys.argv[2:]]) == 0"
     for argv in (
@@ -185,5 +185,56 @@ def test_load_import_and_save_run_without_asyncio(engine, busybox_tar, store_roo
     ):
         loaded = _loaded_after(run, str(store_root), *argv)
         unwanted = {"asyncio", "ssl", "concurrent.futures", "logging", "platform"}
+        if argv[0] in ("load", "import"):
+            unwanted.add("argparse")  # fast.archive_command parses these forms
         assert unwanted & loaded == set(), argv
     assert engine.store.lookup_ref(reference.parse("busybox:latest")) is not None
+
+
+ARCHIVE_FORMS = [
+    ["load"],
+    ["load", "-i", "a.tar"],
+    ["load", "--input", "a.tar", "-q"],
+    ["load", "--input=a.tar", "--quiet"],
+    ["load", "-ia.tar", "-i", "b.tar"],
+    ["--root", "/somewhere", "load", "-q"],
+    ["--root=/somewhere", "load", "-i", "x y.tar"],
+    ["import", "rootfs.tar"],
+    ["import", "-", "name:tag"],
+    ["import", "http://example.com/rootfs.tar", "example.com/x/y:1"],
+    ["import", "-m", "a message", "rootfs.tar", "r"],
+    ["import", "--message=m", "-c", 'CMD ["sh"]', "--change", "ENV A=1", "-cUSER x", "f.tar"],
+    ["import", "f.tar", "r:1", "--change=WORKDIR /w", "--message", "m"],
+]
+DECLINED_FORMS = [
+    ["load", "--help"],
+    ["load", "-x"],
+    ["load", "--in", "a.tar"],
+    ["load", "-i"],
+    ["load", "-i", "-"],
+    ["load", "-qi", "a.tar"],
+    ["load", "--quiet=yes"],
+    ["load", "extra"],
+    ["load", "--", "a.tar"],
+    ["import"],
+    ["import", "a", "b", "c"],
+    ["import", "-m", "-x", "f.tar"],
+    ["import", "-h"],
+    ["image", "import", "f.tar"],
+    ["images"],
+]
+
+
+@pytest.mark.parametrize("argv", ARCHIVE_FORMS, ids=" ".join)
+def test_load_and_import_arguments_without_argparse_are_argparses(argv) -> None:  # type: ignore[no-untyped-def]
+    words = [word for word in argv if not word.startswith("--root")]
+    command = next(word for word in words if word in ("load", "import"))
+    expected = build_parser(command).parse_args(argv)
+    parsed = fast.archive_command(argv)
+    assert parsed is not None
+    assert vars(parsed) == vars(expected)
+
+
+@pytest.mark.parametrize("argv", DECLINED_FORMS, ids=" ".join)
+def test_archive_fast_arguments_decline_the_rest(argv) -> None:  # type: ignore[no-untyped-def]
+    assert fast.archive_command(argv) is None
