@@ -172,6 +172,11 @@ _LOAD_OPTIONS = {"-i": ("input", True, False), "--input": ("input", True, False)
 _IMPORT_OPTIONS = {"-m": ("message", True, False), "--message": ("message", True, False),
                    "-c": ("change", True, True), "--change": ("change", True, True)}  # fmt: skip
 
+_ARCHIVE_HANDLERS = {
+    "load": ("dockyard.cli.cmd_archive", "cmd_load"),
+    "import": ("dockyard.cli.cmd_images", "cmd_import"),
+}
+
 
 def archive_command(argv: list[str]) -> Any:
     """The arguments of ``[--root DIR] load|import ...`` in their plain forms, as
@@ -214,13 +219,13 @@ def archive_command(argv: list[str]) -> Any:
             values[name] = value
     if len(positionals) > most or (most and not positionals):
         return None
+    import importlib
     from types import SimpleNamespace
 
-    if argv[0] == "load":
-        from dockyard.cli.cmd_archive import cmd_load as handler
-    else:
-        from dockyard.cli.cmd_images import cmd_import as handler
-
+    if argv[0] == "import":
         values["file"] = positionals[0]
         values["reference"] = positionals[1] if len(positionals) > 1 else None
+    # by name, as main.py loads command modules (they import main: no import cycle)
+    module, name = _ARCHIVE_HANDLERS[argv[0]]
+    handler = getattr(importlib.import_module(module), name)
     return SimpleNamespace(root=root, command=argv[0], **values, handler=handler)
