@@ -16,28 +16,27 @@ from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_size_t, c_ssize_
 _SONAME = "libarchive.so.13"  # libarchive 3.x
 
 
-def _load() -> ctypes.CDLL:
+def _load() -> tuple[ctypes.CDLL, ctypes.PyDLL]:
     """The library libarchive-c loads ($LIBARCHIVE, else find_library's answer,
     which is the soname), without importing libarchive-c: its find_library runs
-    ldconfig in a subprocess, a tenth of a second at every start."""
+    ldconfig in a subprocess, a tenth of a second at every start. Two handles on
+    it: one releasing the GIL during calls, one keeping it (``_held``)."""
     path = os.environ.get("LIBARCHIVE")
     if not path:
         try:
-            return ctypes.CDLL(_SONAME)
+            return ctypes.CDLL(_SONAME), ctypes.PyDLL(_SONAME)
         except OSError:
             from libarchive import ffi
 
             path = ffi.libarchive_path
-    return ctypes.CDLL(path)
+    return ctypes.CDLL(path), ctypes.PyDLL(path)
 
 
-# A handle of our own: function objects on libarchive-c's handle carry its
-# errcheck hooks and argument types, which must stay as it set them.
-_lib = _load()
-# The same library, called with the GIL held: for the getters, which only read
-# memory, releasing and taking back the GIL costs more than the call, and hands the
-# GIL to another thread at every entry field.
-_held = ctypes.PyDLL(_lib._name)
+# Handles of our own: function objects on libarchive-c's handle carry its errcheck
+# hooks and argument types, which must stay as it set them. The getters go through
+# ``_held``: they only read memory, and releasing and taking back the GIL would cost
+# more than the call and hand the GIL to another thread at every entry field.
+_lib, _held = _load()
 
 ARCHIVE_EOF = 1
 ARCHIVE_OK = 0
