@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 import time
+import types
 from contextlib import redirect_stdout
 
 import pytest
@@ -84,7 +85,11 @@ def varied_store(engine, busybox_tar, store_root):  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize("argv", FORMS, ids=" ".join)
-def test_fast_images_prints_what_the_general_path_prints(varied_store, argv) -> None:  # type: ignore[no-untyped-def]
+def test_fast_images_prints_what_the_general_path_prints(varied_store, argv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # one clock for both paths: under load a second could pass between them
+    # ("1 second ago" against "2 seconds ago" in CREATED)
+    now = time.time()
+    monkeypatch.setattr("dockyard.humanize.time", types.SimpleNamespace(time=lambda: now))
     fast_out = _fast(varied_store, argv)
     assert fast_out is not None
     assert fast_out == _general(varied_store, argv)
@@ -168,10 +173,17 @@ def test_build_loads_the_url_downloader_only_for_add_urls() -> None:
         "import dockyard.cli.cmd_build, dockyard.build.builder, dockyard.engine.images"
     )
     assert "dockyard.build.builder" in loaded
-    assert {"urllib.request", "http.client", "email.utils", "dockyard.build.remote"} & loaded == set()
+    assert {
+        "urllib.request",
+        "http.client",
+        "email.utils",
+        "dockyard.build.remote",
+    } & loaded == set()
 
 
-def test_load_import_and_save_run_without_asyncio(engine, busybox_tar, store_root, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_load_import_and_save_run_without_asyncio(
+    engine, busybox_tar, store_root, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """Between the store and files the copy needs no event loop: these verbs never
     import asyncio (with ssl, concurrent.futures and logging: ~40 ms of start-up), nor
     platform (the host's architecture is os.uname's); load and import not argparse."""
