@@ -168,13 +168,16 @@ def test_exec(daemon: Daemon) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError("detached exec did not run")
+    # API 1.41's CLI resizes an exec's terminal after starting it, so the shell may
+    # come up before the resize lands: wait (5 s at most) for the size, then print it
+    wait_for_size = b'for i in $(seq 50); do [ "$(stty size)" = "40 120" ] && break; sleep 0.1; done'
     output, code = run_on_pty(
         ["docker", "exec", "-it", "execme", "sh"],
-        [("# ", b"tty; stty size\r"), ("# ", b"exit 3\r")],
+        [("# ", wait_for_size + b"; tty; stty size\r"), ("# ", b"exit 3\r")],
         daemon.env(),
         size=(40, 120),
     )
-    assert code == 3 and b"/dev/pts/" in output and b"40 120" in output, output
+    assert code == 3 and b"/dev/pts/" in output and b"\r\n40 120\r\n" in output, output
     result = daemon.docker("exec", "nosuchcontainer", "true", check=False)
     assert "No such container: nosuchcontainer" in result.stderr
     daemon.docker("rm", "-f", "execme")
