@@ -35,6 +35,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from dockyard.devtools.registryserve import registry_serve_command
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CNCF_CONFIG = """version: 0.1
 log:
@@ -103,19 +105,13 @@ def start_dockyard(scratch: str) -> Server:
     workdir = tempfile.mkdtemp(prefix="dockyard-", dir=scratch)
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
+        registry_serve_command(
             f"127.0.0.1:{port}",
             "--storage",
             os.path.join(workdir, "storage"),
             "--workers",
             str(DOCKYARD_WORKERS),
-        ],
+        ),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,10 +7,11 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import BinaryIO
+
+from dockyard.devtools.registryserve import registry_serve_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,18 +53,7 @@ def start_registry_process(
 ) -> subprocess.Popen:
     """``dockyard registry serve`` on 127.0.0.1:port, its output to ``log``; waited for."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--storage",
-            storage,
-            *extra,
-        ],
+        registry_serve_command(f"127.0.0.1:{port}", "--storage", storage, *extra),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

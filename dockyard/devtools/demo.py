@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dockyard.devtools.registryserve import registry_serve_command
+
 
 class Walkthrough:
     def __init__(self, root: Path, workdir: Path) -> None:
@@ -192,17 +194,7 @@ def registry_steps(walk: Walkthrough) -> None:
     walk.section("13. a registry of our own: push, search, the web page")
     print(f"\n$ dockyard registry serve --addr {registry} --storage {storage} &", flush=True)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "registry",
-            "serve",
-            "--addr",
-            registry,
-            "--storage",
-            str(storage),
-        ],
+        registry_serve_command(registry, "--storage", str(storage)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

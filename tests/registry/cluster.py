@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.devtools.registryserve import registry_serve_command
 from tests.pgserver import KEPT_TABLES  # what survives a reset: the key, the schema
 from tests.processes import free_port
 
@@ -154,15 +155,7 @@ class Node(Loopback):
             self.process = subprocess.Popen(
                 [
                     *DIE_WITH_PARENT,
-                    sys.executable,
-                    "-m",
-                    "dockyard.cli.main",
-                    "registry",
-                    "serve",
-                    "--addr",
-                    self.host,
-                    *self.backend.flags(),
-                    *self.extra,
+                    *registry_serve_command(self.host, *self.backend.flags(), *self.extra),
                 ],
                 cwd=ROOT,
                 env=self.backend.environment(),
